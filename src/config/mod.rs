@@ -1,0 +1,1 @@
+//! Configuration: environment (igloo-server names), flags and defaults.

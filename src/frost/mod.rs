@@ -1,0 +1,1 @@
+//! Threshold math: key splitting, recovery, signing rounds, nonces and threshold ECDH.

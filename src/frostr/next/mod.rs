@@ -1,0 +1,1 @@
+//! Current generation (FROSTR-NEXT.md, bifrost-rs): packages, credentials, wire payloads.

@@ -1,0 +1,1 @@
+//! The signing node: peers, rounds, policies, nonce pools.

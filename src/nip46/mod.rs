@@ -1,0 +1,1 @@
+//! NIP-46 remote signer (bunker).

@@ -1,0 +1,1 @@
+//! The embedded ephemeral relay (server) and the relay client pool.

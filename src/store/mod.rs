@@ -1,0 +1,1 @@
+//! Persistent storage (redb): users, keysets, sessions, API keys, nonce ledger, audit log.
