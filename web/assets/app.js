@@ -118,7 +118,7 @@ async function boot() {
   });
   onEventsState((s) => {
     const el = document.getElementById('hdr-live');
-    if (el) el.textContent = ctx.user ? (s === 'open' ? 'Live' : s === 'connecting' ? 'Connecting…' : 'Offline') : '';
+    if (el) el.textContent = ctx.user ? (s === 'open' ? 'Live updates on' : s === 'connecting' ? 'Connecting…' : 'Live updates off') : '';
   });
   try {
     ctx.onboarding = await get('api/onboarding/status');

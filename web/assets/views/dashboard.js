@@ -81,7 +81,7 @@ export async function render(root, ctx) {
     while (activity.children.length > 8) activity.lastChild.remove();
   }
   for (const ev of events.log.slice(-8)) addActivity(ev);
-  if (!events.log.length) activity.append(h('li', { class: 'empty' }, h('span', {}, ''), h('span', {}, ''), h('span', { class: 'lead' }, 'Nothing yet.')));
+  if (!events.log.length) activity.append(h('li', { class: 'empty lead' }, 'Nothing yet.'));
   const off = onEvent((ev) => { activity.querySelector('.empty')?.remove(); addActivity(ev); });
 
   await Promise.all([ctx.refreshStatus(), loadGroup()]);

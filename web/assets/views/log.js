@@ -21,7 +21,7 @@ export async function render(root) {
     list.textContent = '';
     const shown = events.log.filter(matches).slice(-300).reverse();
     for (const ev of shown) list.append(row(ev));
-    if (!shown.length) list.append(h('li', {}, h('span', {}), h('span', {}), h('span', { class: 'lead' }, 'No events yet.')));
+    if (!shown.length) list.append(h('li', { class: 'empty lead' }, 'No events yet.'));
   }
   for (const ev of events.log) addType(ev.type);
   type.addEventListener('change', redraw);
@@ -36,7 +36,7 @@ export async function render(root) {
     addType(ev.type);
     if (paused) { held++; note.textContent = `Paused: ${held} new event${held === 1 ? '' : 's'} waiting.`; return; }
     if (!matches(ev)) return;
-    list.querySelector('li .lead')?.closest('li')?.remove();
+    list.querySelector('li.empty')?.remove();
     list.prepend(row(ev));
     while (list.children.length > 300) list.lastChild.remove();
   });
