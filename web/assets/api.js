@@ -107,19 +107,21 @@ export function normaliseStatus(s) {
   const relays = (Array.isArray(relaysRaw) ? relaysRaw : []).map((r) => (typeof r === 'string'
     ? { url: r, connected: null }
     : { url: r.url, connected: pick(r.connected, r.isConnected, null), rtt: pick(r.rtt_ms, r.rtt, r.latency, null), error: pick(r.last_error, r.error, null) }));
+  const vault = s.vault || {};
   return {
     raw: s,
-    configured: !!pick(s.configured, s.hasCredentials, node.configured, s.keyset ? true : undefined, false),
-    locked: !!pick(s.locked, node.locked, s.state === 'locked' ? true : undefined, false),
-    ready: !!pick(s.ready, node.ready, false),
-    thresholdReachable: pick(s.threshold_reachable, node.threshold_reachable, null),
-    running: !!pick(s.nodeActive, node.running, node.active, false),
-    legacy: !!pick(s.legacy, node.legacy, s.generation === 'legacy' ? true : undefined, false),
-    mode: pick(s.mode, s.storage_mode, node.mode, null),
-    threshold: pick(s.threshold, node.threshold, s.group && s.group.threshold, null),
-    peersOnline: pick(node.peers_online, s.peers_online, null),
-    peersTotal: pick(node.peers_total, s.peers_total, null),
-    groupPubkey: pick(s.group_pk, s.group_pubkey, node.group_pk, s.group && s.group.pubkey, null),
+    configured: !!pick(vault.has_keyset, s.configured, s.hasCredentials, node.configured, false),
+    locked: !!pick(vault.locked, s.locked, node.locked, false),
+    ready: !!pick(node.ready, s.ready, s.nodeActive, false),
+    thresholdReachable: pick(s.thresholdReachable, s.threshold_reachable, node.threshold_reachable, null),
+    running: !!pick(s.nodeActive, node.running, false),
+    legacy: !!pick(node.legacy, s.legacy, false),
+    mode: pick(vault.mode, s.mode, null),
+    threshold: pick(node.threshold, s.threshold, null),
+    total: pick(node.total, null),
+    peersOnline: pick(node.peersOnline, node.peers_online, null),
+    peersTotal: pick(node.peerCount, node.peers_total, null),
+    groupPubkey: pick(node.groupPubkey, node.group_pk, s.group_pk, null),
     version: pick(s.version, null),
     relays,
   };

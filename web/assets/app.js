@@ -127,8 +127,9 @@ async function boot() {
   }
   if (ctx.onboarding.initialized) {
     try {
-      const me = await get('api/user/profile', { allow401: true });
-      await ctx.loggedIn(me);
+      // Any authenticated GET tells whether the HttpOnly session cookie is still good.
+      const me = await get('api/admin/whoami', { allow401: true });
+      await ctx.loggedIn({ id: me.userId });
     } catch { ctx.user = null; }
   }
   window.addEventListener('hashchange', render);

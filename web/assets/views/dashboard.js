@@ -1,6 +1,6 @@
 // One-glance state: signer, other devices, group npub, relays, recent activity.
 import { get, post, onEvent, events } from '../api.js';
-import { h, badge, npub, copy, qrToggle, msgBox, errorText, ago, field, toast } from '../dom.js';
+import { h, badge, npub, copy, qrToggle, msgBox, errorText, field, toast } from '../dom.js';
 
 function signerState(s) {
   if (!s) return { text: 'Unknown', kind: 'muted', help: 'The server did not answer.' };
@@ -41,7 +41,7 @@ export async function render(root, ctx) {
     grid.append(signer);
 
     const t = group?.threshold ?? s?.threshold;
-    const total = group?.totalShares ?? group?.total_shares;
+    const total = group?.totalShares ?? s?.total;
     const dev = h('section', { class: 'card', 'aria-labelledby': 'dev-h' }, h('h2', { id: 'dev-h' }, 'Other devices'));
     if (s && s.thresholdReachable !== null && s.thresholdReachable !== undefined) {
       dev.append(h('p', { class: 'big-state' }, s.thresholdReachable ? badge('Threshold reachable', 'ok') : badge('Threshold not reachable', 'err')));
@@ -99,7 +99,7 @@ function unlockForm(ctx, redraw) {
   f.addEventListener('submit', async (e) => {
     e.preventDefault(); msg.clear(); btn.disabled = true;
     try {
-      await post('api/unlock', { password: pw.value }, { allow401: true });
+      await post('api/keyset/unlock', { password: pw.value }, { allow401: true });
       pw.value = ''; toast('Signer unlocked.', 'ok');
       await ctx.refreshStatus(); redraw();
     } catch (err) { msg.show(err.status === 401 ? 'Wrong password.' : errorText(err)); } finally { btn.disabled = false; }

@@ -14,7 +14,7 @@ export async function render(root) {
 
   const matches = (ev) => (!type.value || ev.type === type.value)
     && (!search.value || `${ev.type} ${ev.message} ${ev.data ? JSON.stringify(ev.data) : ''}`.toLowerCase().includes(search.value.toLowerCase()));
-  const row = (ev) => h('li', {}, h('span', { class: 't' }, ev.timestamp && !/^\d/.test(ev.timestamp) ? ev.timestamp : new Date(ev.received || Date.now()).toLocaleTimeString()),
+  const row = (ev) => h('li', {}, h('span', { class: 't' }, new Date(Number.isFinite(Date.parse(ev.timestamp)) ? Date.parse(ev.timestamp) : ev.received || Date.now()).toLocaleTimeString()),
     h('span', { class: `ty ${ev.type}` }, ev.type || 'event'), h('span', {}, ev.message || '', ev.data ? h('span', { class: 'help mono' }, ` ${JSON.stringify(ev.data).slice(0, 300)}`) : ''));
   const addType = (t) => { if (t && !types.has(t)) { types.add(t); type.append(h('option', { value: t }, t)); } };
   function redraw() {

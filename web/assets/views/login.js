@@ -1,4 +1,4 @@
-import { get, post } from '../api.js';
+import { post } from '../api.js';
 import { h, field, msgBox, errorText } from '../dom.js';
 
 export async function render(root, ctx) {
@@ -14,9 +14,7 @@ export async function render(root, ctx) {
     try {
       await post('api/auth/login', { username: user.value.trim(), password: pw.value }, { allow401: true });
       pw.value = '';
-      let me = { username: user.value.trim() };
-      try { me = await get('api/user/profile'); } catch { /* keep the name */ }
-      await ctx.loggedIn(me);
+      await ctx.loggedIn({ username: user.value.trim() });
       ctx.go('dashboard');
     } catch (err) {
       msg.show(err.status === 401 ? 'Wrong username or password.' : errorText(err));

@@ -4,6 +4,8 @@ import { h, field, msgBox, errorText, copy, ago, toast } from '../dom.js';
 
 export async function render(root, ctx) {
   root.append(h('h1', {}, 'Settings'));
+  const envP = get('api/env');
+  envP.catch(() => {});
 
   // --- relays ----------------------------------------------------------------------------
   const relays = h('textarea', { rows: 4, spellcheck: 'false', 'aria-describedby': 'relays-help' });
@@ -14,15 +16,16 @@ export async function render(root, ctx) {
     rmsg, h('button', { class: 'btn', type: 'submit' }, 'Save relays'));
   relays.id = 'relays';
   try {
-    const r = await get('api/user/relays');
-    relays.value = (r.relays || []).join('\n');
+    const env = await envP;
+    const list = Array.isArray(env.RELAYS) ? env.RELAYS : String(env.RELAYS || '').split(/[\s,]+/).filter(Boolean);
+    relays.value = list.join('\n');
   } catch (e) { rmsg.show(errorText(e)); }
   rForm.addEventListener('submit', async (e) => {
     e.preventDefault(); rmsg.clear();
     const list = relays.value.split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
     const bad = list.find((u) => !/^wss?:\/\/[^\s]+$/i.test(u));
     if (bad) { rmsg.show(`"${bad}" is not a relay address (it must start with wss:// or ws://).`); return; }
-    try { await post('api/user/relays', { relays: list }); rmsg.show('Relays saved.', 'ok'); await ctx.refreshStatus(); } catch (err) { rmsg.show(errorText(err)); }
+    try { await post('api/env', { RELAYS: list.join(',') }); rmsg.show('Relays saved. They apply after the next restart of the signer.', 'ok'); await ctx.refreshStatus(); } catch (err) { rmsg.show(errorText(err)); }
   });
 
   // --- API keys --------------------------------------------------------------------------
@@ -112,7 +115,7 @@ export async function render(root, ctx) {
   // --- rate limits (read-only view of the server's settings) -----------------------------
   const rl = h('div', { class: 'card' }, h('h2', {}, 'Rate limits'));
   try {
-    const env = await get('api/env');
+    const env = await envP;
     const keys = Object.keys(env).filter((k) => /^RATE_LIMIT|SESSION_TIMEOUT|SIGN_TIMEOUT/.test(k));
     if (keys.length) rl.append(h('dl', {}, keys.map((k) => [h('dt', {}, k), h('dd', { class: 'mono' }, String(env[k]))])));
     else rl.append(h('p', { class: 'lead' }, 'Defaults in use.'));

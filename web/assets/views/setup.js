@@ -1,5 +1,5 @@
 // First run: setup code → admin account → import or create a key → locked or unattended.
-import { get, post } from '../api.js';
+import { post } from '../api.js';
 import { h, field, msgBox, copy, download, qrToggle, errorText, toast } from '../dom.js';
 
 const STEP_NAMES = ['Setup code', 'Admin account', 'Your key', 'After a restart'];
@@ -61,9 +61,7 @@ export async function render(root, ctx) {
         await post('api/auth/login', { username: user.value.trim(), password: pw.value }, { allow401: true });
         pw.value = ''; pw2.value = ''; code = null;
         ctx.onboarding = { ...(ctx.onboarding || {}), initialized: true };
-        let me = { username: user.value.trim() };
-        try { me = await get('api/user/profile'); } catch { /* fine */ }
-        await ctx.loggedIn(me);
+        await ctx.loggedIn({ username: user.value.trim() });
         stepKeys();
       } catch (err) {
         msg.show(errorText(err));
@@ -91,9 +89,9 @@ export async function render(root, ctx) {
       h('div', { class: 'warning-loud', role: 'note' }, 'Legacy 1.0 shares are less safe: the old protocol can leak shares to the other devices in the group. Use this only to move an existing group over, then press "Migrate" on the dashboard to switch to the current generation.'),
       field('Group package (bfgroup)', group));
     legacy.addEventListener('change', () => { legacyBox.hidden = !legacy.checked; pwField.hidden = legacy.checked; });
-    const pwField = field('Package password', pw, 'The password chosen when this share package was exported (bfshare, bfonboard and bfprofile packages are encrypted).');
+    const pwField = field('Package password', pw, 'The password chosen when this share package was exported (bfshare, bfonboard and bfprofile packages are encrypted). It is used once to open the package.');
     const msg = msgBox();
-    const btn = h('button', { class: 'btn', type: 'submit' }, 'Import share');
+    const btn = h('button', { class: 'btn', type: 'submit' }, 'Next');
     const form = h('form', { class: 'card', novalidate: true }, stepper(2), h('h2', {}, 'Import a share'),
       field('Share package', cred, 'Paste the text that starts with bfshare1, bfonboard1 or bfprofile1.'), pwField,
       h('div', { class: 'field' }, h('label', { class: 'check', for: 'legacy-toggle' }, legacy, 'This is a legacy 1.0 share (bfgroup + bfshare)')),
@@ -106,19 +104,19 @@ export async function render(root, ctx) {
       let body;
       if (legacy.checked) {
         if (!/^bfgroup1/i.test(group.value.trim())) { msg.show('A legacy import needs the group package (bfgroup1…).'); group.focus(); return; }
-        body = { group_cred: group.value.trim(), share_cred: c, legacy: true };
+        body = { share_cred: c, group_cred: group.value.trim() };
       } else {
         if (!/^bf(share|onboard|profile)1/i.test(c)) { msg.show('That does not look like a share package: it should start with bfshare1, bfonboard1 or bfprofile1.'); cred.focus(); return; }
-        body = { credential: c, password: pw.value };
+        body = { share_cred: c };
+        if (pw.value) body.share_password = pw.value;
       }
-      busy(btn, true);
-      try {
-        await post('api/keyset/import', body);
-        cred.value = ''; pw.value = ''; group.value = '';
+      cred.value = ''; pw.value = ''; group.value = '';
+      stepMode(async (mode, lockPassword) => {
+        const b = { ...body, mode };
+        if (lockPassword) b.password = lockPassword;
+        await post('api/keyset', b);
         toast('Share imported.', 'ok');
-        await ctx.refreshStatus();
-        stepMode();
-      } catch (err) { msg.show(errorText(err)); } finally { busy(btn, false); }
+      });
     });
     show(form);
   }
@@ -133,7 +131,7 @@ export async function render(root, ctx) {
     src.addEventListener('change', () => { nsecField.hidden = src.value !== 'nsec'; });
     const pw = h('input', { type: 'password', autocomplete: 'new-password' });
     const msg = msgBox();
-    const btn = h('button', { class: 'btn', type: 'submit' }, 'Create shares');
+    const btn = h('button', { class: 'btn', type: 'submit' }, 'Next');
     const explain = h('div', { class: 'msg info' },
       h('p', {}, h('strong', {}, 'How shares work. '), 'Your key is cut into several shares. Any "threshold" number of them, working together, can sign; fewer learn nothing about the key. With 2 of 3, for example, you can lose one device and still sign, and a thief needs two devices.'),
       h('p', {}, 'This box keeps share 1. Each other share goes to another device you control (a phone app, a desktop signer, a second Frostbox). The whole key is never stored anywhere.'));
@@ -148,14 +146,15 @@ export async function render(root, ctx) {
       if (!Number.isInteger(k) || !Number.isInteger(total) || total < 2 || k < 1 || k > total) { msg.show('The threshold must be between 1 and the total number of shares, and you need at least 2 shares.'); return; }
       if (src.value === 'nsec' && !/^nsec1/.test(nsec.value.trim())) { msg.show('Paste a key that starts with nsec1.'); nsec.focus(); return; }
       if (pw.value.length < 8) { msg.show('Pick a package password of at least 8 characters.'); pw.focus(); return; }
-      busy(btn, true);
-      try {
-        const body = { threshold: k, total, password: pw.value };
-        if (src.value === 'nsec') body.nsec = nsec.value.trim();
-        const res = await post('api/keyset/create', body);
-        nsec.value = ''; pw.value = '';
-        showShares(res);
-      } catch (err) { msg.show(errorText(err)); } finally { busy(btn, false); }
+      const body = { threshold: k, total, password: pw.value };
+      if (src.value === 'nsec') body.nsec = nsec.value.trim();
+      nsec.value = ''; pw.value = '';
+      stepMode(async (mode, lockPassword) => {
+        const b = { ...body, mode };
+        if (lockPassword) b.lock_password = lockPassword;
+        const res = await post('api/keyset/create', b);
+        return () => showShares(res);
+      });
     });
     show(form);
   }
@@ -173,31 +172,47 @@ export async function render(root, ctx) {
           h('button', { type: 'button', class: 'btn small', onclick: () => download(`frostbox-share-${idx}.txt`, `${text}\n`) }, 'Download'), q.button), q.holder));
     });
     const ack = h('input', { type: 'checkbox', id: 'ack-shares' });
-    const cont = h('button', { class: 'btn', type: 'button', disabled: true, onclick: () => { list.textContent = ''; stepMode(); } }, 'Continue');
+    const cont = h('button', { class: 'btn', type: 'button', disabled: true, onclick: () => { list.textContent = ''; ctx.go('dashboard'); } }, 'Continue to the dashboard');
     ack.addEventListener('change', () => { cont.disabled = !ack.checked; });
     show(h('div', { class: 'card' }, stepper(2), h('h2', {}, 'Hand out the other shares'),
       h('p', {}, `Threshold: ${res.threshold ?? '?'} of ${res.total ?? (shares.length + 1)}. This box kept its own share. Give each share below to a different device and keep the package password separately. They are shown only now.`),
       list, h('div', { class: 'field' }, h('label', { class: 'check', for: 'ack-shares' }, ack, 'I have saved every share somewhere safe')), cont));
   }
 
-  function stepMode() {
+  // Last step: how the share is sealed on this box. `finish(mode, lockPassword)` stores the key;
+  // it may return a function to show next (created shares) instead of the dashboard.
+  function stepMode(finish) {
     const msg = msgBox();
-    const pick = async (mode) => {
-      msg.clear();
+    const lockPw = h('input', { type: 'password', autocomplete: 'new-password' });
+    const lockPw2 = h('input', { type: 'password', autocomplete: 'new-password' });
+    const lockBox = h('div', { hidden: true }, field('Unlock password', lockPw, 'Asked after every restart. At least 8 characters; your login password is fine.'), field('Repeat unlock password', lockPw2));
+    const radio = (val, label, text) => h('div', { class: 'field' }, h('label', { class: 'check', for: `sm-${val}` },
+      h('input', { type: 'radio', name: 'sm', id: `sm-${val}`, value: val, checked: val === 'unattended' }), h('span', {}, h('strong', {}, label), h('br'), text)));
+    const btn = h('button', { class: 'btn', type: 'submit' }, 'Save and finish');
+    const form = h('form', { class: 'card', novalidate: true }, stepper(3), h('h2', {}, 'What should happen after a restart?'),
+      h('fieldset', {}, h('legend', { class: 'offscreen' }, 'After a restart'),
+        radio('unattended', 'Unattended (recommended for an always-on box)', 'Signs again right after a power cut or reboot, with nobody logging in. The share is encrypted with a key kept on this box, so whoever takes the box and its disk holds this one share — which alone cannot sign.'),
+        radio('locked', 'Locked', 'After every restart the signer waits until you log in here and unlock it with a password. Safer if the box could be stolen, but it cannot sign until you do.')),
+      lockBox, msg, h('div', { class: 'row' }, btn, h('button', { type: 'button', class: 'btn secondary', onclick: stepKeys }, 'Start over')));
+    form.addEventListener('change', () => { lockBox.hidden = form.querySelector('input[name=sm]:checked')?.value !== 'locked'; });
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault(); msg.clear();
+      const mode = form.querySelector('input[name=sm]:checked')?.value || 'unattended';
+      let pw = null;
+      if (mode === 'locked') {
+        if (lockPw.value.length < 8) { msg.show('The unlock password needs at least 8 characters.'); lockPw.focus(); return; }
+        if (lockPw.value !== lockPw2.value) { msg.show('The two passwords differ.'); lockPw2.focus(); return; }
+        pw = lockPw.value;
+      }
+      busy(btn, true);
       try {
-        await post('api/keyset/mode', { mode });
-        toast(mode === 'unattended' ? 'Unattended mode on.' : 'Locked mode on.', 'ok');
+        const next = await finish(mode, pw);
+        lockPw.value = ''; lockPw2.value = '';
         await ctx.refreshStatus();
-        ctx.go('dashboard');
-      } catch (err) { msg.show(errorText(err)); }
-    };
-    show(h('div', { class: 'card' }, stepper(3), h('h2', {}, 'What should happen after a restart?'),
-      h('div', { class: 'choice' },
-        h('button', { type: 'button', onclick: () => pick('unattended') }, h('strong', {}, 'Unattended (recommended for an always-on box)'),
-          'Signs again right after a power cut or reboot, with nobody logging in. The share is encrypted with a key kept on this box, so whoever takes the box and its disk holds this one share — which alone cannot sign.'),
-        h('button', { type: 'button', onclick: () => pick('locked') }, h('strong', {}, 'Locked'),
-          'After every restart the signer waits until you log in here and unlock it with your password. Safer if the box could be stolen, but it cannot sign until you do.')),
-      msg, h('p', { class: 'help' }, 'You can change this later in Settings.')));
+        if (typeof next === 'function') next(); else ctx.go('dashboard');
+      } catch (err) { msg.show(errorText(err)); } finally { busy(btn, false); }
+    });
+    show(form);
   }
 
   if (ctx.onboarding?.initialized) {

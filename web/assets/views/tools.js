@@ -10,7 +10,8 @@ export async function render(root, ctx) {
   if (!pk) { try { pk = (await get('api/peers/group')).pubkey || ''; } catch { /* shown on sign */ } }
   if (pk && pk.length === 66) pk = pk.slice(2);
   const now = Math.floor(Date.now() / 1000);
-  const tmpl = { kind: 1, created_at: now, tags: [], content: 'Hello from Frostbox', pubkey: pk };
+  const tmpl = { kind: 1, created_at: now, tags: [], content: 'Hello from Frostbox' };
+  if (pk) tmpl.pubkey = pk;
   const ev = h('textarea', { rows: 8, spellcheck: 'false', 'data-testid': 'event-json' });
   ev.value = JSON.stringify(tmpl, null, 2);
   const out = h('pre', { hidden: true, 'aria-live': 'polite', 'data-testid': 'sign-result' });
@@ -23,8 +24,9 @@ export async function render(root, ctx) {
     let event;
     try { event = JSON.parse(ev.value); } catch (err) { msg.show(`Not valid JSON: ${err.message}`); return; }
     if (typeof event !== 'object' || event === null || Array.isArray(event)) { msg.show('The event must be a JSON object.'); return; }
-    event.tags = event.tags || [];
-    event.content = event.content ?? '';
+    // The API takes the unsigned template only: keep its five fields, drop id/sig/etc.
+    event = { pubkey: event.pubkey || undefined, kind: event.kind, created_at: event.created_at, content: event.content ?? '', tags: event.tags || [] };
+    if (!event.pubkey) delete event.pubkey;
     btn.disabled = true; btn.textContent = 'Signing…';
     try {
       const r = await post('api/sign', { event });
