@@ -48,31 +48,41 @@ export async function startServer(extraEnv = {}) {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'frostbox-ui-'));
   const port = await freePort();
   let out = '';
-  const proc = spawn(bin, ['serve', '--data', data], {
-    env: {
-      PATH: process.env.PATH, HOME: data, RUST_LOG: process.env.RUST_LOG || 'info',
-      HOST_NAME: '127.0.0.1', HOST_PORT: String(port), FROSTBOX_DATA: data,
-      ADMIN_SECRET, RELAYS: `ws://127.0.0.1:${port}`, ...extraEnv,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  proc.stdout.on('data', (d) => { out += d; });
-  proc.stderr.on('data', (d) => { out += d; });
+  let proc = null;
   const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitHttp(`${url}/health`, 15000, proc);
-  } catch (e) {
-    proc.kill('SIGKILL');
-    throw new Error(`${e.message}\n--- frostbox log ---\n${out}`);
-  }
+  const launch = async () => {
+    proc = spawn(bin, ['serve', '--data', data], {
+      env: {
+        PATH: process.env.PATH, HOME: data, RUST_LOG: process.env.RUST_LOG || 'info',
+        HOST_NAME: '127.0.0.1', HOST_PORT: String(port), FROSTBOX_DATA: data,
+        ADMIN_SECRET, RELAYS: `ws://127.0.0.1:${port}`, ...extraEnv,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    proc.stdout.on('data', (d) => { out += d; });
+    proc.stderr.on('data', (d) => { out += d; });
+    try {
+      await waitHttp(`${url}/health`, 15000, proc);
+    } catch (e) {
+      proc.kill('SIGKILL');
+      throw new Error(`${e.message}\n--- frostbox log ---\n${out}`);
+    }
+  };
+  const halt = async () => {
+    if (proc && proc.exitCode === null) {
+      const p = proc;
+      p.kill('SIGTERM');
+      await new Promise((r) => { const t = setTimeout(() => { p.kill('SIGKILL'); r(); }, 5000); p.on('exit', () => { clearTimeout(t); r(); }); });
+    }
+  };
+  await launch();
   return {
-    url, data, port, proc,
+    url, data, port,
     log: () => out,
+    /** Stops and starts the same instance (same data directory and port). */
+    async restart() { await halt(); await launch(); },
     async stop() {
-      if (proc.exitCode === null) {
-        proc.kill('SIGTERM');
-        await new Promise((r) => { const t = setTimeout(() => { proc.kill('SIGKILL'); r(); }, 5000); proc.on('exit', () => { clearTimeout(t); r(); }); });
-      }
+      await halt();
       fs.rmSync(data, { recursive: true, force: true });
     },
   };

@@ -102,7 +102,7 @@ export function onEventsState(fn) { stateListeners.add(fn); return () => stateLi
 export function normaliseStatus(s) {
   s = s || {};
   const node = s.node || {};
-  const pick = (...v) => v.find((x) => x !== undefined && x !== null);
+  const pick = (...v) => v.find((x) => x !== undefined && x !== null) ?? null;
   const relaysRaw = pick(s.relay_status, s.relayStatus, node.relays, s.relays, []);
   const relays = (Array.isArray(relaysRaw) ? relaysRaw : []).map((r) => (typeof r === 'string'
     ? { url: r, connected: null }
@@ -115,6 +115,7 @@ export function normaliseStatus(s) {
     ready: !!pick(node.ready, s.ready, s.nodeActive, false),
     thresholdReachable: pick(s.thresholdReachable, s.threshold_reachable, node.threshold_reachable, null),
     running: !!pick(s.nodeActive, node.running, false),
+    nodeKnown: !!s.node,
     legacy: !!pick(node.legacy, s.legacy, false),
     mode: pick(vault.mode, s.mode, null),
     threshold: pick(node.threshold, s.threshold, null),

@@ -78,7 +78,7 @@ function updateHeader() {
   el.textContent = '';
   if (!ctx.user || !s) return;
   let text = 'Not set up'; let kind = 'muted';
-  if (s.locked) { text = 'Locked'; kind = 'warn'; } else if (s.ready) { text = 'Ready to sign'; kind = 'ok'; } else if (s.configured) { text = 'Waiting for devices'; kind = 'warn'; }
+  if (s.locked) { text = 'Locked'; kind = 'warn'; } else if (s.ready) { text = 'Ready to sign'; kind = 'ok'; } else if (s.configured && !s.nodeKnown) { text = 'Signer not running'; kind = 'warn'; } else if (s.configured) { text = 'Waiting for devices'; kind = 'warn'; }
   el.append(h('span', { class: `badge ${kind}` }, h('span', { class: 'dot', 'aria-hidden': 'true' }), text));
 }
 

@@ -72,7 +72,7 @@ export async function render(root) {
   function drawPending(reqs, err) {
     pending.textContent = '';
     pending.append(h('h2', { id: 'pend-h' }, `Waiting for your answer (${reqs.length})`));
-    if (err) { pending.append(h('p', { class: 'msg error' }, errorText(err))); return; }
+    if (err) { pending.append(h('p', { class: err.missing ? 'msg info' : 'msg error' }, errorText(err))); return; }
     if (!reqs.length) { pending.append(h('p', { class: 'lead' }, 'No requests are waiting.')); return; }
     for (const r of reqs) {
       let params = r.params;

@@ -7,6 +7,7 @@ function signerState(s) {
   if (!s.configured) return { text: 'Not set up', kind: 'muted', help: 'This box has no key share yet.' };
   if (s.locked) return { text: 'Waiting for unlock', kind: 'warn', help: 'The signer is locked after a restart. Enter your password to let it sign.' };
   if (s.ready) return { text: 'Ready to sign', kind: 'ok', help: 'Enough of your devices are online to sign.' };
+  if (!s.nodeKnown) return { text: 'Signer not running', kind: 'warn', help: 'The key share is stored, but the signing service has not started. The event log may say why.' };
   return { text: 'Waiting for other devices', kind: 'warn', help: 'Not enough of your other devices are online to reach the threshold.' };
 }
 
@@ -35,7 +36,8 @@ export async function render(root, ctx) {
     grid.textContent = '';
     const signer = h('section', { class: 'card', 'aria-labelledby': 'sig-h' }, h('h2', { id: 'sig-h' }, 'Signer'),
       h('p', { class: 'big-state' }, badge(st.text, st.kind)), h('p', {}, st.help));
-    if (s && s.mode) signer.append(h('p', { class: 'help' }, `After a restart: ${s.mode === 'locked' ? 'waits for unlock (locked mode)' : 'signs on its own (unattended mode)'}.`));
+    const mode = s && (s.locked ? 'locked' : s.mode);
+    if (mode) signer.append(h('p', { class: 'help' }, `After a restart: ${mode === 'locked' ? 'waits for unlock (locked mode)' : 'signs on its own (unattended mode)'}.`));
     if (s && !s.configured) signer.append(h('a', { class: 'btn', href: '#/setup' }, 'Set up the key'));
     if (s && s.locked) signer.append(unlockForm(ctx, draw));
     grid.append(signer);
@@ -43,11 +45,11 @@ export async function render(root, ctx) {
     const t = group?.threshold ?? s?.threshold;
     const total = group?.totalShares ?? s?.total;
     const dev = h('section', { class: 'card', 'aria-labelledby': 'dev-h' }, h('h2', { id: 'dev-h' }, 'Other devices'));
-    if (s && s.thresholdReachable !== null && s.thresholdReachable !== undefined) {
+    if (s && s.nodeKnown && s.thresholdReachable !== null) {
       dev.append(h('p', { class: 'big-state' }, s.thresholdReachable ? badge('Threshold reachable', 'ok') : badge('Threshold not reachable', 'err')));
     }
     if (t) dev.append(h('p', {}, `Signing needs ${t} of ${total ?? '?'} shares (this box holds one).`));
-    if (s && s.peersOnline !== null) dev.append(h('p', {}, `${s.peersOnline} of ${s.peersTotal ?? '?'} other devices online.`));
+    if (s && s.nodeKnown && s.peersOnline !== null) dev.append(h('p', {}, `${s.peersOnline} of ${s.peersTotal ?? '?'} other devices online.`));
     dev.append(h('a', { href: '#/peers' }, 'See devices'));
     grid.append(dev);
 
