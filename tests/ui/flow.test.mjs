@@ -100,6 +100,21 @@ test('dashboard shows the group npub and a QR code when a keyset is loaded', asy
   await shot(page, '13-dashboard-qr');
 });
 
+test('tools page: signing without a running signer explains why', async (t) => {
+  const st = await (await fetch(`${srv.url}/api/status`)).json();
+  if (st.node) { t.skip('a node is attached; covered by the signing test'); return; }
+  await page.goto(`${srv.url}/#/tools`);
+  await page.getByRole('heading', { name: 'Sign & encrypt', level: 1 }).waitFor();
+  const ev = JSON.parse(await page.getByTestId('event-json').inputValue());
+  assert.equal(ev.kind, 1);
+  assert.ok(Math.abs(ev.created_at - Date.now() / 1000) < 120);
+  await page.getByRole('button', { name: 'Sign event' }).click();
+  await page.getByRole('alert').filter({ hasText: 'signer is not running' }).waitFor();
+  await page.getByTestId('event-json').fill('{ not json');
+  await page.getByRole('button', { name: 'Sign event' }).click();
+  await page.getByRole('alert').filter({ hasText: 'Not valid JSON' }).waitFor();
+});
+
 test('API key: create (shown once) and revoke', async (t) => {
   if (!(await hasRoute(srv.url, 'GET', 'api/admin/api-keys'))) { t.skip('GET /api/admin/api-keys is not served yet (api)'); return; }
   await page.goto(`${srv.url}/#/settings`);
