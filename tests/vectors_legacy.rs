@@ -850,3 +850,261 @@ fn live_transcript_recomputed() {
         s(&v["results"]["ecdh(peer, node3)"]["data"])
     );
 }
+
+// ------------------------------------------------------------------ decoder errors
+
+#[test]
+fn decoders_return_typed_errors() {
+    use frostbox::frostr::legacy::credential::{decode_group, decode_share};
+    let E2e { v, group, shares } = e2e();
+    let bfgroup = s(&v["keygen"]["bfgroup"]);
+    let bfshare = s(&v["keygen"]["bfshares"][0]);
+    // wrong HRP (a valid bech32m string of a share given as a group and vice versa)
+    assert!(matches!(decode_group(bfshare), Err(Error::WrongHrp { .. })));
+    assert!(matches!(decode_share(bfgroup), Err(Error::WrongHrp { .. })));
+    // bad checksum
+    let mut bad = bfshare.to_string();
+    let last = bad.pop().expect("char");
+    bad.push(if last == 'q' { 'p' } else { 'q' });
+    assert!(matches!(decode_share(&bad), Err(Error::Bech32(_))));
+    // wrong lengths
+    let short = bech32m::encode("bfshare", &[0u8; 99]);
+    assert!(matches!(
+        decode_share(&short),
+        Err(Error::WrongLength { got: 99, .. })
+    ));
+    let gbytes = group.to_bytes();
+    let trunc = bech32m::encode("bfgroup", &gbytes[..gbytes.len() - 1]);
+    assert!(matches!(
+        decode_group(&trunc),
+        Err(Error::WrongLength { .. })
+    ));
+    // point not on curve: x = p − 1 has no y on secp256k1? use an x ≥ p instead.
+    let mut g = gbytes.clone();
+    g[1..33].copy_from_slice(&[0xff; 32]);
+    assert!(matches!(
+        decode_group(&bech32m::encode("bfgroup", &g)),
+        Err(Error::InvalidPoint(_))
+    ));
+    // zero scalar, scalar ≥ n
+    let mut sb = shares[0].to_bytes().to_vec();
+    sb[4..36].copy_from_slice(&[0u8; 32]);
+    assert!(matches!(
+        decode_share(&bech32m::encode("bfshare", &sb)),
+        Err(Error::InvalidScalar(_))
+    ));
+    sb[4..36].copy_from_slice(&[0xff; 32]);
+    assert!(matches!(
+        decode_share(&bech32m::encode("bfshare", &sb)),
+        Err(Error::InvalidScalar(_))
+    ));
+    // index 0 (share and group), duplicate index, threshold > members, threshold 0
+    let mut sb = shares[0].to_bytes().to_vec();
+    sb[..4].copy_from_slice(&[0; 4]);
+    assert_eq!(
+        decode_share(&bech32m::encode("bfshare", &sb)).unwrap_err(),
+        Error::ZeroIndex
+    );
+    let mut g = gbytes.clone();
+    g[37..41].copy_from_slice(&[0; 4]);
+    assert_eq!(
+        decode_group(&bech32m::encode("bfgroup", &g)).unwrap_err(),
+        Error::ZeroIndex
+    );
+    let mut g = gbytes.clone();
+    g[37 + 103..37 + 107].copy_from_slice(&1u32.to_be_bytes());
+    assert_eq!(
+        decode_group(&bech32m::encode("bfgroup", &g)).unwrap_err(),
+        Error::DuplicateIndex(1)
+    );
+    for t in [0u32, 4] {
+        let mut g = gbytes.clone();
+        g[33..37].copy_from_slice(&t.to_be_bytes());
+        assert_eq!(
+            decode_group(&bech32m::encode("bfgroup", &g)).unwrap_err(),
+            Error::BadThreshold {
+                threshold: t,
+                members: 3
+            }
+        );
+    }
+    // a share of another group
+    let (other, other_shares) = frostbox::frostr::legacy::keygen(2, 3, None).expect("keygen");
+    assert_eq!(
+        group.check_share(&other_shares[0]).unwrap_err(),
+        Error::ShareNotInGroup(1)
+    );
+    assert_eq!(
+        recover_secret(&other_shares[..2], &group).unwrap_err(),
+        Error::ShareNotInGroup(1)
+    );
+    assert!(recover_secret(&shares[..1], &group).is_err());
+    assert!(recover_secret(&other_shares[..2], &other).is_ok());
+    // Errors never carry secrets.
+    let msg = format!("{:?}", decode_share(&bad));
+    assert!(!msg.contains(&shares[0].seckey.expose_hex().as_str()[..16]));
+}
+
+#[test]
+fn long_bfgroup_over_1023_chars() {
+    for n in [6u32, 10, 20] {
+        let (g, shares) = frostbox::frostr::legacy::keygen(n / 2, n, None).expect("keygen");
+        let enc = g.encode();
+        assert_eq!(enc.len() > 1023, n >= 6, "{n}: {}", enc.len());
+        assert_eq!(GroupPackage::decode(&enc).expect("decode"), g);
+        assert_eq!(
+            GroupPackage::decode(&enc.to_ascii_uppercase()).expect("upper"),
+            g
+        );
+        for sh in &shares {
+            g.check_share(&SharePackage::decode(&sh.encode()).expect("share"))
+                .expect("member");
+        }
+    }
+}
+
+// ------------------------------------------------------------------ property tests
+
+mod props {
+    use super::*;
+    use frostbox::frostr::legacy::dealer::interpolate;
+    use proptest::prelude::*;
+    use proptest::sample::subsequence;
+
+    fn fresh(t: u32, n: u32) -> (Secret32, GroupPackage, Vec<SharePackage>) {
+        let nsec = Secret32::new(math::scalar_bytes(&math::random_scalar()));
+        let (g, sh) = frostbox::frostr::legacy::keygen(t, n, Some(&nsec)).expect("keygen");
+        (nsec, g, sh)
+    }
+
+    fn hashes_for(seed: &[u8], count: usize, tweaked: bool) -> Vec<Vec<String>> {
+        (0..count)
+            .map(|k| {
+                let h = hex::encode(Sha256::digest([seed, &[k as u8]].concat()));
+                if tweaked && k % 2 == 1 {
+                    vec![
+                        h,
+                        hex::encode(Sha256::digest([seed, b"tweak", &[k as u8]].concat())),
+                    ]
+                } else {
+                    vec![h]
+                }
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+        #[test]
+        fn split_recover(n in 1u32..=20, tf in 0.0f64..1.0, pick in any::<u64>()) {
+            let t = ((f64::from(n) * tf).ceil() as u32).clamp(1, n.min(15));
+            let (nsec, g, shares) = fresh(t, n);
+            let mut order: Vec<usize> = (0..n as usize).collect();
+            // deterministic shuffle from `pick`
+            let mut x = pick | 1;
+            for i in (1..order.len()).rev() {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                order.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+            let k = t as usize + (pick as usize % (n as usize - t as usize + 1));
+            let chosen: Vec<SharePackage> = order[..k].iter().map(|&i| shares[i].duplicate()).collect();
+            let rec = recover_secret(&chosen, &g).expect("recover");
+            prop_assert_eq!(rec.expose(), nsec.expose());
+            if t > 1 {
+                let fewer: Vec<SharePackage> = order[..t as usize - 1].iter().map(|&i| shares[i].duplicate()).collect();
+                let is_not_enough = matches!(recover_secret(&fewer, &g), Err(Error::NotEnoughShares { .. }));
+                prop_assert!(is_not_enough);
+                let wrong = interpolate(&fewer).expect("interp");
+                prop_assert_ne!(wrong.expose(), nsec.expose());
+            }
+        }
+
+        #[test]
+        fn sign_aggregate_verify(n in 2u32..=7, tf in 0.0f64..1.0, extra in 0usize..3,
+                                 seed in any::<[u8; 8]>(), nmsg in 1usize..4, tweaked in any::<bool>()) {
+            let t = ((f64::from(n) * tf).ceil() as u32).clamp(1, n);
+            let (_, g, shares) = fresh(t, n);
+            let size = (t as usize + extra).min(n as usize);
+            let members: Vec<u32> = (1..=n).rev().take(size).collect();
+            let hashes = hashes_for(&seed, nmsg, tweaked);
+            let sess = SessionPackage::create(&g, members.clone(), hashes.clone(), None, "message", 1_750_000_000)
+                .expect("session");
+            let ctx = SessionContext::new(&g, &sess).expect("ctx");
+            let pkgs: Vec<_> = members.iter().map(|m| ctx.sign(&g, &shares[(*m - 1) as usize]).expect("sign")).collect();
+            let sigs = ctx.aggregate(&g, &sess, &pkgs).expect("aggregate");
+            for (e, h) in sigs.iter().zip(&hashes) {
+                let sig: [u8; 64] = hex::decode(&e.signature).expect("hex").try_into().expect("64");
+                let key: [u8; 33] = hex::decode(&e.signing_key).expect("hex").try_into().expect("33");
+                let mut x = [0u8; 32];
+                x.copy_from_slice(&key[1..]);
+                prop_assert!(math::verify_bip340(&x, &b32(&Value::String(h[0].clone())), &sig));
+                if h.len() == 1 {
+                    prop_assert_eq!(x, g.npub());
+                }
+            }
+        }
+
+        #[test]
+        fn tampered_psig_names_the_signer(n in 2u32..=6, seed in any::<[u8; 8]>(), who in any::<prop::sample::Index>(),
+                                          flip in 0usize..32, sub in subsequence((0u8..3).collect::<Vec<_>>(), 0..=2)) {
+            let (_, g, shares) = fresh(2.max(n - 1), n);
+            let members: Vec<u32> = (1..=n).collect();
+            let sess = SessionPackage::create(&g, members.clone(), hashes_for(&seed, 2, true), None, "message", 1)
+                .expect("session");
+            let ctx = SessionContext::new(&g, &sess).expect("ctx");
+            let mut pkgs: Vec<_> = members.iter().map(|m| ctx.sign(&g, &shares[(*m - 1) as usize]).expect("sign")).collect();
+            let bad = who.index(pkgs.len());
+            let bad_idx = pkgs[bad].idx;
+            let mut z = hex::decode(&pkgs[bad].psigs[1].1).expect("hex");
+            z[flip] ^= 1 + sub.len() as u8;
+            pkgs[bad].psigs[1].1 = hex::encode(z);
+            let err = ctx.verify(&g, &pkgs[bad]).unwrap_err();
+            let names_bad = matches!(err, Error::BadPartialSig { idx, .. } if idx == bad_idx);
+            prop_assert!(names_bad);
+            let agg_err = ctx.aggregate(&g, &sess, &pkgs).unwrap_err();
+            let names_bad = matches!(agg_err, Error::BadPartialSig { idx, .. } if idx == bad_idx);
+            prop_assert!(names_bad);
+            let named = agg_err.to_string().contains(&format!("member {bad_idx}"));
+            prop_assert!(named);
+            // the others still verify
+            for (k, p) in pkgs.iter().enumerate() {
+                if k != bad { prop_assert!(ctx.verify(&g, p).is_ok()); }
+            }
+        }
+
+        #[test]
+        fn migrate_keeps_npub(n in 2u32..=8, tf in 0.0f64..1.0, want_odd in any::<bool>()) {
+            let t = ((f64::from(n) * tf).ceil() as u32).clamp(1, n);
+            // draw until the group key has the wanted parity (both parities covered)
+            let (nsec, g, shares) = loop {
+                let x = fresh(t, n);
+                if math::has_even_y(&x.1.group_pk) != want_odd { break x; }
+            };
+            let m = migrate::migrate(&shares[..t as usize], &g, t, n).expect("migrate");
+            prop_assert_eq!(m.recovered.group_xonly, g.npub());
+            prop_assert_eq!(m.recovered.negated, want_odd);
+            let p = math::mul_gen(&scalar_strict(m.recovered.secret.expose(), "s").expect("s")).expect("p");
+            prop_assert!(math::has_even_y(&p));
+            prop_assert_eq!(math::xonly(&p), g.npub());
+            let orig = scalar_reduce(nsec.expose());
+            let want = if want_odd { -orig } else { orig };
+            prop_assert_eq!(m.recovered.secret.expose(), &math::scalar_bytes(&want));
+        }
+
+        #[test]
+        fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400), hrp_share in any::<bool>(),
+                                garbage in "\\PC{0,200}") {
+            let hrp = if hrp_share { "bfshare" } else { "bfgroup" };
+            let enc = bech32m::encode(hrp, &bytes);
+            let _ = SharePackage::decode(&enc);
+            let _ = GroupPackage::decode(&enc);
+            let _ = SharePackage::decode(&garbage);
+            let _ = GroupPackage::decode(&garbage);
+            let _ = decode_envelope(&garbage);
+            let _ = SessionPackage::from_json(&garbage);
+            let key = Secret32::new([7u8; 32]);
+            let _ = decrypt_content(&key, &garbage);
+        }
+    }
+}
