@@ -60,7 +60,7 @@ smoke() { # $1 label, rest: command
   local dir port pid t0 ready_ms=""
   dir=$(mktemp -d); port=$(free_port)
   t0=$(date +%s%N)
-  HOST_NAME=127.0.0.1 HOST_PORT=$port DB_PATH=$dir LOG_LEVEL=warn "$@" serve >"$dir/log" 2>&1 &
+  HOST_NAME=127.0.0.1 HOST_PORT=$port FROSTBOX_DATA=$dir LOG_LEVEL=warn "$@" serve >"$dir/log" 2>&1 &
   pid=$!
   for _ in $(seq 1 300); do
     if dist/frostbox-$version-x86_64-unknown-linux-musl healthcheck --timeout 1 --url "http://127.0.0.1:$port/ready" 2>/dev/null; then

@@ -104,7 +104,7 @@ def image_config(arch, variant, diff_id, tag, epoch, source):
                 "PATH=/usr/local/bin",
                 "HOST_NAME=0.0.0.0",
                 f"HOST_PORT={PORT}",
-                "DB_PATH=/data",
+                "FROSTBOX_DATA=/data",
             ],
             "ExposedPorts": {f"{PORT}/tcp": {}},
             "Volumes": {"/data": {}},

@@ -23,7 +23,7 @@ export const main = sdk.setupMain(async ({ effects }) => {
       env: {
         HOST_NAME: '0.0.0.0',
         HOST_PORT: String(httpPort),
-        DB_PATH: dataMount,
+        FROSTBOX_DATA: dataMount,
       },
     },
     ready: {
