@@ -139,7 +139,9 @@ async fn serve(cfg: Config, store: Store) -> i32 {
 
     // ---- INTEGRATION POINT (relay, UI) ---------------------------------------------------
     // After `git merge main`: `vec![relay.router(), crate::api::ui::router()]`.
-    let extra: Vec<axum::Router> = Vec::new();
+    let relay = crate::relay::Relay::new(crate::relay::RelayConfig::default());
+    relay.set_index_handler(crate::api::ui::index_response);
+    let extra: Vec<axum::Router> = vec![relay.router(), crate::api::ui::router()];
     // --------------------------------------------------------------------------------------
     let app = api::app(st.clone(), extra);
 

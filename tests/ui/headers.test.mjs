@@ -1,6 +1,7 @@
 // The page's security headers, caching and compression, and that it never talks to another host.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { startServer, launchBrowser, watchedPage, shot } from './harness.mjs';
 
 let srv; let context;
@@ -29,6 +30,23 @@ test('GET / serves the UI with a strict CSP and hardening headers', async () => 
     assert.equal(ar.headers.get('cache-control'), 'public, max-age=31536000, immutable', a);
     await ar.arrayBuffer();
   }
+});
+
+test('the relay keeps GET / for NIP-11 and WebSocket; the UI gets plain GET /', async () => {
+  const info = await fetch(`${srv.url}/`, { headers: { accept: 'application/nostr+json' } });
+  assert.match(info.headers.get('content-type') || '', /json/);
+  assert.ok(!(await info.text()).includes('<title>Frostbox</title>'));
+  const u = new URL(srv.url);
+  const reply = await new Promise((resolve, reject) => {
+    const sock = net.connect(Number(u.port), u.hostname, () => sock.write('GET / HTTP/1.1\r\nHost: ' + u.host + '\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'));
+    let buf = '';
+    sock.on('data', (d) => { buf += d; if (buf.includes('\r\n\r\n')) { sock.destroy(); resolve(buf); } });
+    sock.on('error', reject);
+    setTimeout(() => { sock.destroy(); resolve(buf); }, 3000);
+  });
+  assert.match(reply, /^HTTP\/1\.1 101/, reply);
+  const head = await fetch(`${srv.url}/nonexistent-page`);
+  assert.equal(head.status, 404);
 });
 
 test('the page loads only from its own origin, with no script errors', async () => {
