@@ -162,4 +162,16 @@ test('no request left the box and no script error happened', () => {
 });
 
 test('later with the node: ready with a second local node, sign from the tools page', { skip: 'needs the node (frostr::node) and a second local Frostbox co-signer; not merged yet' }, () => {});
-test('later with NIP-46: connect an app and approve a pending request', { skip: 'needs the NIP-46 bunker routes (/api/nip46/*); not merged yet' }, () => {});
+test('Apps: create a one-time bunker:// link with a QR code', async (t) => {
+  if (!(await hasRoute(srv.url, 'GET', 'api/nip46/sessions'))) { t.skip('the NIP-46 routes (/api/nip46/*) are not mounted yet (nip46)'); return; }
+  await page.goto(`${srv.url}/#/apps`);
+  await page.getByRole('heading', { name: 'Apps', level: 1 }).waitFor();
+  await page.getByLabel('Name for the app (optional)').fill('ui-test client');
+  await page.getByRole('button', { name: 'Create connection link' }).click();
+  const uri = await page.getByTestId('bunker-uri').innerText();
+  assert.match(uri, /^bunker:\/\/[0-9a-f]{64}\?/);
+  assert.match(uri, /secret=/);
+  await page.getByRole('img', { name: 'QR code of the connection link' }).waitFor();
+  await shot(page, '18-apps-bunker');
+});
+test('later with NIP-46 and the node: connect an app and approve a pending request', { skip: 'needs a NIP-46 client (nostr-tools BunkerSigner) against a ready node; the node is not merged yet' }, () => {});

@@ -1,6 +1,6 @@
 // NIP-46: connect Nostr apps to the threshold key, set what each may do, answer pending requests.
 import { get, post, put, del, onEvent } from '../api.js';
-import { h, field, msgBox, errorText, copy, qrToggle, ago, short, toast } from '../dom.js';
+import { h, field, msgBox, errorText, copy, ago, short, toast } from '../dom.js';
 import { qrSvg } from '../qr.js';
 
 const METHODS = [
@@ -28,15 +28,16 @@ export async function render(root) {
   bform.addEventListener('submit', async (e) => {
     e.preventDefault(); bmsg.clear(); bunkerOut.textContent = ''; bbtn.disabled = true;
     try {
-      const r = await post('api/nip46/bunker', bname.value.trim() ? { name: bname.value.trim() } : {});
+      const r = await post('api/nip46/bunker', bname.value.trim() ? { label: bname.value.trim() } : {});
       const uri = r.uri || r.bunker || r.url;
+      const exp = r.token?.expires_at ?? r.expires_at;
       const qr = h('div', { class: 'qr-holder' });
       if (r.qr_svg) {
         qr.append(h('img', { class: 'qr', alt: 'QR code of the connection link', src: `data:image/svg+xml;base64,${btoa(r.qr_svg)}` }));
       } else qr.append(qrSvg(uri, 'QR code of the connection link'));
       bunkerOut.append(h('p', { class: 'secret mono', 'data-testid': 'bunker-uri' }, uri),
         h('div', { class: 'row' }, h('button', { type: 'button', class: 'btn small', onclick: () => copy(uri, 'Connection link') }, 'Copy link')),
-        r.expires_at ? h('p', { class: 'help' }, `Works once, until ${new Date((r.expires_at < 1e12 ? r.expires_at * 1000 : r.expires_at)).toLocaleString()}.`) : '', qr);
+        exp ? h('p', { class: 'help' }, `Works once, until ${new Date(exp < 1e12 ? exp * 1000 : exp).toLocaleString()}.`) : '', qr);
     } catch (err) { bmsg.show(errorText(err)); } finally { bbtn.disabled = false; }
   });
 
@@ -77,18 +78,13 @@ export async function render(root) {
     for (const r of reqs) {
       let params = r.params;
       try { if (typeof params === 'string') params = JSON.parse(params); } catch { /* keep text */ }
-      let kind = null;
-      if (r.method === 'sign_event') {
-        try { const evt = typeof params[0] === 'string' ? JSON.parse(params[0]) : params[0]; kind = evt.kind; } catch { kind = null; }
+      let kind = r.kind ?? null;
+      if (kind === null && r.method === 'sign_event') {
+        try { const evt = Array.isArray(params) ? (typeof params[0] === 'string' ? JSON.parse(params[0]) : params[0]) : params; kind = evt.kind ?? null; } catch { kind = null; }
       }
       const act = async (action, always) => {
         try {
-          const body = { id: r.id, action, always };
-          if (always) {
-            body.policy = { methods: { [r.method]: action === 'approve' } };
-            if (kind !== null && kind !== undefined) body.policy.kinds = { [String(kind)]: action === 'approve' };
-          }
-          await post('api/nip46/requests', body);
+          await post(`api/nip46/requests/${encodeURIComponent(r.id)}/${action}`, { always });
           toast(action === 'approve' ? 'Approved.' : 'Denied.', 'ok');
           await load();
         } catch (e) { toast(errorText(e), 'error'); }
@@ -134,8 +130,13 @@ export async function render(root) {
         if (!window.confirm(`Disconnect ${name}? It will have to connect again.`)) return;
         try { await del(`api/nip46/sessions/${encodeURIComponent(pk)}`); toast(`${name} disconnected.`, 'ok'); await load(); } catch (e) { toast(errorText(e), 'error'); }
       };
+      const allow = s.status === 'pending' ? h('div', { class: 'msg warn' },
+        h('p', {}, `${name} wants to connect${s.requested_perms ? ` and asks for: ${s.requested_perms}` : ''}.`),
+        h('button', { type: 'button', class: 'btn small', onclick: async () => {
+          try { await put(`api/nip46/sessions/${encodeURIComponent(pk)}/status`, { status: 'active' }); toast(`${name} connected.`, 'ok'); await load(); } catch (e) { toast(errorText(e), 'error'); }
+        } }, 'Allow this app')) : '';
       sessions.append(h('div', { class: 'card', 'data-testid': 'app-session' },
-        h('h3', {}, name, ' ', h('span', { class: 'help' }, `(${s.status || 'active'})`)),
+        h('h3', {}, name, ' ', h('span', { class: 'help' }, `(${s.status || 'active'})`)), allow,
         s.profile?.url ? h('p', { class: 'help mono' }, s.profile.url) : '',
         h('p', { class: 'help' }, `Last used ${ago(s.last_active_at)}.`),
         h('fieldset', {}, h('legend', {}, 'Allowed without asking'), boxes, field('Event kinds it may sign', kinds)),
