@@ -100,6 +100,27 @@ test('dashboard shows the group npub and a QR code when a keyset is loaded', asy
   await shot(page, '13-dashboard-qr');
 });
 
+test('event log: live events, filter, search, pause, export', async () => {
+  await page.goto(`${srv.url}/#/log`);
+  await page.getByRole('heading', { name: 'Event log', level: 1 }).waitFor();
+  await page.getByText('Live: receiving events.').waitFor();
+  const list = page.getByRole('list', { name: 'Events, newest first' });
+  await list.getByText('Connected to event stream').first().waitFor();
+  await page.getByLabel('Search').fill('no-such-event-xyz');
+  await list.getByText('No events yet.').waitFor();
+  await page.getByLabel('Search').fill('');
+  await page.getByLabel('Type').selectOption('system');
+  assert.ok((await list.locator('li').count()) >= 1);
+  await page.getByRole('button', { name: 'Pause' }).click();
+  assert.equal(await page.getByRole('button', { name: 'Resume' }).getAttribute('aria-pressed'), 'true');
+  await page.getByRole('button', { name: 'Resume' }).click();
+  const dl = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Export' }).click();
+  const file = await (await dl).path();
+  const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(lines.length >= 1 && lines.every((e) => e.type === 'system'), JSON.stringify(lines));
+});
+
 test('tools page: signing without a running signer explains why', async (t) => {
   const st = await (await fetch(`${srv.url}/api/status`)).json();
   if (st.node) { t.skip('a node is attached; covered by the signing test'); return; }
