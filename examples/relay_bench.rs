@@ -35,6 +35,16 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time (user + system) of this process, from /proc/self/stat, in seconds.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
 fn pct(v: &mut [Duration], p: f64) -> f64 {
     v.sort();
     if v.is_empty() {
@@ -138,9 +148,11 @@ async fn req_latency(ws: &mut Ws, filter: Filter, expect: usize) -> Duration {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let per_conn: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(25_000);
+    let per_conn: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(12_500);
     let publishers: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(4);
-    let cap = 50_000;
+    let total_planned = per_conn * publishers;
+    // The store holds the whole ingest run, so every REQ below must find its events.
+    let cap = total_planned;
     let cfg = RelayConfig {
         open: true,
         rate_per_sec: 1e9,
@@ -168,12 +180,15 @@ async fn main() {
     eprintln!("signing {total} events...");
     let events = Arc::new(sign_many(&authors, total, 1, "ingest"));
     let t = Instant::now();
+    let vcpu0 = cpu_secs();
     for e in events.iter().take(10_000) {
         e.verify().unwrap_or_else(|e| panic!("verify: {e}"));
     }
     let verify_us = t.elapsed().as_secs_f64() * 1e6 / 10_000.0;
+    let verify_cpu_us = (cpu_secs() - vcpu0) * 1e6 / 10_000.0;
 
     // 1. ingest
+    let cpu0 = cpu_secs();
     let t0 = Instant::now();
     let mut handles = Vec::new();
     for p in 0..publishers {
@@ -188,10 +203,12 @@ async fn main() {
         accepted += h.await.unwrap_or(0);
     }
     let dt = t0.elapsed();
+    let cpu_per_event_us = (cpu_secs() - cpu0) * 1e6 / total as f64;
     let eps = total as f64 / dt.as_secs_f64();
     assert_eq!(accepted, total, "every event accepted");
     let st = relay.stats();
     let rss_full = rss_kib();
+    println!("- ingest done: {eps:.0} events/s");
 
     // 2. REQ by id / by author (store holds the newest `cap` events)
     let mut ws = connect(&url).await;
@@ -295,26 +312,44 @@ async fn main() {
     }
     let mut fan = lat.lock().unwrap_or_else(|e| e.into_inner()).clone();
 
-    // 4. memory at the cap: push another 2× cap through and compare RSS
-    let more = Arc::new(sign_many(&authors, 2 * cap, 1, "more"));
-    let mut handles = Vec::new();
-    for p in 0..publishers {
+    println!("- fan-out done: {delivered} deliveries");
+    // 4. memory at the cap: push three more rounds of cap/2 events through (each insert evicts
+    // one) and sample RSS after each round; flat = the store does not grow past its cap.
+    let mut rss_rounds = Vec::new();
+    for round in 0..3 {
+        let more = Arc::new(sign_many(&authors, cap / 2, 1, &format!("more{round}")));
+        let mut handles = Vec::new();
         let chunk = more.len() / publishers;
-        handles.push(tokio::spawn(publish_all(
-            url.clone(),
-            more.clone(),
-            p * chunk..(p + 1) * chunk,
-        )));
+        for p in 0..publishers {
+            handles.push(tokio::spawn(publish_all(
+                url.clone(),
+                more.clone(),
+                p * chunk..(p + 1) * chunk,
+            )));
+        }
+        for h in handles {
+            let _ = h.await;
+        }
+        drop(more);
+        rss_rounds.push(rss_kib() / 1024);
     }
-    for h in handles {
-        let _ = h.await;
-    }
-    drop(more);
     let st2 = relay.stats();
-    let rss_after = rss_kib();
 
-    println!("## relay_bench results");
-    println!("- BIP-340 event verify (id + sig), single thread: {verify_us:.1} µs/event");
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "## relay_bench results (loadavg at end: {})",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "- ingest CPU (relay + load generator, all threads): {cpu_per_event_us:.1} µs/event → capacity on 2 idle cores ≈ {:.0} events/s",
+        2e6 / cpu_per_event_us
+    );
+    println!(
+        "- BIP-340 event verify (id + sig), single thread: {verify_us:.1} µs/event wall, {verify_cpu_us:.1} µs/event CPU"
+    );
     println!(
         "- ingest: {total} verified events over {publishers} connections in {:.2} s = **{eps:.0} events/s** (stored {} / cap {cap}, {} bytes)",
         dt.as_secs_f64(),
@@ -341,11 +376,11 @@ async fn main() {
         pct(&mut fan, 1.0)
     );
     println!(
-        "- RSS: start {} MiB, store at cap after ingest {} MiB, after {} more events {} MiB (stored {} events / {} MiB accounted)",
+        "- RSS (relay + load generator in one process): start {} MiB, store full after ingest {} MiB, then after each further {} events at the cap: {:?} MiB (stored {} events / {} MiB accounted)",
         rss0 / 1024,
         rss_full / 1024,
-        2 * cap,
-        rss_after / 1024,
+        cap / 2,
+        rss_rounds,
         st2.stored_events,
         st2.stored_bytes / (1024 * 1024)
     );
