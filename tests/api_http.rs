@@ -913,6 +913,83 @@ async fn recover_validate_shapes() {
     .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.header("cache-control"), Some("no-store"));
+    // Well-formed request, but bfshare strings carry no index and no group was given.
+    let r = post(
+        s.addr,
+        "/api/recover",
+        &h,
+        r#"{"shareCredentials":["nope"],"password":"pw"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(err_json(&r).contains("groupCredential"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn recover_real_shares_to_nsec() {
+    use frostbox::frostr::next::credential::BfProfile;
+    use frostbox::frostr::next::group::GroupPackage;
+    let s = start(&[("API_KEY", "k3y-for-tests-0123456789")]).await;
+    let h = [("X-API-Key", "k3y-for-tests-0123456789")];
+    let nsec_secret = frostbox::vault::Secret32::random();
+    let ks = frostbox::frost::keys::split(&nsec_secret, 2, 3).expect("split");
+    let group = GroupPackage::from_keys("test", &ks.group);
+    let pw = "share-password-1";
+    let creds: Vec<String> = ks
+        .shares
+        .iter()
+        .take(2)
+        .map(|sh| {
+            BfProfile::new(
+                "dev",
+                sh.secret.duplicate(),
+                vec!["wss://relay.example".into()],
+                vec![],
+                group.clone(),
+            )
+            .expect("profile")
+            .encode(pw)
+            .expect("encode")
+        })
+        .collect();
+    let body = json!({ "shareCredentials": creds, "password": pw }).to_string();
+    let r = post(s.addr, "/api/recover", &h, &body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["details"]["sharesUsed"], 2);
+    assert_eq!(v["details"]["thresholdRequired"], 2);
+    let nsec = v["nsec"].as_str().expect("nsec");
+    assert!(nsec.starts_with("nsec1"));
+    let want = frostbox::nostr::nip19::encode_nsec(
+        &frostbox::frost::keys::recover_checked(
+            &ks.shares[..2]
+                .iter()
+                .map(|k| k.duplicate())
+                .collect::<Vec<_>>(),
+            &group.group_pk,
+        )
+        .expect("recover"),
+    );
+    assert_eq!(nsec, want.expose());
+    // One share is below the threshold; a wrong password lists the share as invalid.
+    let body = json!({ "shareCredentials": [creds[0].clone()], "password": pw }).to_string();
+    assert_eq!(post(s.addr, "/api/recover", &h, &body).await.status, 400);
+    let body = json!({ "groupCredential": group.to_json(), "shareCredentials": creds, "password": "wrong" }).to_string();
+    let r = post(s.addr, "/api/recover", &h, &body).await;
+    assert_eq!(r.status, 400);
+    assert!(!r.body.contains("nsec1"));
+    // validate
+    let body = json!({ "type": "share", "credential": creds[0], "password": pw }).to_string();
+    let v = post(s.addr, "/api/recover/validate", &h, &body)
+        .await
+        .json();
+    assert_eq!(v["validation"]["isValid"], true);
+    assert_eq!(v["decoded"]["threshold"], 2);
+    let body = json!({ "type": "group", "credential": group.to_json() }).to_string();
+    let v = post(s.addr, "/api/recover/validate", &h, &body)
+        .await
+        .json();
+    assert_eq!(v["decoded"]["totalShares"], 3);
 }
 
 #[tokio::test]

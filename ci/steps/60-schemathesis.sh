@@ -35,7 +35,7 @@ done
 "$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/api/docs/openapi.json" \
   --checks not_a_server_error,response_schema_conformance \
   -H "Authorization: Bearer $SECRET" \
-  --exclude-path-regex '^/api/(sign|nip44/.*|nip04/.*|peers|peers/self|peers/group|peers/ping|events|recover)$' \
+  --exclude-path-regex '^/api/(sign|nip44/.*|nip04/.*|peers|peers/self|peers/group|peers/ping|events)$' \
   --max-examples "${SCHEMATHESIS_EXAMPLES:-30}" \
   --generation-database none \
   --request-timeout 10

@@ -137,9 +137,16 @@ async fn serve(cfg: Config, store: Store) -> i32 {
         Err(e) => eprintln!("frostbox: could not unseal the stored keyset: {}", e.error),
     }
 
-    // ---- INTEGRATION POINT (relay, UI) ---------------------------------------------------
-    // After `git merge main`: `vec![relay.router(), crate::api::ui::router()]`.
-    let extra: Vec<axum::Router> = Vec::new();
+    // The relay shares the port: `GET /` with a WebSocket upgrade (NIP-01) or
+    // `Accept: application/nostr+json` (NIP-11). The UI (when its router exists) serves plain
+    // `GET /` through `relay.set_index_handler` and its own asset routes.
+    let relay = crate::relay::Relay::new(crate::relay::RelayConfig {
+        trust_forwarded_for: st.cfg.trust_proxy,
+        ..Default::default()
+    });
+    // ---- INTEGRATION POINT (UI) ----------------------------------------------------------
+    // When `crate::api::ui::router()` exists: push it here and set the relay's index handler.
+    let extra: Vec<axum::Router> = vec![relay.router()];
     // --------------------------------------------------------------------------------------
     let app = api::app(st.clone(), extra);
 
@@ -196,8 +203,19 @@ async fn serve(cfg: Config, store: Store) -> i32 {
         eprintln!("frostbox: shutting down");
         let _ = stop_tx.send(());
     };
+    // Watchdog: WATCHDOG=1 only while the event loop beats (systemd kills a wedged process).
+    let liveness = crate::health::Liveness::new();
+    liveness.register("api", Duration::from_secs(30));
+    crate::health::spawn_watchdog(liveness.clone());
+    tokio::spawn(async move {
+        let mut t = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            t.tick().await;
+            liveness.beat("api");
+        }
+    });
     let server = axum::serve(
-        listener,
+        crate::relay::server::nodelay(listener),
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(graceful);
