@@ -138,15 +138,13 @@ async fn serve(cfg: Config, store: Store) -> i32 {
     }
 
     // The relay shares the port: `GET /` with a WebSocket upgrade (NIP-01) or
-    // `Accept: application/nostr+json` (NIP-11). The UI (when its router exists) serves plain
-    // `GET /` through `relay.set_index_handler` and its own asset routes.
+    // `Accept: application/nostr+json` (NIP-11); plain `GET /` is the UI's index page.
     let relay = crate::relay::Relay::new(crate::relay::RelayConfig {
         trust_forwarded_for: st.cfg.trust_proxy,
         ..Default::default()
     });
-    // ---- INTEGRATION POINT (UI) ----------------------------------------------------------
-    // When `crate::api::ui::router()` exists: push it here and set the relay's index handler.
-    let extra: Vec<axum::Router> = vec![relay.router()];
+    relay.set_index_handler(crate::api::ui::index_response);
+    let extra: Vec<axum::Router> = vec![relay.router(), crate::api::ui::router()];
     // --------------------------------------------------------------------------------------
     let app = api::app(st.clone(), extra);
 
@@ -176,6 +174,10 @@ async fn serve(cfg: Config, store: Store) -> i32 {
     } else if st.store.user_count().unwrap_or(0) == 0 {
         eprintln!("First run: open {url}/ and create the admin account with ADMIN_SECRET.");
     }
+    // systemd watchdog: WATCHDOG=1 at half WATCHDOG_USEC while the heartbeats in `liveness`
+    // are fresh (the event loop's own ticker; the node supervisor adds "node" when attached).
+    let liveness = crate::health::Liveness::new();
+    let _watchdog = crate::health::spawn_watchdog(liveness.clone());
     crate::health::notify_ready(&format!("listening on {local}"));
 
     // Housekeeping: expired sessions, stale NIP-46 requests.
@@ -203,17 +205,6 @@ async fn serve(cfg: Config, store: Store) -> i32 {
         eprintln!("frostbox: shutting down");
         let _ = stop_tx.send(());
     };
-    // Watchdog: WATCHDOG=1 only while the event loop beats (systemd kills a wedged process).
-    let liveness = crate::health::Liveness::new();
-    liveness.register("api", Duration::from_secs(30));
-    crate::health::spawn_watchdog(liveness.clone());
-    tokio::spawn(async move {
-        let mut t = tokio::time::interval(Duration::from_secs(5));
-        loop {
-            t.tick().await;
-            liveness.beat("api");
-        }
-    });
     let server = axum::serve(
         crate::relay::server::nodelay(listener),
         app.into_make_service_with_connect_info::<SocketAddr>(),
