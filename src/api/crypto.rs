@@ -168,68 +168,167 @@ pub fn apply(op: &str, shared_x: &Secret32, content: &str) -> Result<String, Api
 /// Result of a recovery: nsec, shares used, threshold, invalid shares `[{index, error}]`.
 pub type Recovered = (SecretString, usize, usize, Vec<serde_json::Value>);
 
-fn looks_like(cred: &str, prefixes: &[&str]) -> bool {
-    let l = cred.trim().to_ascii_lowercase();
-    prefixes.iter().any(|p| l.starts_with(p)) && l.chars().all(|c| c.is_ascii_alphanumeric())
+use crate::frost::keys::KeyShare;
+use crate::frostr::next::credential::{BfOnboard, BfProfile, BfShare, peek};
+use crate::frostr::next::group::GroupPackage;
+
+/// A group from `groupCredential`: a group package (JSON) or a `bfprofile` (needs the password).
+fn decode_group(g: &str, pw: Option<&SecretString>) -> Result<GroupPackage, String> {
+    let g = g.trim();
+    if g.starts_with('{') {
+        return GroupPackage::from_json(g).map_err(|e| e.to_string());
+    }
+    if g.to_ascii_lowercase().starts_with("bfprofile1") {
+        let pw = pw.ok_or("a bfprofile needs the password")?;
+        return BfProfile::decode(g, pw.expose())
+            .map(|p| p.group_package)
+            .map_err(|e| e.to_string());
+    }
+    Err("expected a group package (JSON) or a bfprofile string".into())
 }
 
-/// Combines shares into the nsec. Needs the credential decoders of `frostr::next` (wired at
-/// integration); until then well-formed input answers 501.
+/// A share secret from a `bfshare` / `bfonboard` / `bfprofile` (the latter also yields its group).
+fn decode_share(c: &str, pw: &SecretString) -> Result<(Secret32, Option<GroupPackage>), String> {
+    let c = c.trim();
+    let l = c.to_ascii_lowercase();
+    if l.starts_with("bfshare1") {
+        BfShare::decode(c, pw.expose())
+            .map(|s| (s.share_secret, None))
+            .map_err(|e| e.to_string())
+    } else if l.starts_with("bfonboard1") {
+        BfOnboard::decode(c, pw.expose())
+            .map(|s| (s.share_secret, None))
+            .map_err(|e| e.to_string())
+    } else if l.starts_with("bfprofile1") {
+        BfProfile::decode(c, pw.expose())
+            .map(|p| {
+                (
+                    p.device.share_secret.duplicate(),
+                    Some(p.group_package.clone()),
+                )
+            })
+            .map_err(|e| e.to_string())
+    } else {
+        Err("not a bfshare / bfonboard / bfprofile string".into())
+    }
+}
+
+/// Combines shares into the nsec (blocking: credential envelopes run a KDF; call it from
+/// `spawn_blocking`). Errors are 400s with a message that never contains a secret.
 pub fn recover(
     group: Option<&str>,
     shares: &[SecretString],
-    _password: Option<&SecretString>,
+    password: Option<&SecretString>,
 ) -> Result<Recovered, ApiError> {
-    if let Some(g) = group
-        && !looks_like(g, &["bfgroup1", "bfprofile1"])
-    {
-        return Err(bad("invalid group credential"));
-    }
+    let mut g = match group {
+        Some(g) => Some(
+            decode_group(g, password)
+                .map_err(|e| bad(&format!("invalid group credential: {e}")))?,
+        ),
+        None => None,
+    };
+    let pw = password.ok_or_else(|| bad("password is required to open the share credentials"))?;
     let mut invalid = Vec::new();
-    for (i, s) in shares.iter().enumerate() {
-        if !looks_like(s.expose(), &["bfshare1", "bfprofile1", "bfonboard1"]) {
-            invalid.push(serde_json::json!({ "index": i, "error": "not a share credential" }));
+    let mut secrets = Vec::new();
+    for (i, c) in shares.iter().enumerate() {
+        match decode_share(c.expose(), pw) {
+            Ok((sec, pg)) => {
+                if g.is_none() {
+                    g = pg;
+                }
+                secrets.push((i, sec));
+            }
+            Err(e) => invalid.push(serde_json::json!({ "index": i, "error": e })),
         }
     }
-    if invalid.len() == shares.len() {
-        return Err(bad("no valid share credentials"));
+    let Some(g) = g else {
+        let first = invalid
+            .first()
+            .and_then(|v| v["error"].as_str())
+            .map(|e| format!(" (share error: {e})"))
+            .unwrap_or_default();
+        return Err(ApiError::bad(format!(
+            "bfshare strings carry no index: give groupCredential (group package or bfprofile){first}"
+        )));
+    };
+    let mut ks: Vec<KeyShare> = Vec::new();
+    for (i, sec) in secrets {
+        match g.find_share(&sec) {
+            Ok(idx) if !ks.iter().any(|k| k.idx == idx) => ks.push(KeyShare::new(idx, sec)),
+            Ok(_) => invalid.push(serde_json::json!({ "index": i, "error": "duplicate share" })),
+            Err(_) => invalid
+                .push(serde_json::json!({ "index": i, "error": "not a member of the group" })),
+        }
     }
-    Err(ApiError::new(
-        axum::http::StatusCode::NOT_IMPLEMENTED,
-        "credential decoding is not available in this build",
-    ))
+    let threshold = g.threshold as usize;
+    if ks.len() < threshold.max(2) {
+        return Err(ApiError::bad(format!(
+            "insufficient shares: need {threshold}, got {} valid",
+            ks.len()
+        )));
+    }
+    let d = crate::frost::keys::recover_checked(&ks, &g.group_pk)
+        .map_err(|e| ApiError::bad(format!("recovery failed: {e}")))?;
+    let nsec = crate::nostr::nip19::encode_nsec(&d);
+    Ok((nsec, ks.len(), threshold, invalid))
 }
 
-/// Checks one credential: `(is_valid, message, decoded)`.
+/// Checks one credential: `(is_valid, message, decoded)`. Without a password only the outer
+/// encoding (bech32m, envelope) is checked.
 pub fn validate(
     kind: &str,
     cred: &SecretString,
-    _password: Option<&SecretString>,
+    password: Option<&SecretString>,
 ) -> (bool, Option<String>, serde_json::Value) {
-    let prefixes: &[&str] = if kind == "group" {
-        &["bfgroup1", "bfprofile1"]
-    } else {
-        &["bfshare1", "bfprofile1", "bfonboard1"]
-    };
-    if !looks_like(cred.expose(), prefixes) {
-        return (
-            false,
-            Some(format!("expected a {} string", prefixes.join(" / "))),
-            serde_json::Value::Null,
-        );
+    let c = cred.expose().trim();
+    if kind == "group" {
+        if c.starts_with('{') || password.is_some() {
+            return match decode_group(c, password) {
+                Ok(g) => (
+                    true,
+                    None,
+                    serde_json::json!({ "threshold": g.threshold, "totalShares": g.members.len(), "idx": null }),
+                ),
+                Err(e) => (false, Some(e), serde_json::Value::Null),
+            };
+        }
+    } else if let Some(pw) = password {
+        return match decode_share(c, pw) {
+            Ok((sec, g)) => {
+                let decoded = match g {
+                    Some(g) => serde_json::json!({
+                        "threshold": g.threshold, "totalShares": g.members.len(),
+                        "idx": g.find_share(&sec).ok(),
+                    }),
+                    None => serde_json::Value::Null,
+                };
+                (true, None, decoded)
+            }
+            Err(e) => (false, Some(e), serde_json::Value::Null),
+        };
     }
-    let ok = bech32::primitives::decode::CheckedHrpstring::new::<bech32::Bech32m>(cred.expose())
-        .is_ok()
-        || bech32::primitives::decode::CheckedHrpstring::new::<bech32::Bech32>(cred.expose())
-            .is_ok();
-    if ok {
-        (true, None, serde_json::Value::Null)
-    } else {
-        (
-            false,
-            Some("bad bech32 checksum".into()),
-            serde_json::Value::Null,
-        )
+    match peek(c) {
+        Ok(info) => {
+            let ok = if kind == "group" {
+                info.hrp == "bfprofile"
+            } else {
+                ["bfshare", "bfonboard", "bfprofile"].contains(&info.hrp.as_str())
+            };
+            if ok {
+                (
+                    true,
+                    Some("well-formed; give the password to check it fully".into()),
+                    serde_json::Value::Null,
+                )
+            } else {
+                (
+                    false,
+                    Some(format!("a {} string is not a {kind} credential", info.hrp)),
+                    serde_json::Value::Null,
+                )
+            }
+        }
+        Err(e) => (false, Some(e.to_string()), serde_json::Value::Null),
     }
 }
 
@@ -290,6 +389,27 @@ mod tests {
         let mut b = [0u8; 32];
         hex::decode_to_slice(s, &mut b).expect("hex");
         b
+    }
+
+    #[test]
+    fn agrees_with_the_nostr_module() {
+        let x = Secret32::random();
+        let conv = nip44_conversation_key(&x);
+        assert_eq!(
+            conv,
+            crate::nostr::nip44::conversation_key_from_shared_x(&x)
+        );
+        let ct = nip44_encrypt_with_nonce(&conv, "interop ✓", &[3u8; 32]).expect("enc");
+        assert_eq!(
+            crate::nostr::nip44::decrypt(&conv, &ct).expect("dec"),
+            "interop ✓"
+        );
+        let back = crate::nostr::nip44::encrypt(&conv, "back", crate::nostr::nip44::B64::Unpadded)
+            .expect("enc");
+        assert_eq!(
+            nip44_decrypt(&conv, &back).expect("unpadded accepted"),
+            "back"
+        );
     }
 
     #[test]

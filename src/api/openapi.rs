@@ -689,7 +689,7 @@ pub const ROUTES: &[RouteDoc] = &[
         User,
         Some(q_recover),
         r_recover,
-        &[400, 401, 403, 413, 429, 501]
+        &[400, 401, 403, 413, 429]
     ),
     route!(
         "POST",

@@ -1102,7 +1102,12 @@ async fn recover(
         .into_iter()
         .map(SecretString::new)
         .collect();
-    let r = super::crypto::recover(b.group_credential.as_deref(), &shares, password.as_ref());
+    let group = b.group_credential;
+    let r = tokio::task::spawn_blocking(move || {
+        super::crypto::recover(group.as_deref(), &shares, password.as_ref())
+    })
+    .await
+    .map_err(ApiError::internal)?;
     audit(
         &st,
         &p.who(),
@@ -1138,8 +1143,12 @@ async fn recover_validate(
         return Err(ApiError::bad("type must be group or share"));
     }
     let pw = b.password.map(SecretString::new);
+    let kind = b.kind;
+    let cred = SecretString::new(b.credential);
     let (ok, message, decoded) =
-        super::crypto::validate(&b.kind, &SecretString::new(b.credential), pw.as_ref());
+        tokio::task::spawn_blocking(move || super::crypto::validate(&kind, &cred, pw.as_ref()))
+            .await
+            .map_err(ApiError::internal)?;
     Ok(Json(json!({
         "success": true,
         "validation": { "isValid": ok, "message": message },

@@ -137,9 +137,12 @@ async fn serve(cfg: Config, store: Store) -> i32 {
         Err(e) => eprintln!("frostbox: could not unseal the stored keyset: {}", e.error),
     }
 
-    // ---- INTEGRATION POINT (relay, UI) ---------------------------------------------------
-    // After `git merge main`: `vec![relay.router(), crate::api::ui::router()]`.
-    let relay = crate::relay::Relay::new(crate::relay::RelayConfig::default());
+    // The relay shares the port: `GET /` with a WebSocket upgrade (NIP-01) or
+    // `Accept: application/nostr+json` (NIP-11); plain `GET /` is the UI's index page.
+    let relay = crate::relay::Relay::new(crate::relay::RelayConfig {
+        trust_forwarded_for: st.cfg.trust_proxy,
+        ..Default::default()
+    });
     relay.set_index_handler(crate::api::ui::index_response);
     let extra: Vec<axum::Router> = vec![relay.router(), crate::api::ui::router()];
     // --------------------------------------------------------------------------------------
@@ -203,7 +206,7 @@ async fn serve(cfg: Config, store: Store) -> i32 {
         let _ = stop_tx.send(());
     };
     let server = axum::serve(
-        listener,
+        crate::relay::server::nodelay(listener),
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(graceful);

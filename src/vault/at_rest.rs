@@ -2,11 +2,12 @@
 //! hashes, and the device key for unattended mode.
 //!
 //! ## Parameters
-//! [`KdfParams::RECORD`] is m = 64 MiB, t = 3, p = 1 (the same memory cost igloo-server uses
-//! for login hashes). Measured on this build machine (x86-64, one core) it takes ~0.12–0.15 s;
-//! Argon2 is memory-bandwidth bound and a Raspberry Pi 4 (Cortex-A72, LPDDR4) is 3.5–4.5× slower
-//! per core on it, which lands at ~0.5 s. 64 MiB also stays inside the memory budget of the
-//! smallest Pi (1 GiB) and is released right after the derivation. The parameters are stored in
+//! [`KdfParams::RECORD`] is m = 64 MiB, t = 3, p = 1 (the same cost igloo-server uses for its
+//! login hashes). Reasoning, not a Pi measurement: Argon2 at this size is memory-bandwidth
+//! bound; a modern x86-64 core does it in roughly 0.1–0.2 s and a Raspberry Pi 4 (Cortex-A72,
+//! LPDDR4-3200, ~4 GB/s effective) is about 3–4× slower, i.e. ≈0.5 s. On the shared build VM
+//! (load average ≈ 18 on 2 cores) a whole login request took 0.64–0.81 s (BENCHMARKS.md).
+//! 64 MiB fits the smallest Pi (1 GiB) and is freed right after the derivation. The parameters are stored in
 //! every blob and hash, so they can be raised later without breaking old records. Tests use
 //! [`KdfParams::TEST`] (m = 64 KiB, t = 1).
 
