@@ -5,9 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::group::{GroupPackage, Member};
 pub use super::wire_pkg::{
-    DerivedPublicNonce, EcdhEntry, EcdhPackage, GroupMember, GroupPackage, NonceEntry, NonceSet,
-    PartialSig, PartialSigPackage, SignSessionPackage,
+    DerivedPublicNonce, EcdhEntry, EcdhPackage, NonceEntry, NonceSet, PartialSig,
+    PartialSigPackage, SignSessionPackage,
 };
 
 /// Maximum `request_id` length in UTF-8 bytes (§4.1).

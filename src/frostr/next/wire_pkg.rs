@@ -15,24 +15,6 @@ pub struct DerivedPublicNonce {
     pub code: [u8; 32],
 }
 
-/// §8.1 member, key order `idx, pubkey`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupMember {
-    pub idx: u16,
-    #[serde(with = "hex33")]
-    pub pubkey: [u8; 33],
-}
-
-/// §8.1 group package, key order `group_name, group_pk, threshold, members`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupPackage {
-    pub group_name: String,
-    #[serde(with = "hex32")]
-    pub group_pk: [u8; 32],
-    pub threshold: u16,
-    pub members: Vec<GroupMember>,
-}
-
 /// §5.2 nonce entry, key order `hash_index, binder_pn, hidden_pn, code`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NonceEntry {
