@@ -174,3 +174,18 @@ fn onboard_pool_model_predicts_transcript() {
     assert_eq!(alice_for_carol.outgoing_public(), resp.nonces);
     assert_eq!(resp.nonces.len(), 100);
 }
+
+#[test]
+fn sign_requests_recompute_gid_and_sid() {
+    use frostbox::frostr::next::group::GroupPackage;
+    let t = transcript();
+    let group: GroupPackage =
+        serde_json::from_value(t["group_package_json"].clone()).expect("group");
+    for i in [2usize, 6] {
+        let Payload::SignRequest(s) = envelope(&t, i).payload else {
+            panic!("sign req")
+        };
+        assert_eq!(s.gid, group.group_id());
+        assert_eq!(s.compute_sid(), s.sid);
+    }
+}

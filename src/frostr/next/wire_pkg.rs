@@ -90,3 +90,25 @@ pub struct EcdhPackage {
     pub members: Vec<u16>,
     pub entries: Vec<EcdhEntry>,
 }
+
+impl SignSessionPackage {
+    /// §7.5: `SHA256(gid ‖ u32le(idx)… ‖ hash… ‖ (content or 0x00) ‖ utf8(kind) ‖ u32le(stamp))`.
+    pub fn compute_sid(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(self.gid);
+        for m in &self.members {
+            h.update(u32::from(*m).to_le_bytes());
+        }
+        for x in &self.hashes {
+            h.update(x);
+        }
+        match &self.content {
+            Some(c) if !c.is_empty() => h.update(c),
+            _ => h.update([0u8]),
+        }
+        h.update(self.kind.as_bytes());
+        h.update(self.stamp.to_le_bytes());
+        h.finalize().into()
+    }
+}

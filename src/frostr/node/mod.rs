@@ -4,3 +4,7 @@ pub mod peers;
 pub mod policy;
 pub mod pool;
 pub mod replay;
+pub mod engine;
+
+pub use engine::{Engine, EngineConfig, NodeError, Op, Outcome, Reject};
+pub use peers::{NodeStatus, PeerStatus};
