@@ -20,7 +20,12 @@ fn target(xonly: &[u8; 32]) -> Result<ProjectivePoint> {
 }
 
 /// Corrected keyshare of member `idx` over `members` for the x-only `target`.
-pub fn ecdh_share(idx: u16, secret: &Secret32, members: &[u16], target_xonly: &[u8; 32]) -> Result<[u8; 33]> {
+pub fn ecdh_share(
+    idx: u16,
+    secret: &Secret32,
+    members: &[u16],
+    target_xonly: &[u8; 32],
+) -> Result<[u8; 33]> {
     let t = target(target_xonly)?;
     let lam = lagrange(idx, members)?;
     let mut s = nonzero_scalar(secret.expose()).ok_or(Error::BadSecret)?;
@@ -60,7 +65,8 @@ fn sum(keyshares: &[[u8; 33]]) -> Result<ProjectivePoint> {
 
 /// Corrected combine: x-coordinate of `Σ keyshare_i` (the shared x, usable as NIP-44 `shared_x`).
 pub fn ecdh_combine(keyshares: &[[u8; 33]]) -> Result<[u8; 32]> {
-    let p = point_to_compressed(&sum(keyshares)?).ok_or(Error::BadPoint("ECDH sum is the identity"))?;
+    let p =
+        point_to_compressed(&sum(keyshares)?).ok_or(Error::BadPoint("ECDH sum is the identity"))?;
     let mut x = [0u8; 32];
     x.copy_from_slice(&p[1..]);
     Ok(x)
@@ -68,7 +74,8 @@ pub fn ecdh_combine(keyshares: &[[u8; 33]]) -> Result<[u8; 32]> {
 
 /// 435e7f6 combine: `SHA256(compressed(Σ keyshare_i))`.
 pub fn ecdh_combine_435e7f6(keyshares: &[[u8; 33]]) -> Result<[u8; 32]> {
-    let p = point_to_compressed(&sum(keyshares)?).ok_or(Error::BadPoint("ECDH sum is the identity"))?;
+    let p =
+        point_to_compressed(&sum(keyshares)?).ok_or(Error::BadPoint("ECDH sum is the identity"))?;
     Ok(Sha256::digest(p).into())
 }
 

@@ -8,9 +8,7 @@ use k256::{ProjectivePoint, Scalar};
 use rand::{CryptoRng, RngCore};
 use zeroize::Zeroize;
 
-use super::{
-    Error, Result, lift_x, nonzero_scalar, point_from_compressed, scalar_to_bytes,
-};
+use super::{Error, Result, lift_x, nonzero_scalar, point_from_compressed, scalar_to_bytes};
 use crate::vault::secret::Secret32;
 
 /// Largest member count we accept (FROSTR-NEXT §8.1).
@@ -29,7 +27,10 @@ impl KeyShare {
     }
     /// Explicit copy of the share.
     pub fn duplicate(&self) -> Self {
-        Self { idx: self.idx, secret: self.secret.duplicate() }
+        Self {
+            idx: self.idx,
+            secret: self.secret.duplicate(),
+        }
     }
     /// 33-byte compressed public key of the share.
     pub fn pubkey33(&self) -> Result<[u8; 33]> {
@@ -62,7 +63,10 @@ impl GroupKeys {
             return Err(Error::BadCount(members.len().min(u16::MAX as usize) as u16));
         }
         if threshold == 0 || threshold as usize > members.len() {
-            return Err(Error::BadThreshold { threshold, count: members.len() as u16 });
+            return Err(Error::BadThreshold {
+                threshold,
+                count: members.len() as u16,
+            });
         }
         let gp = lift_x(&group_pk).ok_or(Error::BadPoint("group key is not an x coordinate"))?;
         let mut sorted: Vec<MemberKey> = members.to_vec();
@@ -77,13 +81,19 @@ impl GroupKeys {
             if m.idx == 0 {
                 return Err(Error::ZeroIndex);
             }
-            let p = point_from_compressed(&m.pubkey)
-                .ok_or(Error::BadPoint("member key is not a compressed curve point"))?;
+            let p = point_from_compressed(&m.pubkey).ok_or(Error::BadPoint(
+                "member key is not a compressed curve point",
+            ))?;
             shares.insert(identifier(m.idx)?, frost::keys::VerifyingShare::new(p));
         }
         let vk = frost::VerifyingKey::new(gp);
         let package = frost::keys::PublicKeyPackage::new(shares, vk, Some(threshold));
-        Ok(Self { group_pk, threshold, members: sorted, package })
+        Ok(Self {
+            group_pk,
+            threshold,
+            members: sorted,
+            package,
+        })
     }
 
     pub fn group_pk(&self) -> &[u8; 32] {
@@ -104,11 +114,17 @@ impl GroupKeys {
     }
     /// The member whose 33-byte key equals `pubkey` (§8.5: full 33 bytes, parity matters).
     pub fn find_member(&self, pubkey: &[u8; 33]) -> Option<u16> {
-        self.members.iter().find(|m| &m.pubkey == pubkey).map(|m| m.idx)
+        self.members
+            .iter()
+            .find(|m| &m.pubkey == pubkey)
+            .map(|m| m.idx)
     }
     /// The member whose x-only key equals `xonly` (peer identities, §1).
     pub fn find_member_xonly(&self, xonly: &[u8; 32]) -> Option<u16> {
-        self.members.iter().find(|m| &m.pubkey[1..] == xonly).map(|m| m.idx)
+        self.members
+            .iter()
+            .find(|m| &m.pubkey[1..] == xonly)
+            .map(|m| m.idx)
     }
 }
 
@@ -161,7 +177,9 @@ pub fn split_with_rng<R: RngCore + CryptoRng>(
     check_counts(threshold, count)?;
     let mut d = nonzero_scalar(secret.expose()).ok_or(Error::BadSecret)?;
     let dp = (ProjectivePoint::GENERATOR * d).to_affine();
-    if bool::from(k256::elliptic_curve::point::AffineCoordinates::y_is_odd(&dp)) {
+    if bool::from(k256::elliptic_curve::point::AffineCoordinates::y_is_odd(
+        &dp,
+    )) {
         d = -d;
     }
     let mut dbytes = scalar_to_bytes(&d);
@@ -169,8 +187,13 @@ pub fn split_with_rng<R: RngCore + CryptoRng>(
     let key = frost::SigningKey::deserialize(&dbytes);
     dbytes.zeroize();
     let key = key?;
-    let (dealt, pkp) =
-        frost::keys::split(&key, count, threshold, frost::keys::IdentifierList::Default, rng)?;
+    let (dealt, pkp) = frost::keys::split(
+        &key,
+        count,
+        threshold,
+        frost::keys::IdentifierList::Default,
+        rng,
+    )?;
     let vk = pkp.verifying_key().serialize()?;
     if vk.len() != 33 || vk[0] != 2 {
         return Err(Error::Frost("dealer produced an odd-y group key".into()));
@@ -182,12 +205,17 @@ pub fn split_with_rng<R: RngCore + CryptoRng>(
     let mut members = Vec::with_capacity(count as usize);
     for idx in 1..=count {
         let id = identifier(idx)?;
-        let ss = dealt.get(&id).ok_or(Error::Frost("dealer skipped an identifier".into()))?;
+        let ss = dealt
+            .get(&id)
+            .ok_or(Error::Frost("dealer skipped an identifier".into()))?;
         let mut raw = ss.signing_share().serialize();
         let secret = Secret32::from_slice(&raw).ok_or(Error::BadSecret);
         raw.zeroize();
         let share = KeyShare::new(idx, secret?);
-        members.push(MemberKey { idx, pubkey: share.pubkey33()? });
+        members.push(MemberKey {
+            idx,
+            pubkey: share.pubkey33()?,
+        });
         shares.push(share);
     }
     let group = GroupKeys::new(group_pk, threshold, &members)?;
@@ -234,7 +262,10 @@ pub fn lagrange_bytes(idx: u16, members: &[u16]) -> Result<[u8; 32]> {
 /// the result is a different key — check it with [`recover_checked`]).
 pub fn recover(shares: &[KeyShare]) -> Result<Secret32> {
     if shares.len() < 2 {
-        return Err(Error::NotEnoughShares { need: 2, got: shares.len() });
+        return Err(Error::NotEnoughShares {
+            need: 2,
+            got: shares.len(),
+        });
     }
     let ids: Vec<u16> = shares.iter().map(|s| s.idx).collect();
     let mut acc = Scalar::ZERO;

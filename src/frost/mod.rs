@@ -28,7 +28,9 @@ use k256::{AffinePoint, EncodedPoint, ProjectivePoint, Scalar};
 /// Errors of the threshold math. Messages name what was wrong, never a secret.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum Error {
-    #[error("threshold must be at least 2 and at most the member count (got {threshold} of {count})")]
+    #[error(
+        "threshold must be at least 2 and at most the member count (got {threshold} of {count})"
+    )]
     BadThreshold { threshold: u16, count: u16 },
     #[error("member count must be between 2 and 1000 (got {0})")]
     BadCount(u16),

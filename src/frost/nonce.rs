@@ -45,15 +45,25 @@ pub struct SigningNonce {
 
 impl std::fmt::Debug for SigningNonce {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SigningNonce(code={}, <secret redacted>)", hex::encode(self.code))
+        write!(
+            f,
+            "SigningNonce(code={}, <secret redacted>)",
+            hex::encode(self.code)
+        )
     }
 }
 
 fn encode_commitments(c: &frost::round1::SigningCommitments) -> Result<PublicNonce> {
     let h = c.hiding().serialize()?;
     let b = c.binding().serialize()?;
-    let hidden: [u8; 33] = h.as_slice().try_into().map_err(|_| Error::BadPoint("hiding"))?;
-    let binder: [u8; 33] = b.as_slice().try_into().map_err(|_| Error::BadPoint("binding"))?;
+    let hidden: [u8; 33] = h
+        .as_slice()
+        .try_into()
+        .map_err(|_| Error::BadPoint("hiding"))?;
+    let binder: [u8; 33] = b
+        .as_slice()
+        .try_into()
+        .map_err(|_| Error::BadPoint("binding"))?;
     Ok(PublicNonce { hidden, binder })
 }
 
@@ -69,11 +79,15 @@ impl SigningNonce {
 
     /// Fresh nonce with a caller-chosen `code` (the caller guarantees uniqueness).
     pub fn generate_with_code(share: &Secret32, code: [u8; 32]) -> Result<Self> {
-        let ss = frost::keys::SigningShare::deserialize(share.expose())
-            .map_err(|_| Error::BadSecret)?;
+        let ss =
+            frost::keys::SigningShare::deserialize(share.expose()).map_err(|_| Error::BadSecret)?;
         let (inner, commitments) = frost::round1::commit(&ss, &mut rand::rngs::OsRng);
         let public = encode_commitments(&commitments)?;
-        Ok(Self { code, public, inner })
+        Ok(Self {
+            code,
+            public,
+            inner,
+        })
     }
 
     /// Rebuilds a nonce from its two secret scalars (fixed-nonce test vectors, or restoring from
@@ -85,7 +99,11 @@ impl SigningNonce {
             .map_err(|_| Error::BadScalar("binding nonce"))?;
         let inner = frost::round1::SigningNonces::from_nonces(h, b);
         let public = encode_commitments(inner.commitments())?;
-        Ok(Self { code, public, inner })
+        Ok(Self {
+            code,
+            public,
+            inner,
+        })
     }
 
     pub fn code(&self) -> &[u8; 32] {

@@ -35,7 +35,12 @@ impl SignRound {
             pubs.push(*pn);
         }
         let package = frost::SigningPackage::new(map, msg);
-        Ok(Self { msg: *msg, members, commitments: pubs, package })
+        Ok(Self {
+            msg: *msg,
+            members,
+            commitments: pubs,
+            package,
+        })
     }
 
     pub fn message(&self) -> &[u8; 32] {
@@ -68,7 +73,9 @@ impl std::fmt::Debug for ShareSigner {
 impl ShareSigner {
     /// Checks that the share's public key is the group's key for `share.idx`.
     pub fn new(share: &KeyShare, group: &GroupKeys) -> Result<Self> {
-        let member = group.member(share.idx).ok_or(Error::NotAMember(share.idx))?;
+        let member = group
+            .member(share.idx)
+            .ok_or(Error::NotAMember(share.idx))?;
         if share.pubkey33()? != member.pubkey {
             return Err(Error::Frost(format!(
                 "share {} does not match the group's public key for that index",
@@ -90,7 +97,10 @@ impl ShareSigner {
             *group.package.verifying_key(),
             group.threshold(),
         );
-        Ok(Self { idx: share.idx, key_package })
+        Ok(Self {
+            idx: share.idx,
+            key_package,
+        })
     }
 
     pub fn idx(&self) -> u16 {
@@ -106,7 +116,9 @@ impl ShareSigner {
         nonce: SigningNonce,
         ledger: &dyn NonceLedger,
     ) -> Result<[u8; 32]> {
-        let mine = round.commitment(self.idx).ok_or(Error::MissingCommitment(self.idx))?;
+        let mine = round
+            .commitment(self.idx)
+            .ok_or(Error::MissingCommitment(self.idx))?;
         if *mine != nonce.public() {
             return Err(Error::WrongNonce);
         }
@@ -154,19 +166,29 @@ pub fn verify_partial(group: &GroupKeys, round: &SignRound, idx: u16, z: &[u8; 3
 /// Aggregates one partial signature per round member into a 64-byte BIP-340 signature and
 /// verifies it under the group key. A bad share fails with [`Error::BadPartialSignature`] naming
 /// the first culprit.
-pub fn aggregate(group: &GroupKeys, round: &SignRound, partials: &[(u16, [u8; 32])]) -> Result<[u8; 64]> {
+pub fn aggregate(
+    group: &GroupKeys,
+    round: &SignRound,
+    partials: &[(u16, [u8; 32])],
+) -> Result<[u8; 64]> {
     let mut shares = BTreeMap::new();
     for (idx, z) in partials {
         if round.commitment(*idx).is_none() {
             return Err(Error::MissingCommitment(*idx));
         }
-        if shares.insert(identifier(*idx)?, parse_share(*idx, z)?).is_some() {
+        if shares
+            .insert(identifier(*idx)?, parse_share(*idx, z)?)
+            .is_some()
+        {
             return Err(Error::DuplicateIndex(*idx));
         }
     }
     for m in round.members() {
         if !shares.contains_key(&identifier(*m)?) {
-            return Err(Error::NotEnoughShares { need: round.members().len(), got: partials.len() });
+            return Err(Error::NotEnoughShares {
+                need: round.members().len(),
+                got: partials.len(),
+            });
         }
     }
     let sig = match frost::aggregate(&round.package, &shares, &group.package) {

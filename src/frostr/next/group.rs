@@ -70,7 +70,14 @@ impl GroupPackage {
             group_name: group_name.to_string(),
             group_pk: *keys.group_pk(),
             threshold: keys.threshold(),
-            members: keys.members().iter().map(|m| Member { idx: m.idx, pubkey: m.pubkey }).collect(),
+            members: keys
+                .members()
+                .iter()
+                .map(|m| Member {
+                    idx: m.idx,
+                    pubkey: m.pubkey,
+                })
+                .collect(),
         }
     }
 
@@ -92,7 +99,10 @@ impl GroupPackage {
             return Err(GroupError::MemberCount(n));
         }
         if self.threshold == 0 || self.threshold as usize > n {
-            return Err(GroupError::Threshold { threshold: self.threshold, members: n });
+            return Err(GroupError::Threshold {
+                threshold: self.threshold,
+                members: n,
+            });
         }
         self.members.sort_by_key(|m| m.idx);
         for (k, m) in self.members.iter().enumerate() {
@@ -111,15 +121,31 @@ impl GroupPackage {
 
     /// The frost-ready public keys (validates points).
     pub fn keys(&self) -> Result<GroupKeys, GroupError> {
-        let members: Vec<MemberKey> =
-            self.members.iter().map(|m| MemberKey { idx: m.idx, pubkey: m.pubkey }).collect();
+        let members: Vec<MemberKey> = self
+            .members
+            .iter()
+            .map(|m| MemberKey {
+                idx: m.idx,
+                pubkey: m.pubkey,
+            })
+            .collect();
         GroupKeys::new(self.group_pk, self.threshold, &members).map_err(|e| match e {
             frost::Error::BadPoint(what) if what.starts_with("group") => GroupError::BadGroupKey,
             frost::Error::BadPoint(_) => {
                 let bad = self
                     .members
                     .iter()
-                    .find(|m| GroupKeys::new(self.group_pk, 1, &[MemberKey { idx: m.idx.max(1), pubkey: m.pubkey }]).is_err())
+                    .find(|m| {
+                        GroupKeys::new(
+                            self.group_pk,
+                            1,
+                            &[MemberKey {
+                                idx: m.idx.max(1),
+                                pubkey: m.pubkey,
+                            }],
+                        )
+                        .is_err()
+                    })
                     .map(|m| m.idx)
                     .unwrap_or(0);
                 GroupError::BadMemberKey(bad)
@@ -163,12 +189,19 @@ impl GroupPackage {
     /// Own idx of a share (§8.5: full 33-byte match).
     pub fn find_share(&self, secret: &Secret32) -> Result<u16, GroupError> {
         let pk = frost::pubkey33(secret)?;
-        self.members.iter().find(|m| m.pubkey == pk).map(|m| m.idx).ok_or(GroupError::NotInGroup)
+        self.members
+            .iter()
+            .find(|m| m.pubkey == pk)
+            .map(|m| m.idx)
+            .ok_or(GroupError::NotInGroup)
     }
 
     /// Idx of the member whose x-only key is `xonly`.
     pub fn find_xonly(&self, xonly: &[u8; 32]) -> Option<u16> {
-        self.members.iter().find(|m| &m.pubkey[1..] == xonly).map(|m| m.idx)
+        self.members
+            .iter()
+            .find(|m| &m.pubkey[1..] == xonly)
+            .map(|m| m.idx)
     }
 }
 
@@ -197,7 +230,8 @@ impl SharePackage {
         if p.idx == 0 {
             return Err(GroupError::ZeroIndex);
         }
-        frost::pubkey33(&p.seckey).map_err(|_| GroupError::Share("seckey is zero or ≥ n".into()))?;
+        frost::pubkey33(&p.seckey)
+            .map_err(|_| GroupError::Share("seckey is zero or ≥ n".into()))?;
         Ok(p)
     }
     /// Compact JSON in a zeroizing string (it contains the secret).
@@ -208,7 +242,10 @@ impl SharePackage {
         KeyShare::new(self.idx, self.seckey.duplicate())
     }
     pub fn from_key_share(s: &KeyShare) -> Self {
-        Self { idx: s.idx, seckey: s.secret.duplicate() }
+        Self {
+            idx: s.idx,
+            seckey: s.secret.duplicate(),
+        }
     }
     /// x-only public key (Nostr identity) of the share.
     pub fn xonly(&self) -> Result<[u8; 32], GroupError> {
@@ -225,7 +262,12 @@ pub const PROFILE_ID_PREFIX: &[u8] = b"frostr:profile-id:v1";
 
 /// `hex(SHA256("frostr:profile-id:v1" ‖ share_pubkey_xonly))` (§7.5).
 pub fn profile_id(share_xonly: &[u8; 32]) -> String {
-    hex::encode(Sha256::new().chain_update(PROFILE_ID_PREFIX).chain_update(share_xonly).finalize())
+    hex::encode(
+        Sha256::new()
+            .chain_update(PROFILE_ID_PREFIX)
+            .chain_update(share_xonly)
+            .finalize(),
+    )
 }
 
 /// `profile_id` preimage (for vectors).

@@ -6,7 +6,11 @@ use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
 pub fn decode_fixed<const N: usize>(s: &str) -> Result<[u8; N], String> {
     let mut out = [0u8; N];
     if s.len() != 2 * N {
-        return Err(format!("expected {} hex characters, got {}", 2 * N, s.len()));
+        return Err(format!(
+            "expected {} hex characters, got {}",
+            2 * N,
+            s.len()
+        ));
     }
     hex::decode_to_slice(s, &mut out).map_err(|e| format!("invalid hex: {e}"))?;
     Ok(out)
@@ -18,7 +22,9 @@ pub mod fixed {
     pub fn serialize<S: Serializer, const N: usize>(v: &[u8; N], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&hex::encode(v))
     }
-    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<[u8; N], D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+        d: D,
+    ) -> Result<[u8; N], D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         decode_fixed::<N>(&s).map_err(D::Error::custom)
     }
@@ -28,14 +34,19 @@ pub mod fixed {
 pub mod fixed_vec {
     use super::*;
     use serde::ser::SerializeSeq;
-    pub fn serialize<S: Serializer, const N: usize>(v: &[[u8; N]], s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer, const N: usize>(
+        v: &[[u8; N]],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(v.len()))?;
         for x in v {
             seq.serialize_element(&hex::encode(x))?;
         }
         seq.end()
     }
-    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<Vec<[u8; N]>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+        d: D,
+    ) -> Result<Vec<[u8; N]>, D::Error> {
         let v = Vec::<std::borrow::Cow<'de, str>>::deserialize(d)?;
         v.iter()
             .map(|s| decode_fixed::<N>(s).map_err(D::Error::custom))
@@ -46,15 +57,21 @@ pub mod fixed_vec {
 /// `Option<[u8; N]>` (null when absent; may be omitted on input with `#[serde(default)]`).
 pub mod opt_fixed {
     use super::*;
-    pub fn serialize<S: Serializer, const N: usize>(v: &Option<[u8; N]>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer, const N: usize>(
+        v: &Option<[u8; N]>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match v {
             Some(x) => s.serialize_str(&hex::encode(x)),
             None => s.serialize_none(),
         }
     }
-    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<Option<[u8; N]>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+        d: D,
+    ) -> Result<Option<[u8; N]>, D::Error> {
         let v = Option::<std::borrow::Cow<'de, str>>::deserialize(d)?;
-        v.map(|s| decode_fixed::<N>(&s).map_err(D::Error::custom)).transpose()
+        v.map(|s| decode_fixed::<N>(&s).map_err(D::Error::custom))
+            .transpose()
     }
 }
 
@@ -69,8 +86,10 @@ pub mod opt_bytes {
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
         let v = Option::<std::borrow::Cow<'de, str>>::deserialize(d)?;
-        v.map(|s| hex::decode(s.as_ref()).map_err(|e| D::Error::custom(format!("invalid hex: {e}"))))
-            .transpose()
+        v.map(|s| {
+            hex::decode(s.as_ref()).map_err(|e| D::Error::custom(format!("invalid hex: {e}")))
+        })
+        .transpose()
     }
 }
 
