@@ -6,4 +6,3 @@ pub mod group;
 pub mod hexser;
 pub mod session;
 pub mod wire;
-mod wire_pkg;

@@ -5,10 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::ecdh::{EcdhEntry, EcdhPackage};
 pub use super::group::{GroupPackage, Member};
-pub use super::wire_pkg::{
-    DerivedPublicNonce, EcdhEntry, EcdhPackage, NonceEntry, NonceSet, PartialSig,
-    PartialSigPackage, SignSessionPackage,
+pub use super::session::{
+    DerivedPublicNonce, MemberNonces, NonceEntry, PartialSig, PartialSigPackage, SignSessionPackage,
 };
 
 /// Maximum `request_id` length in UTF-8 bytes (§4.1).
@@ -147,7 +147,7 @@ impl MethodFlags {
 /// The sender's local policy towards the receiver (§5.1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyProfile {
-    #[serde(with = "hex32")]
+    #[serde(with = "super::hexser::fixed")]
     pub for_peer: [u8; 32],
     pub revision: u64,
     pub updated: u64,
@@ -161,7 +161,7 @@ pub struct PolicyProfile {
 pub struct Ping {
     pub version: u64,
     pub advertised_nonces: Vec<DerivedPublicNonce>,
-    #[serde(with = "hex32_vec")]
+    #[serde(with = "super::hexser::fixed_vec")]
     pub held_peer_nonce_codes: Vec<[u8; 32]>,
     pub policy_profile: Option<PolicyProfile>,
 }
@@ -238,80 +238,6 @@ fn limit(what: &'static str, got: usize, limit: usize) -> Result<(), Error> {
         Err(Error::TooMany { what, got, limit })
     } else {
         Ok(())
-    }
-}
-
-/// Serde helpers: fixed-length lowercase hex (decode accepts either case, exact length).
-pub mod hexfix {
-    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
-
-    pub fn ser<S: Serializer, const N: usize>(v: &[u8; N], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(v))
-    }
-    pub fn de<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<[u8; N], D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        parse::<N>(&s).map_err(D::Error::custom)
-    }
-    pub fn parse<const N: usize>(s: &str) -> Result<[u8; N], String> {
-        let mut out = [0u8; N];
-        if s.len() != 2 * N {
-            return Err(format!("expected {} hex chars, got {}", 2 * N, s.len()));
-        }
-        hex::decode_to_slice(s, &mut out).map_err(|e| format!("bad hex: {e}"))?;
-        Ok(out)
-    }
-}
-
-pub mod hex32 {
-    use serde::{Deserializer, Serializer};
-    pub fn serialize<S: Serializer>(v: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
-        super::hexfix::ser(v, s)
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
-        super::hexfix::de(d)
-    }
-}
-
-pub mod hex33 {
-    use serde::{Deserializer, Serializer};
-    pub fn serialize<S: Serializer>(v: &[u8; 33], s: S) -> Result<S::Ok, S::Error> {
-        super::hexfix::ser(v, s)
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 33], D::Error> {
-        super::hexfix::de(d)
-    }
-}
-
-pub mod hex32_vec {
-    use serde::{Deserialize, Deserializer, Serializer, de::Error as _, ser::SerializeSeq};
-    pub fn serialize<S: Serializer>(v: &[[u8; 32]], s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(v.len()))?;
-        for c in v {
-            seq.serialize_element(&hex::encode(c))?;
-        }
-        seq.end()
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<[u8; 32]>, D::Error> {
-        let v = Vec::<std::borrow::Cow<'de, str>>::deserialize(d)?;
-        v.iter()
-            .map(|s| super::hexfix::parse::<32>(s).map_err(D::Error::custom))
-            .collect()
-    }
-}
-
-/// Optional variable-length hex (`content` of a sign session).
-pub mod hex_opt {
-    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
-    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(b) => s.serialize_str(&hex::encode(b)),
-            None => s.serialize_none(),
-        }
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
-        let v = Option::<std::borrow::Cow<'de, str>>::deserialize(d)?;
-        v.map(|s| hex::decode(s.as_ref()).map_err(D::Error::custom))
-            .transpose()
     }
 }
 

@@ -14,7 +14,7 @@ use crate::frost::{
 };
 use crate::frostr::next::group::GroupPackage;
 use crate::frostr::next::wire::{
-    DerivedPublicNonce, EcdhEntry, EcdhPackage, Envelope, ErrorPayload, NonceEntry, NonceSet,
+    DerivedPublicNonce, EcdhEntry, EcdhPackage, Envelope, ErrorPayload, MemberNonces, NonceEntry,
     OnboardRequest, OnboardResponse, PEER_DENIED, PartialSig, PartialSigPackage, Payload, Ping,
     SignSessionPackage,
 };
@@ -67,7 +67,11 @@ pub enum NodeError {
         message: String,
     },
     #[error("{op}: invalid response from peer {peer}: {reason}")]
-    InvalidPeerResponse { op: Op, peer: String, reason: String },
+    InvalidPeerResponse {
+        op: Op,
+        peer: String,
+        reason: String,
+    },
     #[error("{0} is not a member of this group")]
     UnknownPeer(String),
     #[error("local policy does not allow {method} requests to peer {peer}")]
@@ -239,9 +243,14 @@ impl<V: Clone> ResultCache<V> {
             .map(|(v, _)| v.clone())
     }
     fn put(&mut self, k: [u8; 32], v: V, now: u64) {
-        self.map.retain(|_, (_, t)| now.saturating_sub(*t) <= self.ttl);
+        self.map
+            .retain(|_, (_, t)| now.saturating_sub(*t) <= self.ttl);
         while self.map.len() >= self.cap {
-            let oldest = self.map.iter().min_by_key(|(_, (_, t))| *t).map(|(k, _)| *k);
+            let oldest = self
+                .map
+                .iter()
+                .min_by_key(|(_, (_, t))| *t)
+                .map(|(k, _)| *k);
             match oldest {
                 Some(o) => {
                     self.map.remove(&o);
@@ -392,7 +401,9 @@ impl Engine {
         self.pending.len()
     }
 
-    fn gen_for(share: &Secret32) -> impl FnMut() -> Result<(DerivedPublicNonce, SigningNonce), frost::Error> + '_ {
+    fn gen_for(
+        share: &Secret32,
+    ) -> impl FnMut() -> Result<(DerivedPublicNonce, SigningNonce), frost::Error> + '_ {
         move || {
             let n = SigningNonce::generate(share)?;
             Ok((to_dpn(*n.code(), n.public()), n))
@@ -401,7 +412,11 @@ impl Engine {
 
     /// Inserts an outgoing nonce for `peer` (restoring a persisted pool; tests). Codes the
     /// ledger already consumed are refused when they are claimed.
-    pub fn insert_outgoing_nonce(&mut self, peer: &[u8; 32], nonce: SigningNonce) -> Result<(), NodeError> {
+    pub fn insert_outgoing_nonce(
+        &mut self,
+        peer: &[u8; 32],
+        nonce: SigningNonce,
+    ) -> Result<(), NodeError> {
         let st = self
             .peers
             .get_mut(peer)
@@ -414,7 +429,11 @@ impl Engine {
     }
 
     /// Stores public nonces from `peer` as incoming (restoring state; tests).
-    pub fn insert_incoming_nonces(&mut self, peer: &[u8; 32], nonces: &[DerivedPublicNonce]) -> usize {
+    pub fn insert_incoming_nonces(
+        &mut self,
+        peer: &[u8; 32],
+        nonces: &[DerivedPublicNonce],
+    ) -> usize {
         self.peers
             .get_mut(peer)
             .map(|st| st.pool.store_incoming(nonces))
@@ -575,7 +594,10 @@ impl Engine {
         // Take the oldest incoming nonce of each chosen peer.
         let mut taken: Vec<([u8; 32], u16, DerivedPublicNonce)> = Vec::new();
         for p in &chosen {
-            let st = self.peers.get_mut(p).ok_or_else(|| NodeError::UnknownPeer(hex::encode(p)))?;
+            let st = self
+                .peers
+                .get_mut(p)
+                .ok_or_else(|| NodeError::UnknownPeer(hex::encode(p)))?;
             match st.pool.take_oldest_incoming() {
                 Some(n) => taken.push((*p, st.idx, n)),
                 None => {
@@ -594,9 +616,9 @@ impl Engine {
         }
         let own = SigningNonce::generate(&self.share)?;
         let own_pub = own.public();
-        let mut sets: Vec<NonceSet> = taken
+        let mut sets: Vec<MemberNonces> = taken
             .iter()
-            .map(|(_, idx, n)| NonceSet {
+            .map(|(_, idx, n)| MemberNonces {
                 idx: *idx,
                 entries: vec![NonceEntry {
                     hash_index: 0,
@@ -606,7 +628,7 @@ impl Engine {
                 }],
             })
             .collect();
-        sets.push(NonceSet {
+        sets.push(MemberNonces {
             idx: self.me_idx,
             entries: vec![NonceEntry {
                 hash_index: 0,
@@ -673,7 +695,10 @@ impl Engine {
                     .iter()
                     .find(|e| usize::from(e.hash_index) == k)
                     .ok_or_else(|| {
-                        NodeError::InvalidInput(format!("member {} has no nonce for hash {k}", s.idx))
+                        NodeError::InvalidInput(format!(
+                            "member {} has no nonce for hash {k}",
+                            s.idx
+                        ))
                     })?;
                 commits.push((
                     s.idx,
@@ -713,7 +738,12 @@ impl Engine {
         }
         for set in sets {
             if set.entries.len() != s.hashes.len() {
-                return Err(format!("member {} has {} nonce entries for {} hashes", set.idx, set.entries.len(), s.hashes.len()));
+                return Err(format!(
+                    "member {} has {} nonce entries for {} hashes",
+                    set.idx,
+                    set.entries.len(),
+                    s.hashes.len()
+                ));
             }
             let mut seen = HashSet::new();
             for e in &set.entries {
@@ -730,7 +760,11 @@ impl Engine {
             return Err("members are not strictly ascending".into());
         }
         if members.len() < usize::from(self.group.threshold) {
-            return Err(format!("{} members, threshold is {}", members.len(), self.group.threshold));
+            return Err(format!(
+                "{} members, threshold is {}",
+                members.len(),
+                self.group.threshold
+            ));
         }
         if let Some(m) = members.iter().find(|m| self.group.member(**m).is_none()) {
             return Err(format!("member {m} is not in the group"));
@@ -754,7 +788,10 @@ impl Engine {
         };
         self.validate_session(from_idx, &s).map_err(&invalid)?;
         let rounds = Self::rounds_for(&s).map_err(|e| invalid(e.to_string()))?;
-        let sets = s.nonces.as_ref().ok_or_else(|| invalid("no nonces".into()))?;
+        let sets = s
+            .nonces
+            .as_ref()
+            .ok_or_else(|| invalid("no nonces".into()))?;
         let mine = sets
             .iter()
             .find(|x| x.idx == self.me_idx)
@@ -762,7 +799,10 @@ impl Engine {
         let mut entries = mine.entries.clone();
         entries.sort_by_key(|e| e.hash_index);
         let codes: Vec<Code> = entries.iter().map(|e| e.code).collect();
-        let st = self.peers.get_mut(from).ok_or_else(|| Reject::UnknownAuthor(peer.clone()))?;
+        let st = self
+            .peers
+            .get_mut(from)
+            .ok_or_else(|| Reject::UnknownAuthor(peer.clone()))?;
         let claimed = st
             .pool
             .claim(&codes, |_| false)
@@ -779,7 +819,11 @@ impl Engine {
             // The ledger records the code durably before the signature exists outside.
             let z = self
                 .signer
-                .sign(&rounds[usize::from(e.hash_index)], nonce, self.ledger.as_ref())
+                .sign(
+                    &rounds[usize::from(e.hash_index)],
+                    nonce,
+                    self.ledger.as_ref(),
+                )
                 .map_err(|e| invalid(format!("refusing to sign: {e}")))?;
             psigs.push(PartialSig {
                 hash_index: e.hash_index,
@@ -787,7 +831,10 @@ impl Engine {
                 partial_sig: z,
             });
         }
-        let st = self.peers.get_mut(from).ok_or_else(|| Reject::UnknownAuthor(peer.clone()))?;
+        let st = self
+            .peers
+            .get_mut(from)
+            .ok_or_else(|| Reject::UnknownAuthor(peer.clone()))?;
         let replenish = st
             .pool
             .advertise(&mut Self::gen_for(&self.share))
@@ -798,7 +845,11 @@ impl Engine {
             pubkey: self.me_xonly,
             psigs,
             nonce_code: None,
-            replenish: if replenish.is_empty() { None } else { Some(replenish) },
+            replenish: if replenish.is_empty() {
+                None
+            } else {
+                Some(replenish)
+            },
         };
         Ok(vec![Outgoing {
             to: *from,
@@ -838,13 +889,20 @@ impl Engine {
                 return Err(fail("not a target of this round, or answered twice".into()));
             }
             if pkg.idx != from_idx {
-                return Err(fail(format!("idx {} is not the sender's index {from_idx}", pkg.idx)));
+                return Err(fail(format!(
+                    "idx {} is not the sender's index {from_idx}",
+                    pkg.idx
+                )));
             }
             if pkg.sid != session.sid {
                 return Err(fail("sid does not match the session".into()));
             }
             if pkg.psigs.len() != session.hashes.len() {
-                return Err(fail(format!("{} partial signatures for {} hashes", pkg.psigs.len(), session.hashes.len())));
+                return Err(fail(format!(
+                    "{} partial signatures for {} hashes",
+                    pkg.psigs.len(),
+                    session.hashes.len()
+                )));
             }
             let mut seen = HashSet::new();
             for p in &pkg.psigs {
@@ -942,7 +1000,10 @@ impl Engine {
         }
         let mut waiting = BTreeMap::new();
         for p in chosen {
-            let st = self.peers.get(p).ok_or_else(|| NodeError::UnknownPeer(hex::encode(p)))?;
+            let st = self
+                .peers
+                .get(p)
+                .ok_or_else(|| NodeError::UnknownPeer(hex::encode(p)))?;
             waiting.insert(*p, st.idx);
         }
         let mut members: Vec<u16> = waiting.values().copied().collect();
@@ -986,7 +1047,10 @@ impl Engine {
 
     fn validate_ecdh(&self, from_idx: u16, p: &EcdhPackage) -> Result<(), String> {
         if p.idx != from_idx {
-            return Err(format!("idx {} is not the sender's index {from_idx}", p.idx));
+            return Err(format!(
+                "idx {} is not the sender's index {from_idx}",
+                p.idx
+            ));
         }
         self.validate_members(&p.members)?;
         if !p.members.contains(&self.me_idx) || !p.members.contains(&from_idx) {
@@ -1070,11 +1134,10 @@ impl Engine {
             }
             let mut got = Vec::with_capacity(targets.len());
             for t in targets.iter() {
-                let e = p
-                    .entries
-                    .iter()
-                    .find(|e| &e.ecdh_pk == t)
-                    .ok_or_else(|| fail(format!("no keyshare for target {}", hex::encode(t))))?;
+                let e =
+                    p.entries.iter().find(|e| &e.ecdh_pk == t).ok_or_else(|| {
+                        fail(format!("no keyshare for target {}", hex::encode(t)))
+                    })?;
                 got.push(e.keyshare);
             }
             Ok(got)
@@ -1138,7 +1201,10 @@ impl Engine {
             reason: e.to_string(),
         })?;
         let size = self.cfg.pool.pool_size;
-        let st = self.peers.get_mut(from).ok_or_else(|| Reject::UnknownAuthor(peer.clone()))?;
+        let st = self
+            .peers
+            .get_mut(from)
+            .ok_or_else(|| Reject::UnknownAuthor(peer.clone()))?;
         st.pool.store_incoming(&req.nonces);
         st.pool
             .fill_outgoing(size, &mut Self::gen_for(&self.share))
@@ -1186,7 +1252,12 @@ impl Engine {
         r
     }
 
-    fn handle_inner(&mut self, from: &[u8; 32], env: Envelope, now: u64) -> Result<Handled, Reject> {
+    fn handle_inner(
+        &mut self,
+        from: &[u8; 32],
+        env: Envelope,
+        now: u64,
+    ) -> Result<Handled, Reject> {
         let peer = hex::encode(from);
         let Some(st) = self.peers.get_mut(from) else {
             return Err(Reject::UnknownAuthor(peer));
@@ -1214,13 +1285,24 @@ impl Engine {
                         kind: "PingResponse",
                         reason: e.to_string(),
                     })?;
-                    let Some(Pending::Ping { peer: target, started_ms }) = self.pending.get(&rid) else {
-                        return Err(Reject::Unsolicited { peer, kind: "PingResponse" });
+                    let Some(Pending::Ping {
+                        peer: target,
+                        started_ms,
+                    }) = self.pending.get(&rid)
+                    else {
+                        return Err(Reject::Unsolicited {
+                            peer,
+                            kind: "PingResponse",
+                        });
                     };
                     if target != from {
-                        return Err(Reject::Unsolicited { peer, kind: "PingResponse" });
+                        return Err(Reject::Unsolicited {
+                            peer,
+                            kind: "PingResponse",
+                        });
                     }
-                    let rtt = u64::try_from(now_ms().saturating_sub(*started_ms)).unwrap_or(u64::MAX);
+                    let rtt =
+                        u64::try_from(now_ms().saturating_sub(*started_ms)).unwrap_or(u64::MAX);
                     self.pending.remove(&rid);
                     self.receive_ping(from, &ping);
                     if let Some(st) = self.peers.get_mut(from) {
@@ -1228,23 +1310,36 @@ impl Engine {
                     }
                     Some(Completion {
                         request_id: rid,
-                        result: Ok(Outcome::Pong { peer: *from, rtt_ms: rtt }),
+                        result: Ok(Outcome::Pong {
+                            peer: *from,
+                            rtt_ms: rtt,
+                        }),
                     })
                 }
-                Payload::SignResponse(pkg) => self.handle_sign_response(from, from_idx, &rid, pkg, now),
-                Payload::EcdhResponse(pkg) => self.handle_ecdh_response(from, from_idx, &rid, pkg, now),
+                Payload::SignResponse(pkg) => {
+                    self.handle_sign_response(from, from_idx, &rid, pkg, now)
+                }
+                Payload::EcdhResponse(pkg) => {
+                    self.handle_ecdh_response(from, from_idx, &rid, pkg, now)
+                }
                 Payload::Error(e) => {
                     let targeted = match self.pending.get(&rid) {
                         Some(Pending::Ping { peer: p, .. }) => p == from,
-                        Some(Pending::Sign { waiting, .. }) | Some(Pending::Ecdh { waiting, .. }) => {
-                            waiting.contains_key(from)
-                        }
+                        Some(Pending::Sign { waiting, .. })
+                        | Some(Pending::Ecdh { waiting, .. }) => waiting.contains_key(from),
                         None => false,
                     };
                     if !targeted {
-                        return Err(Reject::Unsolicited { peer, kind: "Error" });
+                        return Err(Reject::Unsolicited {
+                            peer,
+                            kind: "Error",
+                        });
                     }
-                    let op = self.pending.remove(&rid).map(|p| p.op()).unwrap_or(Op::Sign);
+                    let op = self
+                        .pending
+                        .remove(&rid)
+                        .map(|p| p.op())
+                        .unwrap_or(Op::Sign);
                     tracing::warn!(peer = %peer, "peer rejected request: {}:{}", e.code, e.message);
                     Some(Completion {
                         request_id: rid,

@@ -170,7 +170,7 @@ impl<S> PeerPool<S> {
             .iter()
             .filter(|(c, _)| !observed.contains(*c))
             .take(max)
-            .map(|(_, (p, _))| p.clone())
+            .map(|(_, (p, _))| *p)
             .collect())
     }
 
@@ -183,7 +183,7 @@ impl<S> PeerPool<S> {
 
     /// All outgoing public nonces sorted by code (onboard response).
     pub fn outgoing_public(&self) -> Vec<DerivedPublicNonce> {
-        self.outgoing.values().map(|(p, _)| p.clone()).collect()
+        self.outgoing.values().map(|(p, _)| *p).collect()
     }
 
     /// Appends nonces received from P (dedup by code; once `pool_size` are held the rest of the
@@ -195,7 +195,7 @@ impl<S> PeerPool<S> {
                 break;
             }
             if self.incoming_codes.insert(n.code) {
-                self.incoming.push_back(n.clone());
+                self.incoming.push_back(*n);
                 added += 1;
             }
         }
@@ -377,13 +377,13 @@ mod tests {
         p.claim(&[held[0]], |_| false).expect("claim");
         assert_eq!(p.observed_len(), 69);
         // A generator that first returns the spent code: it's skipped.
-        let spent = adv[0].clone();
+        let spent = adv[0];
         let mut first = true;
         let mut i = 1000;
         let mut g = || -> Result<(DerivedPublicNonce, u32), String> {
             if first {
                 first = false;
-                return Ok((spent.clone(), 0));
+                return Ok((spent, 0));
             }
             i += 1;
             Ok((dpn(i), i))
