@@ -84,6 +84,10 @@ pub enum NodeError {
     Frost(String),
     #[error("the node is stopped")]
     Stopped,
+    #[error(
+        "ecdh cross-check failed: quorum {first:?} and quorum {second:?} disagree (a peer runs a defective ECDH rule)"
+    )]
+    EcdhMismatch { first: Vec<u16>, second: Vec<u16> },
 }
 
 impl From<frost::Error> for NodeError {
@@ -178,7 +182,15 @@ struct PeerState {
     hex: String,
     last_seen: Option<u64>,
     rtt_ms: Option<u64>,
+    /// Set when the peer let one of our rounds time out; cleared by its next message.
+    unresponsive: bool,
     pool: PeerPool<SigningNonce>,
+}
+
+impl PeerState {
+    fn online(&self, now: u64) -> bool {
+        !self.unresponsive && peers::is_online(self.last_seen, now)
+    }
 }
 
 enum Pending {
@@ -339,6 +351,7 @@ impl Engine {
                     hex: hex::encode(x),
                     last_seen: None,
                     rtt_ms: None,
+                    unresponsive: false,
                     pool: PeerPool::new(cfg.pool),
                 },
             );
@@ -447,7 +460,7 @@ impl Engine {
             .peers
             .values()
             .map(|p| {
-                let online = peers::is_online(p.last_seen, now);
+                let online = p.online(now);
                 let can_sign = self.policy.allows_outbound(&p.xonly, Method::Sign);
                 let can_ecdh = self.policy.allows_outbound(&p.xonly, Method::Ecdh);
                 PeerStatus {
@@ -557,6 +570,31 @@ impl Engine {
 
     // ---------------------------------------------------------------- sign
 
+    /// Peers usable for `method` now, best first (online, then sorted by x-only hex).
+    pub fn candidates(&self, method: Method, now: u64) -> Vec<[u8; 32]> {
+        self.select_peers(method, now, usize::MAX)
+    }
+
+    /// Member index of a peer.
+    pub fn peer_idx(&self, peer: &[u8; 32]) -> Option<u16> {
+        self.peers.get(peer).map(|p| p.idx)
+    }
+
+    /// Peers that need a ping now: not seen within `stale_secs`, or low on nonces either way.
+    pub fn peers_needing_ping(&self, now: u64, stale_secs: u64) -> Vec<[u8; 32]> {
+        let min = self.cfg.pool.min_threshold;
+        self.peers
+            .values()
+            .filter(|p| {
+                p.last_seen
+                    .is_none_or(|t| now.saturating_sub(t) >= stale_secs)
+                    || p.pool.incoming_len() < min
+                    || p.pool.should_send_nonces()
+            })
+            .map(|p| p.xonly)
+            .collect()
+    }
+
     fn select_peers(&self, method: Method, now: u64, need: usize) -> Vec<[u8; 32]> {
         let mut cands: Vec<&PeerState> = self
             .peers
@@ -565,13 +603,11 @@ impl Engine {
             .filter(|p| method != Method::Sign || p.pool.has_usable_incoming())
             .collect();
         match self.cfg.selection {
-            PeerSelection::Sorted => {
-                cands.sort_by_key(|p| (!peers::is_online(p.last_seen, now), p.hex.clone()))
-            }
+            PeerSelection::Sorted => cands.sort_by_key(|p| (!p.online(now), p.hex.clone())),
             PeerSelection::Random => {
                 use rand::seq::SliceRandom;
                 cands.shuffle(&mut rand::thread_rng());
-                cands.sort_by_key(|p| !peers::is_online(p.last_seen, now));
+                cands.sort_by_key(|p| !p.online(now));
             }
         }
         cands.into_iter().take(need).map(|p| p.xonly).collect()
@@ -1232,6 +1268,17 @@ impl Engine {
     /// Fails a pending round (timeout); returns its completion.
     pub fn expire(&mut self, request_id: &str) -> Option<Completion> {
         let p = self.pending.remove(request_id)?;
+        let silent: Vec<[u8; 32]> = match &p {
+            Pending::Ping { peer, .. } => vec![*peer],
+            Pending::Sign { waiting, .. } | Pending::Ecdh { waiting, .. } => {
+                waiting.keys().copied().collect()
+            }
+        };
+        for k in silent {
+            if let Some(st) = self.peers.get_mut(&k) {
+                st.unresponsive = true;
+            }
+        }
         Some(Completion {
             request_id: request_id.to_string(),
             result: Err(NodeError::Timeout {
@@ -1264,6 +1311,7 @@ impl Engine {
         };
         let from_idx = st.idx;
         st.last_seen = Some(now);
+        st.unresponsive = false;
         self.replay
             .check(&peer, &env.request_id, env.sent_at, now)
             .map_err(|e| Reject::Replay {

@@ -156,6 +156,13 @@ impl Policy {
         true
     }
 
+    /// Keeps what peers told us when the local overrides are replaced.
+    pub fn merge_observed(&mut self, other: &Policy) {
+        for (k, v) in &other.observed {
+            self.observed.entry(*k).or_insert_with(|| v.clone());
+        }
+    }
+
     pub fn observed(&self, peer: &[u8; 32]) -> Option<&PolicyProfile> {
         self.observed.get(peer)
     }
