@@ -170,6 +170,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub struct Node;
 
 impl Node {
+    /// Starts a node on its configured relays (`crate::relay::Pool`).
+    pub async fn start(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
+        let relays = cfg.relays.clone();
+        let factory: TransportFactory = Arc::new(move || {
+            Arc::new(crate::relay::Pool::new(relays.clone())) as Arc<dyn Transport>
+        });
+        Self::start_with(cfg, factory).await
+    }
+
     /// Starts a node on transports built by `factory` (tests use an in-process bus).
     pub async fn start_with(
         cfg: NodeConfig,
@@ -184,13 +193,17 @@ impl Node {
         }
         let mut engine = Engine::new(cfg.group, cfg.share.duplicate(), cfg.ledger, cfg.engine)?;
         *engine.policy_mut() = cfg.policy;
-        let codec = Codec::new(cfg.share, engine.peer_keys())
+        let mut codec = Codec::new(cfg.share, engine.peer_keys())
             .map_err(|e| NodeError::InvalidInput(e.to_string()))?;
+        let transport = factory();
+        if transport.verifies_events() {
+            codec = codec.trust_transport_verification();
+        }
         let inner = Arc::new(Inner {
             group_pk: engine.group_pk(),
             engine: Mutex::new(engine),
             codec,
-            transport: RwLock::new(factory()),
+            transport: RwLock::new(transport),
             factory,
             waiters: Mutex::new(HashMap::new()),
             clock: cfg.clock,
@@ -400,7 +413,13 @@ async fn receive_loop(inner: Arc<Inner>, mut rx: tokio::sync::mpsc::Receiver<Eve
 }
 
 async fn supervisor(inner: Arc<Inner>) {
-    // Fill nonce pools right away.
+    // Fill nonce pools as soon as a relay is connected.
+    for _ in 0..200 {
+        if inner.current_transport().connected() > 0 || inner.stopped.load(Ordering::SeqCst) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let peers = lock(&inner.engine).peer_keys();
     inner.ping_many(peers).await;
     let mut down_since: Option<Instant> = None;

@@ -24,10 +24,43 @@ pub trait Transport: Send + Sync + 'static {
     fn connected(&self) -> usize;
     /// Closes all connections.
     fn shutdown(&self) -> BoxFut<'_, ()>;
+    /// True when every delivered event's id and signature were already verified.
+    fn verifies_events(&self) -> bool {
+        false
+    }
 }
 
 /// Builds a fresh transport (the supervisor re-creates one after a failure).
 pub type TransportFactory = Arc<dyn Fn() -> Arc<dyn Transport> + Send + Sync>;
+
+impl Transport for crate::relay::Pool {
+    fn subscribe<'a>(
+        &'a self,
+        id: &'a str,
+        filters: Vec<Filter>,
+    ) -> BoxFut<'a, mpsc::Receiver<Event>> {
+        Box::pin(crate::relay::Pool::subscribe(self, id, filters))
+    }
+    fn publish<'a>(&'a self, ev: &'a Event) -> BoxFut<'a, Result<(), String>> {
+        Box::pin(async move {
+            let r = crate::relay::Pool::publish(self, ev).await;
+            if r.is_ok() {
+                Ok(())
+            } else {
+                Err(format!("{r:?}"))
+            }
+        })
+    }
+    fn connected(&self) -> usize {
+        crate::relay::Pool::connected(self)
+    }
+    fn verifies_events(&self) -> bool {
+        true
+    }
+    fn shutdown(&self) -> BoxFut<'_, ()> {
+        Box::pin(crate::relay::Pool::shutdown(self))
+    }
+}
 
 type Subs = Arc<Mutex<Vec<(Vec<Filter>, mpsc::Sender<Event>)>>>;
 
