@@ -189,3 +189,316 @@ fn sign_requests_recompute_gid_and_sid() {
         assert_eq!(s.compute_sid(), s.sid);
     }
 }
+
+// ---------------------------------------------------------------- event-level replay
+
+mod replay {
+    use super::*;
+    use frostbox::frost::{self, MemoryNonceLedger};
+    use frostbox::frostr::next::group::GroupPackage;
+    use frostbox::frostr::node::Reject;
+    use frostbox::frostr::node::codec::Codec;
+    use frostbox::frostr::node::engine::{Engine, EngineConfig, Outcome, Started};
+    use frostbox::frostr::node::policy::{Override, PeerPolicy};
+    use frostbox::nostr::Event;
+    use frostbox::vault::secret::Secret32;
+    use std::sync::Arc;
+
+    pub const NOW: u64 = 1_795_316_319;
+
+    pub struct Fixture {
+        pub t: serde_json::Value,
+        pub group: GroupPackage,
+        pub secrets: Vec<Secret32>,
+        pub keys: Vec<[u8; 32]>,
+    }
+
+    pub fn fixture() -> Fixture {
+        let t = transcript();
+        let group: GroupPackage =
+            serde_json::from_value(t["group_package_json"].clone()).expect("group");
+        let secrets: Vec<Secret32> = t["shares"]
+            .as_array()
+            .expect("shares")
+            .iter()
+            .map(|s| Secret32::from_hex(s["seckey"].as_str().expect("hex")).expect("secret"))
+            .collect();
+        let keys = secrets
+            .iter()
+            .map(|s| frost::xonly(s).expect("x"))
+            .collect();
+        Fixture {
+            t,
+            group,
+            secrets,
+            keys,
+        }
+    }
+
+    impl Fixture {
+        pub fn engine(&self, i: usize) -> Engine {
+            Engine::new(
+                self.group.clone(),
+                self.secrets[i].duplicate(),
+                Arc::new(MemoryNonceLedger::new()),
+                EngineConfig::default(),
+            )
+            .expect("engine")
+        }
+        pub fn event(&self, i: usize) -> Event {
+            serde_json::from_value(self.t["transcript"]["events"][i]["event"].clone())
+                .expect("event")
+        }
+        /// Opens recorded event `i` with the recipient's codec (§2 steps 1–4).
+        pub fn open(&self, i: usize) -> ([u8; 32], Envelope) {
+            let ev = self.event(i);
+            let to = ev.tags[0][1].clone();
+            let r = self
+                .keys
+                .iter()
+                .position(|k| hex::encode(k) == to)
+                .expect("recipient");
+            let codec = Codec::new(
+                self.secrets[r].duplicate(),
+                self.keys.iter().copied().filter(|k| *k != self.keys[r]),
+            )
+            .expect("codec");
+            codec.open(&ev).expect("open")
+        }
+    }
+
+    #[test]
+    fn codec_opens_every_recorded_event() {
+        let f = fixture();
+        for i in 0..10 {
+            let (from, env) = f.open(i);
+            let ev = f.event(i);
+            assert_eq!(from, ev.pubkey);
+            assert_eq!(
+                env.to_json(),
+                f.t["transcript"]["events"][i]["plaintext"]
+                    .as_str()
+                    .unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn frostbox_bob_answers_recorded_ping_like_bifrost_rs() {
+        let f = fixture();
+        let (from, req) = f.open(0);
+        let (_, recorded) = f.open(1);
+        let Payload::PingResponse(rec) = recorded.payload else {
+            panic!("resp")
+        };
+        let mut bob = f.engine(1);
+        let h = bob.handle(&from, req, NOW).expect("handled");
+        assert_eq!(h.outgoing.len(), 1);
+        assert_eq!(h.outgoing[0].to, f.keys[0]);
+        let env = &h.outgoing[0].envelope;
+        assert_eq!(env.request_id, recorded.request_id);
+        assert_eq!(env.sent_at, NOW);
+        let Payload::PingResponse(mine) = &env.payload else {
+            panic!("PingResponse")
+        };
+        // Same inventory rule: 70 fresh nonces, sorted; holds exactly Alice's 70 codes;
+        // the same policy profile bytes.
+        assert_eq!(mine.advertised_nonces.len(), 70);
+        assert!(
+            mine.advertised_nonces
+                .windows(2)
+                .all(|w| w[0].code < w[1].code)
+        );
+        assert_eq!(mine.held_peer_nonce_codes, rec.held_peer_nonce_codes);
+        assert_eq!(mine.policy_profile, rec.policy_profile);
+        mine.validate().expect("a bifrost-rs initiator accepts it");
+        // And a Frostbox Alice accepts Bob's answer as the response to her ping.
+        let mut alice = f.engine(0);
+        let Started::Round { .. } = alice
+            .start_ping_with_id(&f.keys[1], NOW, recorded.request_id.clone())
+            .expect("ping")
+        else {
+            panic!("round")
+        };
+        let h = alice
+            .handle(&f.keys[1], env.clone(), NOW)
+            .expect("alice accepts");
+        assert!(matches!(
+            h.completion.map(|c| c.result),
+            Some(Ok(Outcome::Pong { .. }))
+        ));
+    }
+
+    #[test]
+    fn frostbox_alice_accepts_recorded_ping_response() {
+        let f = fixture();
+        let (from, resp) = f.open(1);
+        let mut alice = f.engine(0);
+        alice
+            .start_ping_with_id(&f.keys[1], NOW, resp.request_id.clone())
+            .expect("ping");
+        let h = alice.handle(&from, resp, NOW).expect("accepted");
+        assert!(matches!(
+            h.completion.map(|c| c.result),
+            Some(Ok(Outcome::Pong { .. }))
+        ));
+        let st = alice.status(NOW);
+        let bob = st.peers.iter().find(|p| p.idx == 2).expect("bob");
+        let rec = &f.t["transcript"]["results"]["alice_peer_status_after_ping"][0];
+        assert_eq!(
+            bob.incoming_nonces as u64,
+            rec["incoming_available"].as_u64().unwrap()
+        );
+        assert_eq!(
+            bob.outgoing_nonces as u64,
+            rec["outgoing_available"].as_u64().unwrap()
+        );
+        // (Bob's held codes are bifrost-rs Alice's, not ours, so `should_send_nonces` differs.)
+        assert_eq!(bob.last_seen, rec["last_seen"].as_u64());
+        assert!(bob.sign_ready);
+    }
+
+    #[test]
+    fn recorded_sign_request_validates_and_is_dropped_for_unknown_nonce() {
+        // Frostbox-Bob never issued the nonce Alice claims (bifrost-rs generated it at random),
+        // so everything up to the claim passes and the request is dropped without an answer.
+        let f = fixture();
+        let (from, req) = f.open(2);
+        let mut bob = f.engine(1);
+        match bob.handle(&from, req, NOW) {
+            Err(Reject::Invalid { reason, .. }) => {
+                assert!(reason.contains("unknown"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn recorded_partial_signature_verifies_in_frostbox() {
+        let f = fixture();
+        let (_, req) = f.open(2);
+        let (_, resp) = f.open(3);
+        let Payload::SignRequest(session) = req.payload else {
+            panic!("req")
+        };
+        let Payload::SignResponse(pkg) = resp.payload else {
+            panic!("resp")
+        };
+        let keys = f.group.keys().expect("keys");
+        let rounds = session.rounds().expect("rounds");
+        assert_eq!(pkg.sid, session.sid);
+        frost::verify_partial(&keys, &rounds[0], pkg.idx, &pkg.psigs[0].partial_sig)
+            .expect("Bob's recorded partial signature verifies");
+        let mut bad = pkg.psigs[0].partial_sig;
+        bad[0] ^= 1;
+        assert!(frost::verify_partial(&keys, &rounds[0], pkg.idx, &bad).is_err());
+        let sig: [u8; 64] = hex::decode(
+            f.t["transcript"]["results"]["sign_signature"]
+                .as_str()
+                .unwrap(),
+        )
+        .expect("hex")
+        .try_into()
+        .expect("64");
+        assert!(frost::verify_bip340(
+            &f.group.group_pk,
+            &session.hashes[0],
+            &sig
+        ));
+    }
+
+    #[test]
+    fn denied_sign_error_reproduces_recorded_bytes() {
+        let f = fixture();
+        let (from, req) = f.open(6);
+        let mut bob = f.engine(1);
+        let mut deny = PeerPolicy::default();
+        deny.respond.sign = Override::Deny;
+        bob.policy_mut().set_peer(f.keys[0], deny);
+        let h = bob.handle(&from, req, NOW).expect("answered");
+        assert_eq!(h.outgoing.len(), 1);
+        assert_eq!(
+            h.outgoing[0].envelope.to_json(),
+            f.t["transcript"]["events"][7]["plaintext"]
+                .as_str()
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn frostbox_bob_answers_recorded_ecdh_with_corrected_rule() {
+        let f = fixture();
+        let (from, req) = f.open(4);
+        let Payload::EcdhRequest(alice_pkg) = req.payload.clone() else {
+            panic!("req")
+        };
+        let mut bob = f.engine(1);
+        let h = bob.handle(&from, req, NOW).expect("answered");
+        let Payload::EcdhResponse(bob_pkg) = &h.outgoing[0].envelope.payload else {
+            panic!("EcdhResponse")
+        };
+        assert_eq!(bob_pkg.idx, 2);
+        assert_eq!(bob_pkg.members, alice_pkg.members);
+        assert_eq!(bob_pkg.entries.len(), 1);
+        let target = alice_pkg.entries[0].ecdh_pk;
+        assert_eq!(bob_pkg.entries[0].ecdh_pk, target);
+        // Alice (bifrost-rs 435e7f6) sent an unweighted share; re-weighting it and adding
+        // Frostbox-Bob's λ-weighted share gives the true group ECDH x.
+        let a = frost::ecdh_share_reweight(1, &[1, 2], &alice_pkg.entries[0].keyshare)
+            .expect("reweight");
+        let x = frost::ecdh_combine(&[a, bob_pkg.entries[0].keyshare]).expect("combine");
+        let shares: Vec<frost::KeyShare> = (0..2)
+            .map(|i| frost::KeyShare::new(i as u16 + 1, f.secrets[i].duplicate()))
+            .collect();
+        let d = frost::recover(&shares).expect("recover");
+        let mut b = [2u8; 33];
+        b[1..].copy_from_slice(&target);
+        let pk = secp256k1::PublicKey::from_slice(&b).expect("pk");
+        let sk = secp256k1::SecretKey::from_secret_bytes(*d.expose()).expect("sk");
+        let pt = secp256k1::ecdh::shared_secret_point(&pk, &sk);
+        assert_eq!(x[..], pt[..32]);
+    }
+
+    #[test]
+    fn frostbox_alice_answers_recorded_onboard_request() {
+        let f = fixture();
+        let (from, req) = f.open(8);
+        let (_, rec) = f.open(9);
+        let Payload::OnboardResponse(rec) = rec.payload else {
+            panic!("resp")
+        };
+        let mut alice = f.engine(0);
+        let h = alice.handle(&from, req, NOW).expect("answered");
+        assert_eq!(h.outgoing[0].to, f.keys[2]);
+        let Payload::OnboardResponse(mine) = &h.outgoing[0].envelope.payload else {
+            panic!("OnboardResponse")
+        };
+        assert_eq!(mine.group, rec.group);
+        assert_eq!(mine.group.to_json(), rec.group.to_json());
+        assert_eq!(mine.nonces.len(), rec.nonces.len());
+        assert!(mine.nonces.windows(2).all(|w| w[0].code < w[1].code));
+        let carol = alice
+            .status(NOW)
+            .peers
+            .into_iter()
+            .find(|p| p.idx == 3)
+            .expect("carol");
+        assert_eq!(carol.incoming_nonces, 3);
+    }
+
+    #[test]
+    fn transcript_replayed_late_is_rejected_as_stale() {
+        let f = fixture();
+        let (from, req) = f.open(0);
+        let mut bob = f.engine(1);
+        assert!(matches!(
+            bob.handle(&from, req.clone(), NOW + 301),
+            Err(Reject::Replay { .. })
+        ));
+        assert!(bob.handle(&from, req.clone(), NOW + 300).is_ok());
+        assert!(matches!(
+            bob.handle(&from, req, NOW + 300),
+            Err(Reject::Replay { .. })
+        ));
+    }
+}
