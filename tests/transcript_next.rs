@@ -502,3 +502,151 @@ mod replay {
         ));
     }
 }
+
+/// `bifrost-rs-sign-ecdh.json`: with the vector's fixed nonces restored into its pool, a
+/// Frostbox responder reproduces bifrost-rs's partial signature byte for byte, for either member;
+/// the two aggregate to the recorded BIP-340 signature. ECDH answers combine to the true x.
+mod sign_ecdh_vector {
+    use super::*;
+    use frostbox::frost::{self, MemoryNonceLedger};
+    use frostbox::frostr::next::group::GroupPackage;
+    use frostbox::frostr::next::wire::{EcdhEntry, EcdhPackage, SignSessionPackage};
+    use frostbox::frostr::node::engine::{Engine, EngineConfig};
+    use frostbox::vault::secret::Secret32;
+    use std::sync::Arc;
+
+    const NOW: u64 = 1_795_316_319;
+
+    fn vector() -> serde_json::Value {
+        let p = shared_dir().join("protocol/vectors/bifrost-rs-sign-ecdh.json");
+        serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json")
+    }
+
+    fn h32(v: &serde_json::Value) -> [u8; 32] {
+        hex::decode(v.as_str().expect("str"))
+            .expect("hex")
+            .try_into()
+            .expect("32")
+    }
+
+    #[test]
+    fn frostbox_responders_reproduce_recorded_partial_signatures() {
+        let v = vector();
+        let group: GroupPackage =
+            serde_json::from_value(v["group_package_json"].clone()).expect("group");
+        let secrets: Vec<Secret32> = v["shares"]
+            .as_array()
+            .expect("shares")
+            .iter()
+            .map(|s| Secret32::from_hex(s["seckey"].as_str().unwrap()).expect("s"))
+            .collect();
+        let keys: Vec<[u8; 32]> = secrets
+            .iter()
+            .map(|s| frost::xonly(s).expect("x"))
+            .collect();
+        let sr = &v["sign_round"];
+        let session: SignSessionPackage =
+            serde_json::from_value(sr["session_package_wire"].clone()).expect("session");
+        let mut partials = Vec::new();
+        for (r, o) in [(0usize, 1usize), (1, 0)] {
+            let ledger = Arc::new(MemoryNonceLedger::new());
+            let mut eng = Engine::new(
+                group.clone(),
+                secrets[r].duplicate(),
+                ledger.clone(),
+                EngineConfig::default(),
+            )
+            .expect("engine");
+            let n = &sr["nonces"][r];
+            let nonce = frost::SigningNonce::from_secrets(
+                h32(&n["code"]),
+                &Secret32::from_hex(n["hiding_secret"].as_str().unwrap()).expect("h"),
+                &Secret32::from_hex(n["binding_secret"].as_str().unwrap()).expect("b"),
+            )
+            .expect("nonce");
+            eng.insert_outgoing_nonce(&keys[o], nonce).expect("insert");
+            let env = Envelope {
+                request_id: format!("vector-{r}"),
+                sent_at: NOW,
+                payload: Payload::SignRequest(session.clone()),
+            };
+            let h = eng.handle(&keys[o], env, NOW).expect("signed");
+            let Payload::SignResponse(pkg) = &h.outgoing[0].envelope.payload else {
+                panic!("SignResponse")
+            };
+            let want = &sr["partial_sig_packages_wire"][r];
+            assert_eq!(u64::from(pkg.idx), want["idx"].as_u64().unwrap());
+            assert_eq!(pkg.sid, h32(&want["sid"]));
+            assert_eq!(pkg.pubkey, h32(&want["pubkey"]));
+            assert_eq!(pkg.psigs[0].sighash, h32(&want["psigs"][0]["sighash"]));
+            assert_eq!(
+                pkg.psigs[0].partial_sig,
+                h32(&want["psigs"][0]["partial_sig"]),
+                "member {} partial signature",
+                r + 1
+            );
+            assert!(ledger.contains(&h32(&n["code"])), "consumption recorded");
+            partials.push((pkg.idx, pkg.psigs[0].partial_sig));
+        }
+        let keys_pkg = group.keys().expect("keys");
+        let rounds = session.rounds().expect("rounds");
+        let sig = frost::aggregate(&keys_pkg, &rounds[0], &partials).expect("aggregate");
+        assert_eq!(
+            hex::encode(sig),
+            sr["final_signature"].as_str().expect("final")
+        );
+    }
+
+    #[test]
+    fn frostbox_ecdh_responses_combine_to_true_x() {
+        let v = vector();
+        let group: GroupPackage =
+            serde_json::from_value(v["group_package_json"].clone()).expect("group");
+        let secrets: Vec<Secret32> = v["shares"]
+            .as_array()
+            .expect("shares")
+            .iter()
+            .map(|s| Secret32::from_hex(s["seckey"].as_str().unwrap()).expect("s"))
+            .collect();
+        let keys: Vec<[u8; 32]> = secrets
+            .iter()
+            .map(|s| frost::xonly(s).expect("x"))
+            .collect();
+        let er = &v["ecdh_round"];
+        let target = h32(&er["target_pubkey_xonly"]);
+        let true_x = h32(&er["true_ecdh_x (NIP-04/NIP-44 shared_x)"]);
+        for (init, resp) in [(0usize, 1usize), (0, 2), (1, 2)] {
+            let mut members = vec![init as u16 + 1, resp as u16 + 1];
+            members.sort_unstable();
+            let own =
+                frost::ecdh_share(init as u16 + 1, &secrets[init], &members, &target).expect("own");
+            let req = EcdhPackage {
+                idx: init as u16 + 1,
+                members: members.clone(),
+                entries: vec![EcdhEntry {
+                    ecdh_pk: target,
+                    keyshare: own,
+                }],
+            };
+            let mut eng = Engine::new(
+                group.clone(),
+                secrets[resp].duplicate(),
+                Arc::new(MemoryNonceLedger::new()),
+                EngineConfig::default(),
+            )
+            .expect("engine");
+            let env = Envelope {
+                request_id: format!("ecdh-{init}-{resp}"),
+                sent_at: NOW,
+                payload: Payload::EcdhRequest(req),
+            };
+            let h = eng.handle(&keys[init], env, NOW).expect("answered");
+            let Payload::EcdhResponse(p) = &h.outgoing[0].envelope.payload else {
+                panic!("EcdhResponse")
+            };
+            assert_eq!(p.members, members);
+            let x = frost::ecdh_combine(&[own, p.entries[0].keyshare]).expect("combine");
+            assert_eq!(x, true_x, "members {members:?}");
+        }
+    }
+}
