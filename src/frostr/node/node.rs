@@ -141,6 +141,7 @@ struct Inner {
     cross_check: bool,
     legacy: bool,
     group_pk: [u8; 32],
+    relays: Vec<String>,
     label: String,
     heartbeat: Option<Heartbeat>,
     last_inbound: AtomicU64,
@@ -211,6 +212,7 @@ impl Node {
             sup: cfg.supervisor,
             cross_check: cfg.ecdh_cross_check,
             legacy: cfg.legacy,
+            relays: cfg.relays,
             label: cfg.label,
             heartbeat: cfg.heartbeat,
             last_inbound: AtomicU64::new(0),
@@ -570,6 +572,37 @@ impl NodeHandle {
         let mut p = policy;
         p.merge_observed(&observed_keep);
         *eng.policy_mut() = p;
+    }
+
+    /// The relays this node was configured with.
+    pub fn relays(&self) -> Vec<String> {
+        self.inner.relays.clone()
+    }
+
+    /// Whether `peer` (x-only) is another member of this keyset.
+    pub fn is_peer(&self, peer: &[u8; 32]) -> bool {
+        lock(&self.inner.engine).is_member(peer)
+    }
+
+    /// Local inbound policy towards a peer given as x-only hex (any request method allowed).
+    pub fn allows_inbound_hex(&self, peer_hex: &str) -> bool {
+        let Ok(k) = super::super::next::hexser::decode_fixed::<32>(peer_hex) else {
+            return false;
+        };
+        let eng = lock(&self.inner.engine);
+        eng.policy().allows_inbound(&k, Method::Sign)
+    }
+
+    /// Edits the local overrides towards one peer.
+    pub fn update_peer_policy(
+        &self,
+        peer: &[u8; 32],
+        f: impl FnOnce(&mut super::policy::PeerPolicy),
+    ) {
+        let mut eng = lock(&self.inner.engine);
+        let mut p = eng.policy().local(peer);
+        f(&mut p);
+        eng.policy_mut().set_peer(*peer, p);
     }
 
     /// Counters: (dropped/rejected inbound messages, transport re-creations).
