@@ -1,0 +1,96 @@
+//! The redb-backed nonce ledger: a consumed code survives a restart (store closed and reopened)
+//! and a restarted node refuses to sign with it again.
+
+use std::sync::Arc;
+
+use frostbox::frost::{self, NonceLedger};
+use frostbox::frostr::next::group::GroupPackage;
+use frostbox::frostr::next::wire::{DerivedPublicNonce, Envelope, Payload};
+use frostbox::frostr::node::engine::{Engine, EngineConfig, Started};
+use frostbox::frostr::node::{Reject, StoreLedger};
+use frostbox::store::Store;
+use frostbox::vault::secret::Secret32;
+
+const NOW: u64 = 1_795_316_319;
+
+#[test]
+fn store_ledger_is_durable_and_refuses_reuse() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("data");
+    let code = [0x5a; 32];
+    {
+        let l = StoreLedger::new(Store::open_dir(&path).expect("open"));
+        l.record_consumed(&code).expect("first");
+        assert!(l.record_consumed(&code).is_err());
+    }
+    let l = StoreLedger::new(Store::open_dir(&path).expect("reopen"));
+    assert!(l.record_consumed(&code).is_err(), "survives a restart");
+    l.record_consumed(&[0x5b; 32]).expect("another code");
+}
+
+/// Kill between claim and send: the responder records consumption (redb), "dies" before the
+/// partial signature leaves, restarts from the same data directory with its pool restored, and
+/// refuses the code.
+#[test]
+fn restarted_node_with_redb_ledger_refuses_nonce() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("data");
+    let ks = frost::keygen(2, 2).expect("keygen");
+    let group = GroupPackage::from_keys("t", &ks.group);
+    let mk = |i: usize, ledger: Arc<dyn NonceLedger>| {
+        Engine::new(
+            group.clone(),
+            ks.shares[i].secret.duplicate(),
+            ledger,
+            EngineConfig::default(),
+        )
+        .expect("engine")
+    };
+    let mut alice = mk(0, Arc::new(frost::MemoryNonceLedger::new()));
+    let code = [0x42; 32];
+    let (h, b) = (Secret32::new([0x11; 32]), Secret32::new([0x22; 32]));
+    let req = {
+        let mut bob = mk(
+            1,
+            Arc::new(StoreLedger::new(Store::open_dir(&path).expect("open"))),
+        );
+        let nonce = frost::SigningNonce::from_secrets(code, &h, &b).expect("nonce");
+        let public = DerivedPublicNonce::of(&nonce);
+        bob.insert_outgoing_nonce(&alice.xonly(), nonce)
+            .expect("insert");
+        let mut pubs = vec![public];
+        for _ in 0..5 {
+            let n = frost::SigningNonce::generate(&ks.shares[1].secret).expect("n");
+            pubs.push(DerivedPublicNonce::of(&n));
+        }
+        alice.insert_incoming_nonces(&bob.xonly(), &pubs);
+        let Started::Round { outgoing, .. } = alice.start_sign([3; 32], NOW).expect("start") else {
+            panic!("round")
+        };
+        let req = outgoing[0].envelope.clone();
+        let handled = bob.handle(&alice.xonly(), req.clone(), NOW).expect("signs");
+        assert!(matches!(
+            handled.outgoing[0].envelope.payload,
+            Payload::SignResponse(_)
+        ));
+        // Crash: the response is never sent; the process (and its store handle) goes away.
+        req
+    };
+    let mut bob2 = mk(
+        1,
+        Arc::new(StoreLedger::new(Store::open_dir(&path).expect("reopen"))),
+    );
+    let again = frost::SigningNonce::from_secrets(code, &h, &b).expect("nonce");
+    bob2.insert_outgoing_nonce(&alice.xonly(), again)
+        .expect("insert");
+    let replay = Envelope {
+        request_id: "after-restart".into(),
+        ..req
+    };
+    match bob2.handle(&alice.xonly(), replay, NOW) {
+        Err(Reject::Invalid { reason, .. }) => {
+            assert!(reason.contains("already consumed"), "{reason}")
+        }
+        other => panic!("must refuse the consumed nonce: {other:?}"),
+    }
+}
