@@ -1,6 +1,6 @@
 # Shared helpers for ci/steps/*.sh (sourced).
 # System packages the steps need; a step that needs more appends to this list here.
-APT_PACKAGES="pkg-config"
+APT_PACKAGES="pkg-config zbar-tools"
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # Runs `npm ci` in a directory only when its node_modules is missing or older than the lockfile.
 npm_ci() {
