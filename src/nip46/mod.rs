@@ -12,14 +12,12 @@ pub mod api;
 pub mod policy;
 pub mod qr;
 pub mod service;
-#[allow(dead_code)]
-pub(crate) mod shim;
 pub mod signer;
 pub mod store;
 pub mod uri;
 
 /// Nostr primitives (the `crate::nostr` contract).
-pub(crate) use shim as nostr;
+pub(crate) use crate::nostr;
 
 pub use nostr::Event;
 pub use policy::{Decision, Policy};
@@ -47,17 +45,9 @@ pub enum Error {
     Crypto(String),
 }
 
-/// x coordinate of `secret · lift_x(peer)` (plain ECDH; test/dev signer and the transport).
+/// x coordinate of `secret · lift_x(peer)` (plain ECDH; the dev/test signer).
 pub(crate) fn shared_x(secret: &Secret32, peer: &[u8; 32]) -> Result<Secret32, String> {
-    let sk = secp256k1::SecretKey::from_secret_bytes(*secret.expose())
-        .map_err(|_| "invalid secret key".to_string())?;
-    let pk = secp256k1::XOnlyPublicKey::from_byte_array(*peer)
-        .map_err(|_| "peer is not a valid x-only public key".to_string())?
-        .public_key(secp256k1::Parity::Even);
-    let mut pt = secp256k1::ecdh::shared_secret_point(&pk, &sk);
-    let out = Secret32::from_slice(&pt[..32]).ok_or_else(|| "ecdh".to_string());
-    zeroize::Zeroize::zeroize(&mut pt);
-    out
+    nostr::keys::ecdh_x(secret, peer).map_err(|e| e.to_string())
 }
 
 pub(crate) fn now_secs() -> u64 {

@@ -145,12 +145,7 @@ pub mod xcrypt {
 
     /// NIP-44 v2: `HKDF-extract(sha256, ikm = x, salt = "nip44-v2")`.
     pub fn nip44_conversation_key_from_x(x: &Secret32) -> Secret32 {
-        let (prk, _) = hkdf::Hkdf::<sha2::Sha256>::extract(Some(b"nip44-v2"), x.expose());
-        let mut b = [0u8; 32];
-        b.copy_from_slice(&prk);
-        let s = Secret32::new(b);
-        zeroize::Zeroize::zeroize(&mut b);
-        s
+        crate::nostr::nip44::conversation_key_from_shared_x(x)
     }
 
     /// NIP-04: AES-256-CBC with key = x (not hashed), `base64(ct)?iv=base64(iv)`.
