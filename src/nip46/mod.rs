@@ -14,6 +14,7 @@ pub mod qr;
 pub mod service;
 pub mod signer;
 pub mod store;
+pub mod transport;
 pub mod uri;
 
 /// Nostr primitives (the `crate::nostr` contract).
