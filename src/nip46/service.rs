@@ -396,6 +396,28 @@ impl Bunker {
         });
         let body = json!({ "id": random_hex16(), "result": u.secret }).to_string();
         self.send(&u.client_pubkey, TransportKind::Nip44, &body);
+        // Relays do not store ephemeral events: if the client was not subscribed yet, the
+        // reply is lost. Repeat it a few times until the client shows up.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let me = self.clone();
+            let pk = u.client_pubkey;
+            rt.spawn(async move {
+                for delay in [1u64, 2, 4, 8] {
+                    tokio::time::sleep(Duration::from_secs(delay)).await;
+                    let active = me
+                        .inner
+                        .store
+                        .list_audit(Some(&hex::encode(pk)), 2)
+                        .map(|a| a.len() > 1)
+                        .unwrap_or(true);
+                    let paired = matches!(me.inner.store.get_client(&pk), Ok(Some(_)));
+                    if active || !paired {
+                        break;
+                    }
+                    me.send(&pk, TransportKind::Nip44, &body);
+                }
+            });
+        }
         Ok(sess)
     }
 
