@@ -1,1 +1,7 @@
 //! Current generation (FROSTR-NEXT.md, bifrost-rs): packages, credentials, wire payloads.
+
+pub mod credential;
+pub mod ecdh;
+pub mod group;
+pub mod hexser;
+pub mod session;
