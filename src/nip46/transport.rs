@@ -212,7 +212,7 @@ async fn relay_task(
             return;
         }
         let conn = tokio::select! {
-            c = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(url.as_str())) => c,
+            c = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async_with_config(url.as_str(), None, true)) => c,
             _ = stop.changed() => return,
         };
         let ws = match conn {
