@@ -11,6 +11,7 @@
 pub mod api;
 pub mod policy;
 pub mod qr;
+pub mod redb_store;
 pub mod service;
 pub mod signer;
 pub mod store;
