@@ -5,3 +5,4 @@ pub mod ecdh;
 pub mod group;
 pub mod hexser;
 pub mod session;
+pub mod wire;

@@ -1,1 +1,16 @@
 //! The signing node: peers, rounds, policies, nonce pools.
+
+pub mod engine;
+pub mod peers;
+pub mod policy;
+pub mod pool;
+pub mod replay;
+
+pub use engine::{Engine, EngineConfig, NodeError, Op, Outcome, Reject};
+pub use peers::{NodeStatus, PeerStatus};
+pub mod codec;
+#[allow(clippy::module_inception)]
+pub mod node;
+pub mod transport;
+
+pub use node::{Clock, Node, NodeConfig, NodeHandle, Nodes, SupervisorConfig, Timeouts};

@@ -1,0 +1,1468 @@
+//! The node's protocol state machine, free of I/O (FROSTR-NEXT §4–§6).
+//!
+//! Input: an authenticated, decrypted envelope from a group member (`handle`), or a local call
+//! (`start_sign`, `start_ecdh`, `start_ping`). Output: envelopes to send (`Outgoing`) and finished
+//! operations (`Completion`). The async node (`super::node`) wraps this with the relay pool,
+//! NIP-44 and timers. Time is always passed in (`now`, unix seconds), so tests can replay a
+//! transcript at its own clock.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::frost::{
+    self, GroupKeys, KeyShare, NonceLedger, PublicNonce, ShareSigner, SignRound, SigningNonce,
+};
+use crate::frostr::next::group::GroupPackage;
+use crate::frostr::next::wire::{
+    DerivedPublicNonce, EcdhEntry, EcdhPackage, Envelope, ErrorPayload, MemberNonces, NonceEntry,
+    OnboardRequest, OnboardResponse, PEER_DENIED, PartialSig, PartialSigPackage, Payload, Ping,
+    SignSessionPackage,
+};
+use crate::vault::secret::Secret32;
+
+use super::peers::{self, NodeStatus, PeerStatus};
+use super::policy::{Method, Policy};
+use super::pool::{Code, PeerPool, PoolConfig, PoolError};
+use super::replay::ReplayCache;
+
+/// Result cache windows (§4.3).
+pub const SIGN_CACHE_SECS: u64 = 120;
+pub const ECDH_CACHE_SECS: u64 = 300;
+pub const RESULT_CACHE_CAP: usize = 256;
+/// Most hashes / ECDH targets per request (§5.2, §5.4).
+pub const MAX_BATCH: usize = 100;
+
+/// Which operation a round belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Ping,
+    Sign,
+    Ecdh,
+    Onboard,
+}
+
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Op::Ping => "ping",
+            Op::Sign => "sign",
+            Op::Ecdh => "ecdh",
+            Op::Onboard => "onboard",
+        })
+    }
+}
+
+/// Errors of node operations. Peer-caused failures name the peer (x-only hex).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NodeError {
+    #[error("{op}: need {need} co-signing peer(s) but only {have} are usable now")]
+    NotEnoughPeers { op: Op, need: usize, have: usize },
+    #[error("{op} timed out waiting for peer(s) {peers:?}")]
+    Timeout { op: Op, peers: Vec<String> },
+    #[error("{op} rejected by peer {peer}: {code}: {message}")]
+    PeerRejected {
+        op: Op,
+        peer: String,
+        code: String,
+        message: String,
+    },
+    #[error("{op}: invalid response from peer {peer}: {reason}")]
+    InvalidPeerResponse {
+        op: Op,
+        peer: String,
+        reason: String,
+    },
+    #[error("{0} is not a member of this group")]
+    UnknownPeer(String),
+    #[error("local policy does not allow {method} requests to peer {peer}")]
+    PolicyDenied { method: &'static str, peer: String },
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    #[error("transport: {0}")]
+    Transport(String),
+    #[error("threshold math: {0}")]
+    Frost(String),
+    #[error("the node is stopped")]
+    Stopped,
+    #[error(
+        "ecdh cross-check failed: quorum {first:?} and quorum {second:?} disagree (a peer runs a defective ECDH rule)"
+    )]
+    EcdhMismatch { first: Vec<u16>, second: Vec<u16> },
+}
+
+impl From<frost::Error> for NodeError {
+    fn from(e: frost::Error) -> Self {
+        NodeError::Frost(e.to_string())
+    }
+}
+
+/// Why an inbound message was dropped (logged, never answered except policy denials).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Reject {
+    #[error("author {0} is not a group member")]
+    UnknownAuthor(String),
+    #[error("envelope from {peer}: {reason}")]
+    Envelope { peer: String, reason: String },
+    #[error("freshness/replay from {peer}: {reason}")]
+    Replay { peer: String, reason: String },
+    #[error("unsolicited {kind} from {peer}")]
+    Unsolicited { peer: String, kind: &'static str },
+    #[error("invalid {kind} from {peer}: {reason}")]
+    Invalid {
+        peer: String,
+        kind: &'static str,
+        reason: String,
+    },
+}
+
+/// An envelope to send to a member (x-only key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub to: [u8; 32],
+    pub envelope: Envelope,
+}
+
+/// A finished local operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Signature([u8; 64]),
+    Ecdh([u8; 32]),
+    Pong { peer: [u8; 32], rtt_ms: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    pub request_id: String,
+    pub result: Result<Outcome, NodeError>,
+}
+
+/// What handling one inbound envelope produced.
+#[derive(Debug, Default)]
+pub struct Handled {
+    pub outgoing: Vec<Outgoing>,
+    pub completion: Option<Completion>,
+}
+
+/// What starting an operation produced: either an immediate result (cache hit) or a round.
+#[derive(Debug)]
+pub enum Started {
+    Done(Outcome),
+    Round {
+        request_id: String,
+        outgoing: Vec<Outgoing>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PeerSelection {
+    /// Online peers first, then by x-only hex (bifrost-rs `deterministic_sorted` within each).
+    #[default]
+    Sorted,
+    Random,
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub pool: PoolConfig,
+    pub selection: PeerSelection,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            pool: PoolConfig::default(),
+            selection: PeerSelection::Sorted,
+        }
+    }
+}
+
+struct PeerState {
+    idx: u16,
+    xonly: [u8; 32],
+    hex: String,
+    last_seen: Option<u64>,
+    rtt_ms: Option<u64>,
+    /// Set when the peer let one of our rounds time out; cleared by its next message.
+    unresponsive: bool,
+    pool: PeerPool<SigningNonce>,
+}
+
+impl PeerState {
+    fn online(&self, now: u64) -> bool {
+        !self.unresponsive && peers::is_online(self.last_seen, now)
+    }
+}
+
+enum Pending {
+    Ping {
+        peer: [u8; 32],
+        started_ms: u128,
+    },
+    Sign {
+        session: SignSessionPackage,
+        rounds: Vec<SignRound>,
+        /// target x-only → idx; removed when its response is in.
+        waiting: BTreeMap<[u8; 32], u16>,
+        /// per hash: (idx, z)
+        partials: Vec<Vec<(u16, [u8; 32])>>,
+    },
+    Ecdh {
+        members: Vec<u16>,
+        targets: Vec<[u8; 32]>,
+        waiting: BTreeMap<[u8; 32], u16>,
+        /// per target: keyshares collected (own first).
+        shares: Vec<Vec<[u8; 33]>>,
+    },
+}
+
+impl Pending {
+    fn op(&self) -> Op {
+        match self {
+            Pending::Ping { .. } => Op::Ping,
+            Pending::Sign { .. } => Op::Sign,
+            Pending::Ecdh { .. } => Op::Ecdh,
+        }
+    }
+    fn waiting_on(&self) -> Vec<String> {
+        match self {
+            Pending::Ping { peer, .. } => vec![hex::encode(peer)],
+            Pending::Sign { waiting, .. } | Pending::Ecdh { waiting, .. } => {
+                waiting.keys().map(hex::encode).collect()
+            }
+        }
+    }
+}
+
+/// Small time-bounded result cache.
+struct ResultCache<V: Clone> {
+    ttl: u64,
+    cap: usize,
+    map: HashMap<[u8; 32], (V, u64)>,
+}
+
+impl<V: Clone> ResultCache<V> {
+    fn new(ttl: u64, cap: usize) -> Self {
+        Self {
+            ttl,
+            cap,
+            map: HashMap::new(),
+        }
+    }
+    fn get(&self, k: &[u8; 32], now: u64) -> Option<V> {
+        self.map
+            .get(k)
+            .filter(|(_, t)| now.saturating_sub(*t) <= self.ttl)
+            .map(|(v, _)| v.clone())
+    }
+    fn put(&mut self, k: [u8; 32], v: V, now: u64) {
+        self.map
+            .retain(|_, (_, t)| now.saturating_sub(*t) <= self.ttl);
+        while self.map.len() >= self.cap {
+            let oldest = self
+                .map
+                .iter()
+                .min_by_key(|(_, (_, t))| *t)
+                .map(|(k, _)| *k);
+            match oldest {
+                Some(o) => {
+                    self.map.remove(&o);
+                }
+                None => break,
+            }
+        }
+        self.map.insert(k, (v, now));
+    }
+}
+
+/// The protocol engine of one keyset.
+pub struct Engine {
+    cfg: EngineConfig,
+    group: GroupPackage,
+    keys: GroupKeys,
+    gid: [u8; 32],
+    me_idx: u16,
+    me_xonly: [u8; 32],
+    share: Secret32,
+    signer: ShareSigner,
+    peers: BTreeMap<[u8; 32], PeerState>,
+    replay: ReplayCache,
+    policy: Policy,
+    pending: HashMap<String, Pending>,
+    sign_cache: ResultCache<[u8; 64]>,
+    ecdh_cache: ResultCache<[u8; 32]>,
+    ledger: Arc<dyn NonceLedger>,
+    rejected: u64,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("idx", &self.me_idx)
+            .field("pubkey", &hex::encode(self.me_xonly))
+            .field("peers", &self.peers.len())
+            .field("pending", &self.pending.len())
+            .finish()
+    }
+}
+
+fn to_dpn(code: [u8; 32], p: PublicNonce) -> DerivedPublicNonce {
+    DerivedPublicNonce {
+        binder_pn: p.binder,
+        hidden_pn: p.hidden,
+        code,
+    }
+}
+
+fn now_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
+impl Engine {
+    /// Builds the engine for the member holding `share` in `group`. The share's index is found
+    /// by its 33-byte public key (§8.5).
+    pub fn new(
+        group: GroupPackage,
+        share: Secret32,
+        ledger: Arc<dyn NonceLedger>,
+        cfg: EngineConfig,
+    ) -> Result<Self, NodeError> {
+        let keys = group
+            .keys()
+            .map_err(|e| NodeError::InvalidInput(e.to_string()))?;
+        let me_idx = group
+            .find_share(&share)
+            .map_err(|e| NodeError::InvalidInput(e.to_string()))?;
+        let me_xonly = frost::xonly(&share)?;
+        let signer = ShareSigner::new(&KeyShare::new(me_idx, share.duplicate()), &keys)?;
+        let mut peers = BTreeMap::new();
+        for m in &group.members {
+            if m.idx == me_idx {
+                continue;
+            }
+            let x = m.xonly();
+            peers.insert(
+                x,
+                PeerState {
+                    idx: m.idx,
+                    xonly: x,
+                    hex: hex::encode(x),
+                    last_seen: None,
+                    rtt_ms: None,
+                    unresponsive: false,
+                    pool: PeerPool::new(cfg.pool),
+                },
+            );
+        }
+        Ok(Self {
+            gid: group.group_id(),
+            group,
+            keys,
+            me_idx,
+            me_xonly,
+            share,
+            signer,
+            peers,
+            replay: ReplayCache::default(),
+            policy: Policy::default(),
+            pending: HashMap::new(),
+            sign_cache: ResultCache::new(SIGN_CACHE_SECS, RESULT_CACHE_CAP),
+            ecdh_cache: ResultCache::new(ECDH_CACHE_SECS, RESULT_CACHE_CAP),
+            ledger,
+            cfg,
+            rejected: 0,
+        })
+    }
+
+    pub fn idx(&self) -> u16 {
+        self.me_idx
+    }
+    pub fn xonly(&self) -> [u8; 32] {
+        self.me_xonly
+    }
+    pub fn group(&self) -> &GroupPackage {
+        &self.group
+    }
+    pub fn group_pk(&self) -> [u8; 32] {
+        self.group.group_pk
+    }
+    pub fn threshold(&self) -> u16 {
+        self.group.threshold
+    }
+    /// The share secret, for the transport layer (event signing, NIP-44 conversation keys).
+    pub fn share_secret(&self) -> &Secret32 {
+        &self.share
+    }
+    pub fn peer_keys(&self) -> Vec<[u8; 32]> {
+        self.peers.keys().copied().collect()
+    }
+    pub fn is_member(&self, xonly: &[u8; 32]) -> bool {
+        self.peers.contains_key(xonly)
+    }
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+    pub fn policy_mut(&mut self) -> &mut Policy {
+        &mut self.policy
+    }
+    pub fn rejected_count(&self) -> u64 {
+        self.rejected
+    }
+    pub fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+
+    fn gen_for(
+        share: &Secret32,
+    ) -> impl FnMut() -> Result<(DerivedPublicNonce, SigningNonce), frost::Error> + '_ {
+        move || {
+            let n = SigningNonce::generate(share)?;
+            Ok((to_dpn(*n.code(), n.public()), n))
+        }
+    }
+
+    /// Inserts an outgoing nonce for `peer` (restoring a persisted pool; tests). Codes the
+    /// ledger already consumed are refused when they are claimed.
+    pub fn insert_outgoing_nonce(
+        &mut self,
+        peer: &[u8; 32],
+        nonce: SigningNonce,
+    ) -> Result<(), NodeError> {
+        let st = self
+            .peers
+            .get_mut(peer)
+            .ok_or_else(|| NodeError::UnknownPeer(hex::encode(peer)))?;
+        let mut once = Some((to_dpn(*nonce.code(), nonce.public()), nonce));
+        let want = st.pool.outgoing_len() + 1;
+        st.pool
+            .fill_outgoing(want, &mut || once.take().ok_or("no more"))
+            .map_err(|e| NodeError::InvalidInput(e.to_string()))
+    }
+
+    /// Stores public nonces from `peer` as incoming (restoring state; tests).
+    pub fn insert_incoming_nonces(
+        &mut self,
+        peer: &[u8; 32],
+        nonces: &[DerivedPublicNonce],
+    ) -> usize {
+        self.peers
+            .get_mut(peer)
+            .map(|st| st.pool.store_incoming(nonces))
+            .unwrap_or(0)
+    }
+
+    // ---------------------------------------------------------------- status
+
+    pub fn status(&self, now: u64) -> NodeStatus {
+        let peers: Vec<PeerStatus> = self
+            .peers
+            .values()
+            .map(|p| {
+                let online = p.online(now);
+                let can_sign = self.policy.allows_outbound(&p.xonly, Method::Sign);
+                let can_ecdh = self.policy.allows_outbound(&p.xonly, Method::Ecdh);
+                PeerStatus {
+                    idx: p.idx,
+                    pubkey: p.hex.clone(),
+                    last_seen: p.last_seen,
+                    rtt_ms: p.rtt_ms,
+                    online,
+                    incoming_nonces: p.pool.incoming_len(),
+                    outgoing_nonces: p.pool.outgoing_len(),
+                    outgoing_spent: p.pool.spent_len(),
+                    should_send_nonces: p.pool.should_send_nonces(),
+                    can_request_sign: can_sign,
+                    can_request_ecdh: can_ecdh,
+                    sign_ready: online && can_sign && p.pool.has_usable_incoming(),
+                    ecdh_ready: online && can_ecdh,
+                }
+            })
+            .collect();
+        let t = self.group.threshold;
+        let reachable = peers::threshold_reachable(t, &peers);
+        let need = usize::from(t.saturating_sub(1));
+        NodeStatus {
+            idx: self.me_idx,
+            pubkey: hex::encode(self.me_xonly),
+            group_pk: hex::encode(self.group.group_pk),
+            threshold: t,
+            ready: reachable,
+            threshold_reachable: reachable,
+            ecdh_reachable: peers.iter().filter(|p| p.ecdh_ready).count() >= need,
+            sign_ready_peers: peers.iter().filter(|p| p.sign_ready).count(),
+            online_peers: peers.iter().filter(|p| p.online).count(),
+            peers,
+            legacy: false,
+            relays_connected: 0,
+        }
+    }
+
+    // ---------------------------------------------------------------- ping
+
+    fn build_ping(&mut self, peer: &[u8; 32], now: u64) -> Result<Ping, NodeError> {
+        let profile = self.policy.profile_for(peer, now);
+        let st = self
+            .peers
+            .get_mut(peer)
+            .ok_or_else(|| NodeError::UnknownPeer(hex::encode(peer)))?;
+        let advertised = st
+            .pool
+            .advertise(&mut Self::gen_for(&self.share))
+            .map_err(|e| NodeError::Frost(e.to_string()))?;
+        Ok(Ping {
+            version: 2,
+            advertised_nonces: advertised,
+            held_peer_nonce_codes: st.pool.held_codes(),
+            policy_profile: Some(profile),
+        })
+    }
+
+    /// Starts a ping round towards `peer`.
+    pub fn start_ping(&mut self, peer: &[u8; 32], now: u64) -> Result<Started, NodeError> {
+        self.start_ping_with_id(peer, now, Envelope::new_request_id())
+    }
+
+    /// As `start_ping`, with a caller-chosen request id (transcript replay).
+    pub fn start_ping_with_id(
+        &mut self,
+        peer: &[u8; 32],
+        now: u64,
+        request_id: String,
+    ) -> Result<Started, NodeError> {
+        if !self.policy.allows_outbound(peer, Method::Ping) {
+            return Err(NodeError::PolicyDenied {
+                method: "ping",
+                peer: hex::encode(peer),
+            });
+        }
+        let ping = self.build_ping(peer, now)?;
+        self.pending.insert(
+            request_id.clone(),
+            Pending::Ping {
+                peer: *peer,
+                started_ms: now_ms(),
+            },
+        );
+        Ok(Started::Round {
+            outgoing: vec![Outgoing {
+                to: *peer,
+                envelope: Envelope {
+                    request_id: request_id.clone(),
+                    sent_at: now,
+                    payload: Payload::PingRequest(ping),
+                },
+            }],
+            request_id,
+        })
+    }
+
+    fn receive_ping(&mut self, from: &[u8; 32], ping: &Ping) {
+        if let Some(profile) = &ping.policy_profile {
+            self.policy.observe(&self.me_xonly, *from, profile);
+        }
+        if let Some(st) = self.peers.get_mut(from) {
+            st.pool
+                .receive_ping(&ping.advertised_nonces, &ping.held_peer_nonce_codes);
+        }
+    }
+
+    // ---------------------------------------------------------------- sign
+
+    /// Peers usable for `method` now, best first (online, then sorted by x-only hex).
+    pub fn candidates(&self, method: Method, now: u64) -> Vec<[u8; 32]> {
+        self.select_peers(method, now, usize::MAX)
+    }
+
+    /// Member index of a peer.
+    pub fn peer_idx(&self, peer: &[u8; 32]) -> Option<u16> {
+        self.peers.get(peer).map(|p| p.idx)
+    }
+
+    /// Peers that need a ping now: not seen within `stale_secs`, or low on nonces either way.
+    pub fn peers_needing_ping(&self, now: u64, stale_secs: u64) -> Vec<[u8; 32]> {
+        let min = self.cfg.pool.min_threshold;
+        self.peers
+            .values()
+            .filter(|p| {
+                p.last_seen
+                    .is_none_or(|t| now.saturating_sub(t) >= stale_secs)
+                    || p.pool.incoming_len() < min
+                    || p.pool.should_send_nonces()
+            })
+            .map(|p| p.xonly)
+            .collect()
+    }
+
+    fn select_peers(&self, method: Method, now: u64, need: usize) -> Vec<[u8; 32]> {
+        let mut cands: Vec<&PeerState> = self
+            .peers
+            .values()
+            .filter(|p| self.policy.allows_outbound(&p.xonly, method))
+            .filter(|p| method != Method::Sign || p.pool.has_usable_incoming())
+            .collect();
+        match self.cfg.selection {
+            PeerSelection::Sorted => cands.sort_by_key(|p| (!p.online(now), p.hex.clone())),
+            PeerSelection::Random => {
+                use rand::seq::SliceRandom;
+                cands.shuffle(&mut rand::thread_rng());
+                cands.sort_by_key(|p| !p.online(now));
+            }
+        }
+        cands.into_iter().take(need).map(|p| p.xonly).collect()
+    }
+
+    /// Starts a sign round for one 32-byte message (§6.2).
+    pub fn start_sign(&mut self, msg: [u8; 32], now: u64) -> Result<Started, NodeError> {
+        if let Some(sig) = self.sign_cache.get(&msg, now) {
+            return Ok(Started::Done(Outcome::Signature(sig)));
+        }
+        let need = usize::from(self.group.threshold.saturating_sub(1));
+        let chosen = self.select_peers(Method::Sign, now, need);
+        if chosen.len() < need {
+            return Err(NodeError::NotEnoughPeers {
+                op: Op::Sign,
+                need,
+                have: chosen.len(),
+            });
+        }
+        // Take the oldest incoming nonce of each chosen peer.
+        let mut taken: Vec<([u8; 32], u16, DerivedPublicNonce)> = Vec::new();
+        for p in &chosen {
+            let st = self
+                .peers
+                .get_mut(p)
+                .ok_or_else(|| NodeError::UnknownPeer(hex::encode(p)))?;
+            match st.pool.take_oldest_incoming() {
+                Some(n) => taken.push((*p, st.idx, n)),
+                None => {
+                    for (q, _, n) in taken {
+                        if let Some(s) = self.peers.get_mut(&q) {
+                            s.pool.restore_incoming_front(n);
+                        }
+                    }
+                    return Err(NodeError::NotEnoughPeers {
+                        op: Op::Sign,
+                        need,
+                        have: 0,
+                    });
+                }
+            }
+        }
+        let own = SigningNonce::generate(&self.share)?;
+        let own_pub = own.public();
+        let mut sets: Vec<MemberNonces> = taken
+            .iter()
+            .map(|(_, idx, n)| MemberNonces {
+                idx: *idx,
+                entries: vec![NonceEntry {
+                    hash_index: 0,
+                    binder_pn: n.binder_pn,
+                    hidden_pn: n.hidden_pn,
+                    code: n.code,
+                }],
+            })
+            .collect();
+        sets.push(MemberNonces {
+            idx: self.me_idx,
+            entries: vec![NonceEntry {
+                hash_index: 0,
+                binder_pn: own_pub.binder,
+                hidden_pn: own_pub.hidden,
+                code: *own.code(),
+            }],
+        });
+        sets.sort_by_key(|s| s.idx);
+        let members: Vec<u16> = sets.iter().map(|s| s.idx).collect();
+        let mut session = SignSessionPackage {
+            gid: self.gid,
+            sid: [0; 32],
+            members,
+            hashes: vec![msg],
+            content: None,
+            kind: "message".into(),
+            stamp: (now & 0xffff_ffff) as u32,
+            nonces: Some(sets),
+        };
+        session.sid = session.compute_sid();
+        let rounds = Self::rounds_for(&session)?;
+        let z = self.signer.sign(&rounds[0], own, self.ledger.as_ref())?;
+        let request_id = Envelope::new_request_id();
+        let waiting: BTreeMap<[u8; 32], u16> = taken.iter().map(|(p, i, _)| (*p, *i)).collect();
+        let outgoing = waiting
+            .keys()
+            .map(|p| Outgoing {
+                to: *p,
+                envelope: Envelope {
+                    request_id: request_id.clone(),
+                    sent_at: now,
+                    payload: Payload::SignRequest(session.clone()),
+                },
+            })
+            .collect();
+        self.pending.insert(
+            request_id.clone(),
+            Pending::Sign {
+                session,
+                rounds,
+                waiting,
+                partials: vec![vec![(self.me_idx, z)]],
+            },
+        );
+        Ok(Started::Round {
+            request_id,
+            outgoing,
+        })
+    }
+
+    /// One frost signing round per hash, from the session's nonce sets.
+    fn rounds_for(session: &SignSessionPackage) -> Result<Vec<SignRound>, NodeError> {
+        let sets = session
+            .nonces
+            .as_ref()
+            .ok_or_else(|| NodeError::InvalidInput("session has no nonces".into()))?;
+        let mut rounds = Vec::with_capacity(session.hashes.len());
+        for (k, h) in session.hashes.iter().enumerate() {
+            let mut commits = Vec::with_capacity(sets.len());
+            for s in sets {
+                let e = s
+                    .entries
+                    .iter()
+                    .find(|e| usize::from(e.hash_index) == k)
+                    .ok_or_else(|| {
+                        NodeError::InvalidInput(format!(
+                            "member {} has no nonce for hash {k}",
+                            s.idx
+                        ))
+                    })?;
+                commits.push((
+                    s.idx,
+                    PublicNonce {
+                        hidden: e.hidden_pn,
+                        binder: e.binder_pn,
+                    },
+                ));
+            }
+            rounds.push(SignRound::new(h, &commits)?);
+        }
+        Ok(rounds)
+    }
+
+    /// §5.2 / §6.2 responder checks 2–3: canonical members, gid/sid, nonce sets.
+    fn validate_session(&self, from_idx: u16, s: &SignSessionPackage) -> Result<(), String> {
+        if s.gid != self.gid {
+            return Err("gid does not match our group".into());
+        }
+        if s.compute_sid() != s.sid {
+            return Err("sid does not match the session".into());
+        }
+        if s.hashes.is_empty() || s.hashes.len() > MAX_BATCH {
+            return Err(format!("{} hashes (1…100 allowed)", s.hashes.len()));
+        }
+        self.validate_members(&s.members)?;
+        if !s.members.contains(&from_idx) {
+            return Err("sender is not in members".into());
+        }
+        if !s.members.contains(&self.me_idx) {
+            return Err("we are not in members".into());
+        }
+        let sets = s.nonces.as_ref().ok_or("no nonce sets")?;
+        let idxs: Vec<u16> = sets.iter().map(|x| x.idx).collect();
+        if idxs != s.members {
+            return Err("nonce sets do not match members".into());
+        }
+        for set in sets {
+            if set.entries.len() != s.hashes.len() {
+                return Err(format!(
+                    "member {} has {} nonce entries for {} hashes",
+                    set.idx,
+                    set.entries.len(),
+                    s.hashes.len()
+                ));
+            }
+            let mut seen = HashSet::new();
+            for e in &set.entries {
+                if usize::from(e.hash_index) >= s.hashes.len() || !seen.insert(e.hash_index) {
+                    return Err(format!("member {} has a bad hash_index", set.idx));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_members(&self, members: &[u16]) -> Result<(), String> {
+        if members.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("members are not strictly ascending".into());
+        }
+        if members.len() < usize::from(self.group.threshold) {
+            return Err(format!(
+                "{} members, threshold is {}",
+                members.len(),
+                self.group.threshold
+            ));
+        }
+        if let Some(m) = members.iter().find(|m| self.group.member(**m).is_none()) {
+            return Err(format!("member {m} is not in the group"));
+        }
+        Ok(())
+    }
+
+    fn handle_sign_request(
+        &mut self,
+        from: &[u8; 32],
+        from_idx: u16,
+        request_id: &str,
+        s: SignSessionPackage,
+        now: u64,
+    ) -> Result<Vec<Outgoing>, Reject> {
+        let peer = hex::encode(from);
+        let invalid = |reason: String| Reject::Invalid {
+            peer: peer.clone(),
+            kind: "SignRequest",
+            reason,
+        };
+        self.validate_session(from_idx, &s).map_err(&invalid)?;
+        let rounds = Self::rounds_for(&s).map_err(|e| invalid(e.to_string()))?;
+        let sets = s
+            .nonces
+            .as_ref()
+            .ok_or_else(|| invalid("no nonces".into()))?;
+        let mine = sets
+            .iter()
+            .find(|x| x.idx == self.me_idx)
+            .ok_or_else(|| invalid("no nonce set for us".into()))?;
+        let mut entries = mine.entries.clone();
+        entries.sort_by_key(|e| e.hash_index);
+        let codes: Vec<Code> = entries.iter().map(|e| e.code).collect();
+        let st = self
+            .peers
+            .get_mut(from)
+            .ok_or_else(|| Reject::UnknownAuthor(peer.clone()))?;
+        let claimed = st
+            .pool
+            .claim(&codes, |_| false)
+            .map_err(|e: PoolError| invalid(e.to_string()))?;
+        let mut psigs = Vec::with_capacity(claimed.len());
+        for (k, (public, nonce)) in claimed.into_iter().enumerate() {
+            let e = &entries[k];
+            if public.binder_pn != e.binder_pn || public.hidden_pn != e.hidden_pn {
+                return Err(invalid(format!(
+                    "commitment for code {} does not match the nonce we issued",
+                    hex::encode(e.code)
+                )));
+            }
+            // The ledger records the code durably before the signature exists outside.
+            let z = self
+                .signer
+                .sign(
+                    &rounds[usize::from(e.hash_index)],
+                    nonce,
+                    self.ledger.as_ref(),
+                )
+                .map_err(|e| invalid(format!("refusing to sign: {e}")))?;
+            psigs.push(PartialSig {
+                hash_index: e.hash_index,
+                sighash: s.hashes[usize::from(e.hash_index)],
+                partial_sig: z,
+            });
+        }
+        let st = self
+            .peers
+            .get_mut(from)
+            .ok_or_else(|| Reject::UnknownAuthor(peer.clone()))?;
+        let replenish = st
+            .pool
+            .advertise(&mut Self::gen_for(&self.share))
+            .map_err(|e| invalid(e.to_string()))?;
+        let pkg = PartialSigPackage {
+            idx: self.me_idx,
+            sid: s.sid,
+            pubkey: self.me_xonly,
+            psigs,
+            nonce_code: None,
+            replenish: if replenish.is_empty() {
+                None
+            } else {
+                Some(replenish)
+            },
+        };
+        Ok(vec![Outgoing {
+            to: *from,
+            envelope: Envelope {
+                request_id: request_id.to_string(),
+                sent_at: now,
+                payload: Payload::SignResponse(pkg),
+            },
+        }])
+    }
+
+    fn handle_sign_response(
+        &mut self,
+        from: &[u8; 32],
+        from_idx: u16,
+        request_id: &str,
+        pkg: PartialSigPackage,
+        now: u64,
+    ) -> Option<Completion> {
+        let peer = hex::encode(from);
+        let Some(Pending::Sign {
+            session,
+            rounds,
+            waiting,
+            partials,
+        }) = self.pending.get_mut(request_id)
+        else {
+            return None;
+        };
+        let fail = |reason: String| NodeError::InvalidPeerResponse {
+            op: Op::Sign,
+            peer: peer.clone(),
+            reason,
+        };
+        let check = (|| -> Result<(), NodeError> {
+            if waiting.get(from) != Some(&from_idx) {
+                return Err(fail("not a target of this round, or answered twice".into()));
+            }
+            if pkg.idx != from_idx {
+                return Err(fail(format!(
+                    "idx {} is not the sender's index {from_idx}",
+                    pkg.idx
+                )));
+            }
+            if pkg.sid != session.sid {
+                return Err(fail("sid does not match the session".into()));
+            }
+            if pkg.psigs.len() != session.hashes.len() {
+                return Err(fail(format!(
+                    "{} partial signatures for {} hashes",
+                    pkg.psigs.len(),
+                    session.hashes.len()
+                )));
+            }
+            let mut seen = HashSet::new();
+            for p in &pkg.psigs {
+                let k = usize::from(p.hash_index);
+                if k >= session.hashes.len() || !seen.insert(k) {
+                    return Err(fail("bad or duplicate hash_index".into()));
+                }
+                if p.sighash != session.hashes[k] {
+                    return Err(fail("sighash does not match the session".into()));
+                }
+                frost::verify_partial(&self.keys, &rounds[k], from_idx, &p.partial_sig)
+                    .map_err(|_| fail("invalid partial signature".into()))?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = check {
+            // A target's invalid answer fails the whole round; strangers are just ignored.
+            if waiting.contains_key(from) {
+                self.pending.remove(request_id);
+                return Some(Completion {
+                    request_id: request_id.to_string(),
+                    result: Err(e),
+                });
+            }
+            return None;
+        }
+        waiting.remove(from);
+        for p in &pkg.psigs {
+            let k = usize::from(p.hash_index);
+            if partials.len() <= k {
+                partials.resize(k + 1, Vec::new());
+            }
+            partials[k].push((from_idx, p.partial_sig));
+        }
+        let done = waiting.is_empty();
+        let msg = session.hashes[0];
+        let result = if done {
+            Some(frost::aggregate(&self.keys, &rounds[0], &partials[0]))
+        } else {
+            None
+        };
+        if let (Some(rep), Some(st)) = (&pkg.replenish, self.peers.get_mut(from)) {
+            st.pool.store_incoming(rep);
+        }
+        let result = result?;
+        self.pending.remove(request_id);
+        let result = match result {
+            Ok(sig) => {
+                self.sign_cache.put(msg, sig, now);
+                Ok(Outcome::Signature(sig))
+            }
+            Err(frost::Error::BadPartialSignature(i)) => Err(NodeError::InvalidPeerResponse {
+                op: Op::Sign,
+                peer: self
+                    .group
+                    .member(i)
+                    .map(|m| hex::encode(m.xonly()))
+                    .unwrap_or_default(),
+                reason: "invalid partial signature".into(),
+            }),
+            Err(e) => Err(e.into()),
+        };
+        Some(Completion {
+            request_id: request_id.to_string(),
+            result,
+        })
+    }
+
+    // ---------------------------------------------------------------- ecdh
+
+    /// Starts an ECDH round with the x-only `target` (§6.3, corrected rule).
+    pub fn start_ecdh(&mut self, target: [u8; 32], now: u64) -> Result<Started, NodeError> {
+        if let Some(x) = self.ecdh_cache.get(&target, now) {
+            return Ok(Started::Done(Outcome::Ecdh(x)));
+        }
+        let need = usize::from(self.group.threshold.saturating_sub(1));
+        let chosen = self.select_peers(Method::Ecdh, now, need);
+        self.start_ecdh_with(target, &chosen, now)
+    }
+
+    /// ECDH with an explicit set of peers (second-quorum cross-check).
+    pub fn start_ecdh_with(
+        &mut self,
+        target: [u8; 32],
+        chosen: &[[u8; 32]],
+        now: u64,
+    ) -> Result<Started, NodeError> {
+        let need = usize::from(self.group.threshold.saturating_sub(1));
+        if chosen.len() < need {
+            return Err(NodeError::NotEnoughPeers {
+                op: Op::Ecdh,
+                need,
+                have: chosen.len(),
+            });
+        }
+        let mut waiting = BTreeMap::new();
+        for p in chosen {
+            let st = self
+                .peers
+                .get(p)
+                .ok_or_else(|| NodeError::UnknownPeer(hex::encode(p)))?;
+            waiting.insert(*p, st.idx);
+        }
+        let mut members: Vec<u16> = waiting.values().copied().collect();
+        members.push(self.me_idx);
+        members.sort_unstable();
+        let own = frost::ecdh_share(self.me_idx, &self.share, &members, &target)?;
+        let pkg = EcdhPackage {
+            idx: self.me_idx,
+            members: members.clone(),
+            entries: vec![EcdhEntry {
+                ecdh_pk: target,
+                keyshare: own,
+            }],
+        };
+        let request_id = Envelope::new_request_id();
+        let outgoing = waiting
+            .keys()
+            .map(|p| Outgoing {
+                to: *p,
+                envelope: Envelope {
+                    request_id: request_id.clone(),
+                    sent_at: now,
+                    payload: Payload::EcdhRequest(pkg.clone()),
+                },
+            })
+            .collect();
+        self.pending.insert(
+            request_id.clone(),
+            Pending::Ecdh {
+                members,
+                targets: vec![target],
+                waiting,
+                shares: vec![vec![own]],
+            },
+        );
+        Ok(Started::Round {
+            request_id,
+            outgoing,
+        })
+    }
+
+    fn validate_ecdh(&self, from_idx: u16, p: &EcdhPackage) -> Result<(), String> {
+        if p.idx != from_idx {
+            return Err(format!(
+                "idx {} is not the sender's index {from_idx}",
+                p.idx
+            ));
+        }
+        self.validate_members(&p.members)?;
+        if !p.members.contains(&self.me_idx) || !p.members.contains(&from_idx) {
+            return Err("members must contain both sender and receiver".into());
+        }
+        if p.entries.is_empty() || p.entries.len() > MAX_BATCH {
+            return Err(format!("{} entries (1…100 allowed)", p.entries.len()));
+        }
+        Ok(())
+    }
+
+    fn handle_ecdh_request(
+        &mut self,
+        from: &[u8; 32],
+        from_idx: u16,
+        request_id: &str,
+        p: EcdhPackage,
+        now: u64,
+    ) -> Result<Vec<Outgoing>, Reject> {
+        let peer = hex::encode(from);
+        let invalid = |reason: String| Reject::Invalid {
+            peer: peer.clone(),
+            kind: "EcdhRequest",
+            reason,
+        };
+        self.validate_ecdh(from_idx, &p).map_err(&invalid)?;
+        let mut entries = Vec::with_capacity(p.entries.len());
+        for e in &p.entries {
+            let ks = frost::ecdh_share(self.me_idx, &self.share, &p.members, &e.ecdh_pk)
+                .map_err(|e| invalid(e.to_string()))?;
+            entries.push(EcdhEntry {
+                ecdh_pk: e.ecdh_pk,
+                keyshare: ks,
+            });
+        }
+        Ok(vec![Outgoing {
+            to: *from,
+            envelope: Envelope {
+                request_id: request_id.to_string(),
+                sent_at: now,
+                payload: Payload::EcdhResponse(EcdhPackage {
+                    idx: self.me_idx,
+                    members: p.members,
+                    entries,
+                }),
+            },
+        }])
+    }
+
+    fn handle_ecdh_response(
+        &mut self,
+        from: &[u8; 32],
+        from_idx: u16,
+        request_id: &str,
+        p: EcdhPackage,
+        now: u64,
+    ) -> Option<Completion> {
+        let peer = hex::encode(from);
+        let valid = self.validate_ecdh(from_idx, &p);
+        let Some(Pending::Ecdh {
+            members,
+            targets,
+            waiting,
+            shares,
+        }) = self.pending.get_mut(request_id)
+        else {
+            return None;
+        };
+        if !waiting.contains_key(from) {
+            return None;
+        }
+        let fail = |reason: String| NodeError::InvalidPeerResponse {
+            op: Op::Ecdh,
+            peer: peer.clone(),
+            reason,
+        };
+        let check = (|| {
+            valid.map_err(&fail)?;
+            if &p.members != members {
+                return Err(fail("members differ from the request".into()));
+            }
+            let mut got = Vec::with_capacity(targets.len());
+            for t in targets.iter() {
+                let e =
+                    p.entries.iter().find(|e| &e.ecdh_pk == t).ok_or_else(|| {
+                        fail(format!("no keyshare for target {}", hex::encode(t)))
+                    })?;
+                got.push(e.keyshare);
+            }
+            Ok(got)
+        })();
+        match check {
+            Err(e) => {
+                self.pending.remove(request_id);
+                Some(Completion {
+                    request_id: request_id.to_string(),
+                    result: Err(e),
+                })
+            }
+            Ok(got) => {
+                waiting.remove(from);
+                for (k, ks) in got.into_iter().enumerate() {
+                    shares[k].push(ks);
+                }
+                if !waiting.is_empty() {
+                    return None;
+                }
+                let target = targets[0];
+                let result = frost::ecdh_combine(&shares[0]);
+                self.pending.remove(request_id);
+                let result = match result {
+                    Ok(x) => {
+                        self.ecdh_cache.put(target, x, now);
+                        Ok(Outcome::Ecdh(x))
+                    }
+                    Err(e) => Err(NodeError::InvalidPeerResponse {
+                        op: Op::Ecdh,
+                        peer,
+                        reason: format!("keyshare does not combine: {e}"),
+                    }),
+                };
+                Some(Completion {
+                    request_id: request_id.to_string(),
+                    result,
+                })
+            }
+        }
+    }
+
+    /// Forgets a cached ECDH result (after a failed cross-check).
+    pub fn forget_ecdh(&mut self, target: &[u8; 32]) {
+        self.ecdh_cache.map.remove(target);
+    }
+
+    // ---------------------------------------------------------------- onboard
+
+    fn handle_onboard_request(
+        &mut self,
+        from: &[u8; 32],
+        request_id: &str,
+        req: OnboardRequest,
+        now: u64,
+    ) -> Result<Vec<Outgoing>, Reject> {
+        let peer = hex::encode(from);
+        req.validate().map_err(|e| Reject::Invalid {
+            peer: peer.clone(),
+            kind: "OnboardRequest",
+            reason: e.to_string(),
+        })?;
+        let size = self.cfg.pool.pool_size;
+        let st = self
+            .peers
+            .get_mut(from)
+            .ok_or_else(|| Reject::UnknownAuthor(peer.clone()))?;
+        st.pool.store_incoming(&req.nonces);
+        st.pool
+            .fill_outgoing(size, &mut Self::gen_for(&self.share))
+            .map_err(|e| Reject::Invalid {
+                peer: peer.clone(),
+                kind: "OnboardRequest",
+                reason: e.to_string(),
+            })?;
+        let nonces = st.pool.outgoing_public();
+        Ok(vec![Outgoing {
+            to: *from,
+            envelope: Envelope {
+                request_id: request_id.to_string(),
+                sent_at: now,
+                payload: Payload::OnboardResponse(OnboardResponse {
+                    group: self.group.clone(),
+                    nonces,
+                }),
+            },
+        }])
+    }
+
+    // ---------------------------------------------------------------- dispatch
+
+    /// Fails a pending round (timeout); returns its completion.
+    pub fn expire(&mut self, request_id: &str) -> Option<Completion> {
+        let p = self.pending.remove(request_id)?;
+        let silent: Vec<[u8; 32]> = match &p {
+            Pending::Ping { peer, .. } => vec![*peer],
+            Pending::Sign { waiting, .. } | Pending::Ecdh { waiting, .. } => {
+                waiting.keys().copied().collect()
+            }
+        };
+        for k in silent {
+            if let Some(st) = self.peers.get_mut(&k) {
+                st.unresponsive = true;
+            }
+        }
+        Some(Completion {
+            request_id: request_id.to_string(),
+            result: Err(NodeError::Timeout {
+                op: p.op(),
+                peers: p.waiting_on(),
+            }),
+        })
+    }
+
+    /// Handles one authenticated, decrypted envelope from `from` (steps 5–6 of §2, then the
+    /// handlers of §5/§6). Errors are reasons to drop the message; a policy denial is answered
+    /// with an `Error` payload (in `Handled.outgoing`).
+    pub fn handle(&mut self, from: &[u8; 32], env: Envelope, now: u64) -> Result<Handled, Reject> {
+        let r = self.handle_inner(from, env, now);
+        if r.is_err() {
+            self.rejected += 1;
+        }
+        r
+    }
+
+    fn handle_inner(
+        &mut self,
+        from: &[u8; 32],
+        env: Envelope,
+        now: u64,
+    ) -> Result<Handled, Reject> {
+        let peer = hex::encode(from);
+        let Some(st) = self.peers.get_mut(from) else {
+            return Err(Reject::UnknownAuthor(peer));
+        };
+        let from_idx = st.idx;
+        st.last_seen = Some(now);
+        st.unresponsive = false;
+        self.replay
+            .check(&peer, &env.request_id, env.sent_at, now)
+            .map_err(|e| Reject::Replay {
+                peer: peer.clone(),
+                reason: e.to_string(),
+            })?;
+        env.check().map_err(|e| Reject::Envelope {
+            peer: peer.clone(),
+            reason: e.to_string(),
+        })?;
+        let rid = env.request_id;
+        let mut out = Handled::default();
+
+        if self.pending.contains_key(&rid) {
+            out.completion = match env.payload {
+                Payload::PingResponse(ping) => {
+                    ping.validate().map_err(|e| Reject::Invalid {
+                        peer: peer.clone(),
+                        kind: "PingResponse",
+                        reason: e.to_string(),
+                    })?;
+                    let Some(Pending::Ping {
+                        peer: target,
+                        started_ms,
+                    }) = self.pending.get(&rid)
+                    else {
+                        return Err(Reject::Unsolicited {
+                            peer,
+                            kind: "PingResponse",
+                        });
+                    };
+                    if target != from {
+                        return Err(Reject::Unsolicited {
+                            peer,
+                            kind: "PingResponse",
+                        });
+                    }
+                    let rtt =
+                        u64::try_from(now_ms().saturating_sub(*started_ms)).unwrap_or(u64::MAX);
+                    self.pending.remove(&rid);
+                    self.receive_ping(from, &ping);
+                    if let Some(st) = self.peers.get_mut(from) {
+                        st.rtt_ms = Some(rtt);
+                    }
+                    Some(Completion {
+                        request_id: rid,
+                        result: Ok(Outcome::Pong {
+                            peer: *from,
+                            rtt_ms: rtt,
+                        }),
+                    })
+                }
+                Payload::SignResponse(pkg) => {
+                    self.handle_sign_response(from, from_idx, &rid, pkg, now)
+                }
+                Payload::EcdhResponse(pkg) => {
+                    self.handle_ecdh_response(from, from_idx, &rid, pkg, now)
+                }
+                Payload::Error(e) => {
+                    let targeted = match self.pending.get(&rid) {
+                        Some(Pending::Ping { peer: p, .. }) => p == from,
+                        Some(Pending::Sign { waiting, .. })
+                        | Some(Pending::Ecdh { waiting, .. }) => waiting.contains_key(from),
+                        None => false,
+                    };
+                    if !targeted {
+                        return Err(Reject::Unsolicited {
+                            peer,
+                            kind: "Error",
+                        });
+                    }
+                    let op = self
+                        .pending
+                        .remove(&rid)
+                        .map(|p| p.op())
+                        .unwrap_or(Op::Sign);
+                    tracing::warn!(peer = %peer, "peer rejected request: {}:{}", e.code, e.message);
+                    Some(Completion {
+                        request_id: rid,
+                        result: Err(NodeError::PeerRejected {
+                            op,
+                            peer,
+                            code: e.code,
+                            message: e.message,
+                        }),
+                    })
+                }
+                other => {
+                    return Err(Reject::Unsolicited {
+                        peer,
+                        kind: other.type_name(),
+                    });
+                }
+            };
+            return Ok(out);
+        }
+
+        let method = match &env.payload {
+            Payload::PingRequest(_) => Method::Ping,
+            Payload::OnboardRequest(_) => Method::Onboard,
+            Payload::SignRequest(_) => Method::Sign,
+            Payload::EcdhRequest(_) => Method::Ecdh,
+            other => {
+                return Err(Reject::Unsolicited {
+                    peer,
+                    kind: other.type_name(),
+                });
+            }
+        };
+        if !self.policy.allows_inbound(from, method) {
+            tracing::info!(peer = %peer, method = method.as_str(), "inbound request denied by local policy");
+            out.outgoing.push(Outgoing {
+                to: *from,
+                envelope: Envelope {
+                    request_id: rid,
+                    sent_at: now,
+                    payload: Payload::Error(ErrorPayload {
+                        code: PEER_DENIED.into(),
+                        message: method.denied_message(),
+                    }),
+                },
+            });
+            return Ok(out);
+        }
+        out.outgoing = match env.payload {
+            Payload::PingRequest(ping) => {
+                ping.validate().map_err(|e| Reject::Invalid {
+                    peer: peer.clone(),
+                    kind: "PingRequest",
+                    reason: e.to_string(),
+                })?;
+                self.receive_ping(from, &ping);
+                let resp = self.build_ping(from, now).map_err(|e| Reject::Invalid {
+                    peer: peer.clone(),
+                    kind: "PingRequest",
+                    reason: e.to_string(),
+                })?;
+                vec![Outgoing {
+                    to: *from,
+                    envelope: Envelope {
+                        request_id: rid,
+                        sent_at: now,
+                        payload: Payload::PingResponse(resp),
+                    },
+                }]
+            }
+            Payload::SignRequest(s) => self.handle_sign_request(from, from_idx, &rid, s, now)?,
+            Payload::EcdhRequest(p) => self.handle_ecdh_request(from, from_idx, &rid, p, now)?,
+            Payload::OnboardRequest(r) => self.handle_onboard_request(from, &rid, r, now)?,
+            _ => Vec::new(),
+        };
+        Ok(out)
+    }
+}

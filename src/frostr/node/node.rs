@@ -1,0 +1,669 @@
+//! The running node: engine + codec + transport + timers + supervisor, behind a `NodeHandle`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, oneshot};
+
+use crate::frost::NonceLedger;
+use crate::frostr::next::group::GroupPackage;
+use crate::frostr::next::wire::Envelope;
+use crate::nostr::Event;
+use crate::vault::secret::Secret32;
+
+use super::codec::Codec;
+use super::engine::{Engine, EngineConfig, NodeError, Op, Outcome, Outgoing, Started};
+use super::peers::NodeStatus;
+use super::policy::{Method, Policy};
+use super::transport::{Transport, TransportFactory};
+
+/// Unix seconds. Injected so tests can run at a transcript's time.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    })
+}
+
+/// Initiator timeouts (§4.3).
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub sign: Duration,
+    pub ecdh: Duration,
+    pub ping: Duration,
+    pub onboard: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            sign: Duration::from_secs(30),
+            ecdh: Duration::from_secs(30),
+            ping: Duration::from_secs(15),
+            onboard: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Supervisor settings.
+#[derive(Debug, Clone, Copy)]
+pub struct SupervisorConfig {
+    /// How often the supervisor checks the transport and beats the heartbeat.
+    pub tick: Duration,
+    /// Peers not seen for this long (or low on nonces) get pinged.
+    pub ping_stale_secs: u64,
+    /// No inbound traffic for this long and all probes failing → re-create the transport.
+    pub silent_after: Duration,
+    /// Transport down for this long → re-create it.
+    pub disconnected_after: Duration,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for SupervisorConfig {
+    fn default() -> Self {
+        Self {
+            tick: Duration::from_secs(5),
+            ping_stale_secs: 60,
+            silent_after: Duration::from_secs(180),
+            disconnected_after: Duration::from_secs(30),
+            backoff_min: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Called by the supervisor on every healthy tick (wire to `crate::health::Liveness::beat`).
+pub type Heartbeat = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Everything needed to run one keyset's node.
+pub struct NodeConfig {
+    pub group: GroupPackage,
+    pub share: Secret32,
+    pub relays: Vec<String>,
+    pub ledger: Arc<dyn NonceLedger>,
+    pub policy: Policy,
+    pub engine: EngineConfig,
+    pub timeouts: Timeouts,
+    pub supervisor: SupervisorConfig,
+    /// Cross-check every fresh ECDH result with a second quorum when one is reachable.
+    pub ecdh_cross_check: bool,
+    /// Legacy 1.0.x transport (kind 20004). Not implemented by this node: `start` refuses it.
+    pub legacy: bool,
+    pub clock: Clock,
+    pub heartbeat: Option<Heartbeat>,
+    /// Name used in logs and heartbeats (e.g. the profile id).
+    pub label: String,
+}
+
+impl NodeConfig {
+    pub fn new(
+        group: GroupPackage,
+        share: Secret32,
+        relays: Vec<String>,
+        ledger: Arc<dyn NonceLedger>,
+    ) -> Self {
+        Self {
+            group,
+            share,
+            relays,
+            ledger,
+            policy: Policy::default(),
+            engine: EngineConfig::default(),
+            timeouts: Timeouts::default(),
+            supervisor: SupervisorConfig::default(),
+            ecdh_cross_check: false,
+            legacy: false,
+            clock: system_clock(),
+            heartbeat: None,
+            label: String::from("node"),
+        }
+    }
+}
+
+type Waiter = oneshot::Sender<Result<Outcome, NodeError>>;
+
+struct Inner {
+    engine: Mutex<Engine>,
+    codec: Codec,
+    transport: RwLock<Arc<dyn Transport>>,
+    factory: TransportFactory,
+    waiters: Mutex<HashMap<String, Waiter>>,
+    clock: Clock,
+    timeouts: Timeouts,
+    sup: SupervisorConfig,
+    cross_check: bool,
+    legacy: bool,
+    group_pk: [u8; 32],
+    label: String,
+    heartbeat: Option<Heartbeat>,
+    last_inbound: AtomicU64,
+    restarts: AtomicU64,
+    dropped: AtomicU64,
+    reconnect: Notify,
+    stop: Notify,
+    stopped: AtomicBool,
+}
+
+/// Cheap, cloneable handle to a running node. Used by the API, the NIP-46 signer and the CLI.
+#[derive(Clone)]
+pub struct NodeHandle {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for NodeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NodeHandle({})", self.inner.label)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub struct Node;
+
+impl Node {
+    /// Starts a node on its configured relays (`crate::relay::Pool`).
+    pub async fn start(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
+        let relays = cfg.relays.clone();
+        let factory: TransportFactory = Arc::new(move || {
+            Arc::new(crate::relay::Pool::new(relays.clone())) as Arc<dyn Transport>
+        });
+        Self::start_with(cfg, factory).await
+    }
+
+    /// Starts a node on transports built by `factory` (tests use an in-process bus).
+    pub async fn start_with(
+        cfg: NodeConfig,
+        factory: TransportFactory,
+    ) -> Result<NodeHandle, NodeError> {
+        if cfg.legacy {
+            return Err(NodeError::InvalidInput(
+                "legacy 1.0.x (kind 20004) transport is not available in this build; run \
+                 `frostbox migrate` to move the keyset to the current generation"
+                    .into(),
+            ));
+        }
+        let mut engine = Engine::new(cfg.group, cfg.share.duplicate(), cfg.ledger, cfg.engine)?;
+        *engine.policy_mut() = cfg.policy;
+        let mut codec = Codec::new(cfg.share, engine.peer_keys())
+            .map_err(|e| NodeError::InvalidInput(e.to_string()))?;
+        let transport = factory();
+        if transport.verifies_events() {
+            codec = codec.trust_transport_verification();
+        }
+        let inner = Arc::new(Inner {
+            group_pk: engine.group_pk(),
+            engine: Mutex::new(engine),
+            codec,
+            transport: RwLock::new(transport),
+            factory,
+            waiters: Mutex::new(HashMap::new()),
+            clock: cfg.clock,
+            timeouts: cfg.timeouts,
+            sup: cfg.supervisor,
+            cross_check: cfg.ecdh_cross_check,
+            legacy: cfg.legacy,
+            label: cfg.label,
+            heartbeat: cfg.heartbeat,
+            last_inbound: AtomicU64::new(0),
+            restarts: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            reconnect: Notify::new(),
+            stop: Notify::new(),
+            stopped: AtomicBool::new(false),
+        });
+        // Subscribe before returning so that nothing addressed to us is missed.
+        let rx = inner
+            .current_transport()
+            .subscribe(&inner.sub_id(), vec![inner.codec.filter()])
+            .await;
+        tokio::spawn(receive_loop(inner.clone(), rx));
+        tokio::spawn(supervisor(inner.clone()));
+        tracing::info!(node = %inner.label, "frostr node started");
+        Ok(NodeHandle { inner })
+    }
+}
+
+impl Inner {
+    fn now(&self) -> u64 {
+        (self.clock)()
+    }
+    fn sub_id(&self) -> String {
+        format!("frostr-{}", &hex::encode(self.codec.me())[..16])
+    }
+    fn current_transport(&self) -> Arc<dyn Transport> {
+        self.transport
+            .read()
+            .map(|g| g.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    async fn send(&self, outgoing: Vec<Outgoing>) -> Result<(), NodeError> {
+        let t = self.current_transport();
+        let mut events: Vec<Event> = Vec::with_capacity(outgoing.len());
+        for o in &outgoing {
+            let ev = self
+                .codec
+                .seal(&o.to, &o.envelope)
+                .map_err(|e| NodeError::Transport(e.to_string()))?;
+            events.push(ev);
+        }
+        let results = futures_util::future::join_all(events.iter().map(|ev| t.publish(ev))).await;
+        let mut first_err = None;
+        for (r, o) in results.into_iter().zip(&outgoing) {
+            if let Err(e) = r {
+                tracing::warn!(node = %self.label, peer = %hex::encode(o.to), "publish failed: {e}");
+                first_err.get_or_insert(e);
+            }
+        }
+        match first_err {
+            Some(e) => Err(NodeError::Transport(e)),
+            None => Ok(()),
+        }
+    }
+
+    fn complete(&self, request_id: &str, result: Result<Outcome, NodeError>) {
+        if let Some(tx) = lock(&self.waiters).remove(request_id) {
+            let _ = tx.send(result);
+        }
+    }
+
+    fn handle_event(self: &Arc<Self>, ev: Event) {
+        let (from, env) = match self.codec.open(&ev) {
+            Ok(x) => x,
+            Err(r) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(node = %self.label, "dropped event {}: {r}", hex::encode(ev.id));
+                return;
+            }
+        };
+        self.last_inbound.store(self.now(), Ordering::Relaxed);
+        let handled = {
+            let mut eng = lock(&self.engine);
+            eng.handle(&from, env, self.now())
+        };
+        match handled {
+            Err(r) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(node = %self.label, "rejected message: {r}");
+            }
+            Ok(h) => {
+                if let Some(c) = h.completion {
+                    self.complete(&c.request_id, c.result);
+                }
+                if !h.outgoing.is_empty() {
+                    let me = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = me.send(h.outgoing).await {
+                            tracing::warn!(node = %me.label, "reply not sent: {e}");
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    /// Runs one local operation to completion (or timeout).
+    async fn run_op(
+        &self,
+        op: Op,
+        timeout: Duration,
+        start: impl FnOnce(&mut Engine, u64) -> Result<Started, NodeError>,
+    ) -> Result<Outcome, NodeError> {
+        if self.stopped.load(Ordering::SeqCst) {
+            return Err(NodeError::Stopped);
+        }
+        let now = self.now();
+        let (rid, outgoing, rx) = {
+            let mut eng = lock(&self.engine);
+            match start(&mut eng, now)? {
+                Started::Done(o) => return Ok(o),
+                Started::Round {
+                    request_id,
+                    outgoing,
+                } => {
+                    let (tx, rx) = oneshot::channel();
+                    lock(&self.waiters).insert(request_id.clone(), tx);
+                    (request_id, outgoing, rx)
+                }
+            }
+        };
+        if let Err(e) = self.send(outgoing).await {
+            lock(&self.engine).expire(&rid);
+            lock(&self.waiters).remove(&rid);
+            return Err(e);
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(NodeError::Stopped),
+            Err(_) => {
+                lock(&self.waiters).remove(&rid);
+                let c = lock(&self.engine).expire(&rid);
+                match c {
+                    Some(c) => c.result,
+                    None => Err(NodeError::Timeout { op, peers: vec![] }),
+                }
+            }
+        }
+    }
+
+    async fn ping_many(self: &Arc<Self>, peers: Vec<[u8; 32]>) -> usize {
+        let futs = peers.into_iter().map(|p| {
+            let me = self.clone();
+            async move {
+                me.run_op(Op::Ping, me.timeouts.ping, |e, now| e.start_ping(&p, now))
+                    .await
+                    .is_ok()
+            }
+        });
+        futures_util::future::join_all(futs)
+            .await
+            .into_iter()
+            .filter(|ok| *ok)
+            .count()
+    }
+}
+
+async fn receive_loop(inner: Arc<Inner>, mut rx: tokio::sync::mpsc::Receiver<Event>) {
+    let mut backoff = inner.sup.backoff_min;
+    loop {
+        let healthy_since = Instant::now();
+        loop {
+            tokio::select! {
+                ev = rx.recv() => match ev {
+                    Some(ev) => inner.handle_event(ev),
+                    None => break,
+                },
+                _ = inner.reconnect.notified() => break,
+                _ = inner.stop.notified() => return,
+            }
+        }
+        if inner.stopped.load(Ordering::SeqCst) {
+            return;
+        }
+        // Subscription lost or supervisor asked: re-create the transport with backoff.
+        if healthy_since.elapsed() > inner.sup.backoff_max {
+            backoff = inner.sup.backoff_min;
+        }
+        inner.restarts.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(node = %inner.label, "relay subscription lost; reconnecting in {backoff:?}");
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = inner.stop.notified() => return,
+        }
+        backoff = (backoff * 2).min(inner.sup.backoff_max);
+        let old = inner.current_transport();
+        let fresh = (inner.factory)();
+        if let Ok(mut g) = inner.transport.write() {
+            *g = fresh.clone();
+        }
+        old.shutdown().await;
+        rx = fresh
+            .subscribe(&inner.sub_id(), vec![inner.codec.filter()])
+            .await;
+    }
+}
+
+async fn supervisor(inner: Arc<Inner>) {
+    // Fill nonce pools as soon as a relay is connected.
+    for _ in 0..200 {
+        if inner.current_transport().connected() > 0 || inner.stopped.load(Ordering::SeqCst) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let peers = lock(&inner.engine).peer_keys();
+    inner.ping_many(peers).await;
+    let mut down_since: Option<Instant> = None;
+    let mut last_probe_ok = Instant::now();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(inner.sup.tick) => {}
+            _ = inner.stop.notified() => return,
+        }
+        if inner.stopped.load(Ordering::SeqCst) {
+            return;
+        }
+        let now = inner.now();
+        let connected = inner.current_transport().connected();
+        if connected == 0 {
+            let since = *down_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= inner.sup.disconnected_after {
+                tracing::warn!(node = %inner.label, "no relay connected; re-creating transport");
+                inner.reconnect.notify_one();
+                down_since = None;
+            }
+            continue;
+        }
+        down_since = None;
+        let due = lock(&inner.engine).peers_needing_ping(now, inner.sup.ping_stale_secs);
+        if !due.is_empty() {
+            let n = due.len();
+            let ok = inner.ping_many(due).await;
+            if ok > 0 {
+                last_probe_ok = Instant::now();
+            } else {
+                tracing::debug!(node = %inner.label, "{n} peer probe(s) unanswered");
+            }
+        } else {
+            last_probe_ok = Instant::now();
+        }
+        let last_in = inner.last_inbound.load(Ordering::Relaxed);
+        let silent = now.saturating_sub(last_in) >= inner.sup.silent_after.as_secs();
+        if silent && last_probe_ok.elapsed() >= inner.sup.silent_after {
+            tracing::warn!(node = %inner.label, "node is silent (no traffic, probes failing); re-creating transport");
+            inner.reconnect.notify_one();
+            last_probe_ok = Instant::now();
+            continue;
+        }
+        if let Some(hb) = &inner.heartbeat {
+            hb(&inner.label);
+        }
+    }
+}
+
+impl NodeHandle {
+    /// Threshold-signs a 32-byte message (for Nostr: the event id). BIP-340 under `group_pk`.
+    pub async fn sign(&self, msg32: [u8; 32]) -> Result<[u8; 64], NodeError> {
+        match self
+            .inner
+            .run_op(Op::Sign, self.inner.timeouts.sign, |e, now| {
+                e.start_sign(msg32, now)
+            })
+            .await?
+        {
+            Outcome::Signature(s) => Ok(s),
+            o => Err(NodeError::Frost(format!("unexpected outcome {o:?}"))),
+        }
+    }
+
+    /// Threshold ECDH with an x-only key: the shared x (= NIP-04/NIP-44 `shared_x` of the group
+    /// key and `peer_xonly`). With cross-check on, a fresh result is confirmed by a second quorum
+    /// when one is reachable.
+    pub async fn ecdh(&self, peer_xonly: [u8; 32]) -> Result<[u8; 32], NodeError> {
+        let inner = &self.inner;
+        let t = usize::from(lock(&inner.engine).threshold().saturating_sub(1));
+        let cands = lock(&inner.engine).candidates(Method::Ecdh, inner.now());
+        if !inner.cross_check || cands.len() <= t {
+            return match inner
+                .run_op(Op::Ecdh, inner.timeouts.ecdh, |e, now| {
+                    e.start_ecdh(peer_xonly, now)
+                })
+                .await?
+            {
+                Outcome::Ecdh(x) => Ok(x),
+                o => Err(NodeError::Frost(format!("unexpected outcome {o:?}"))),
+            };
+        }
+        let first: Vec<[u8; 32]> = cands[..t].to_vec();
+        let second: Vec<[u8; 32]> = cands[1..=t].to_vec();
+        let (a, b) = tokio::join!(
+            inner.run_op(Op::Ecdh, inner.timeouts.ecdh, |e, now| e
+                .start_ecdh_with(peer_xonly, &first, now)),
+            inner.run_op(Op::Ecdh, inner.timeouts.ecdh, |e, now| e
+                .start_ecdh_with(peer_xonly, &second, now)),
+        );
+        let (Outcome::Ecdh(a), Outcome::Ecdh(b)) = (a?, b?) else {
+            return Err(NodeError::Frost("unexpected ECDH outcome".into()));
+        };
+        if a != b {
+            let eng = lock(&inner.engine);
+            let ids = |s: &[[u8; 32]]| {
+                let mut v: Vec<u16> = s.iter().filter_map(|p| eng.peer_idx(p)).collect();
+                v.push(eng.idx());
+                v.sort_unstable();
+                v
+            };
+            let err = NodeError::EcdhMismatch {
+                first: ids(&first),
+                second: ids(&second),
+            };
+            drop(eng);
+            lock(&inner.engine).forget_ecdh(&peer_xonly);
+            return Err(err);
+        }
+        Ok(a)
+    }
+
+    /// Pings a peer (also syncs nonce inventories and policy); returns the round-trip time.
+    pub async fn ping(&self, peer_xonly: [u8; 32]) -> Result<Duration, NodeError> {
+        let t0 = Instant::now();
+        self.inner
+            .run_op(Op::Ping, self.inner.timeouts.ping, |e, now| {
+                e.start_ping(&peer_xonly, now)
+            })
+            .await?;
+        Ok(t0.elapsed())
+    }
+
+    /// Readiness ("threshold reachable now", from all peers), per-peer status, legacy flag.
+    pub fn status(&self) -> NodeStatus {
+        let now = self.inner.now();
+        let mut st = lock(&self.inner.engine).status(now);
+        st.relays_connected = self.inner.current_transport().connected();
+        st.ready = st.threshold_reachable && st.relays_connected > 0;
+        st.legacy = self.inner.legacy;
+        st
+    }
+
+    pub fn group_pk(&self) -> [u8; 32] {
+        self.inner.group_pk
+    }
+
+    /// This member's x-only key (its Nostr identity on the relays).
+    pub fn pubkey(&self) -> [u8; 32] {
+        self.inner.codec.me()
+    }
+
+    /// Replaces the local policy overrides (takes effect for the next message).
+    pub fn set_policy(&self, policy: Policy) {
+        let mut eng = lock(&self.inner.engine);
+        let observed_keep = eng.policy().clone();
+        let mut p = policy;
+        p.merge_observed(&observed_keep);
+        *eng.policy_mut() = p;
+    }
+
+    /// Counters: (dropped/rejected inbound messages, transport re-creations).
+    pub fn counters(&self) -> (u64, u64) {
+        (
+            self.inner.dropped.load(Ordering::Relaxed),
+            self.inner.restarts.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Stops the node's tasks and closes its relay connections.
+    pub async fn shutdown(&self) {
+        self.inner.stopped.store(true, Ordering::SeqCst);
+        self.inner.stop.notify_waiters();
+        for (_, tx) in lock(&self.inner.waiters).drain() {
+            let _ = tx.send(Err(NodeError::Stopped));
+        }
+        self.inner.current_transport().shutdown().await;
+    }
+
+    /// Sends an arbitrary envelope (tests and tools).
+    pub async fn send_raw(&self, to: [u8; 32], envelope: Envelope) -> Result<(), NodeError> {
+        self.inner.send(vec![Outgoing { to, envelope }]).await
+    }
+}
+
+/// Several keysets in one process, keyed by profile id.
+#[derive(Clone, Default)]
+pub struct Nodes {
+    map: Arc<RwLock<BTreeMap<String, NodeHandle>>>,
+}
+
+impl Nodes {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Adds (or replaces, shutting the old one down) the node of `profile_id`.
+    pub async fn insert(&self, profile_id: String, node: NodeHandle) {
+        let old = self
+            .map
+            .write()
+            .ok()
+            .and_then(|mut g| g.insert(profile_id, node));
+        if let Some(old) = old {
+            old.shutdown().await;
+        }
+    }
+    pub fn get(&self, profile_id: &str) -> Option<NodeHandle> {
+        self.map
+            .read()
+            .ok()
+            .and_then(|g| g.get(profile_id).cloned())
+    }
+    /// The only node, when exactly one keyset is loaded (the common case).
+    pub fn single(&self) -> Option<NodeHandle> {
+        let g = self.map.read().ok()?;
+        if g.len() == 1 {
+            g.values().next().cloned()
+        } else {
+            None
+        }
+    }
+    pub async fn remove(&self, profile_id: &str) -> bool {
+        let old = self.map.write().ok().and_then(|mut g| g.remove(profile_id));
+        match old {
+            Some(n) => {
+                n.shutdown().await;
+                true
+            }
+            None => false,
+        }
+    }
+    pub fn ids(&self) -> Vec<String> {
+        self.map
+            .read()
+            .map(|g| g.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+    pub fn statuses(&self) -> Vec<(String, NodeStatus)> {
+        let nodes: Vec<(String, NodeHandle)> = self
+            .map
+            .read()
+            .map(|g| g.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        nodes.into_iter().map(|(k, n)| (k, n.status())).collect()
+    }
+    pub async fn shutdown_all(&self) {
+        let nodes: Vec<NodeHandle> = self
+            .map
+            .write()
+            .map(|mut g| std::mem::take(&mut *g).into_values().collect())
+            .unwrap_or_default();
+        for n in nodes {
+            n.shutdown().await;
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! Async Frostbox nodes over an in-process bus: full rounds through the event codec, timeouts,
+//! bad events, supervisor reconnect, the `Nodes` registry.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use frostbox::frost::{self, MemoryNonceLedger};
+use frostbox::frostr::next::group::GroupPackage;
+use frostbox::frostr::next::wire::{Envelope, ErrorPayload, Payload};
+use frostbox::frostr::node::codec::{Codec, KIND};
+use frostbox::frostr::node::transport::{LocalBus, Transport, TransportFactory};
+use frostbox::frostr::node::{Node, NodeConfig, NodeError, NodeHandle, Nodes, SupervisorConfig};
+use frostbox::nostr::Event;
+use frostbox::vault::secret::Secret32;
+
+struct Group {
+    nodes: Vec<NodeHandle>,
+    group: GroupPackage,
+    secret: Secret32,
+    bus: LocalBus,
+    shares: Vec<Secret32>,
+}
+
+fn fast_supervisor() -> SupervisorConfig {
+    SupervisorConfig {
+        tick: Duration::from_millis(50),
+        backoff_min: Duration::from_millis(20),
+        backoff_max: Duration::from_millis(200),
+        disconnected_after: Duration::from_millis(100),
+        ..SupervisorConfig::default()
+    }
+}
+
+async fn group(t: u16, n: u16, cross_check: bool) -> Group {
+    let ks = frost::keygen(t, n).expect("keygen");
+    let group = GroupPackage::from_keys("bus", &ks.group);
+    let secret = frost::recover(&ks.shares).expect("recover");
+    let bus = LocalBus::new();
+    let mut nodes = Vec::new();
+    for s in &ks.shares {
+        let b = bus.clone();
+        let factory: TransportFactory = Arc::new(move || Arc::new(b.clone()) as Arc<dyn Transport>);
+        let mut cfg = NodeConfig::new(
+            group.clone(),
+            s.secret.duplicate(),
+            vec![],
+            Arc::new(MemoryNonceLedger::new()),
+        );
+        cfg.ecdh_cross_check = cross_check;
+        cfg.supervisor = fast_supervisor();
+        cfg.timeouts.sign = Duration::from_secs(5);
+        cfg.timeouts.ecdh = Duration::from_secs(5);
+        cfg.label = format!("m{}", s.idx);
+        nodes.push(Node::start_with(cfg, factory).await.expect("start"));
+    }
+    let shares = ks.shares.iter().map(|s| s.secret.duplicate()).collect();
+    Group {
+        nodes,
+        group,
+        secret,
+        bus,
+        shares,
+    }
+}
+
+async fn wait_ready(nodes: &[NodeHandle]) {
+    for _ in 0..200 {
+        if nodes.iter().all(|n| n.status().ready) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!(
+        "nodes not ready: {:?}",
+        nodes.iter().map(|n| n.status()).collect::<Vec<_>>()
+    );
+}
+
+fn plain_ecdh_x(secret: &Secret32, peer: &[u8; 32]) -> [u8; 32] {
+    let mut b = [2u8; 33];
+    b[1..].copy_from_slice(peer);
+    let pk = secp256k1::PublicKey::from_slice(&b).expect("pk");
+    let sk = secp256k1::SecretKey::from_secret_bytes(*secret.expose()).expect("sk");
+    let pt = secp256k1::ecdh::shared_secret_point(&pk, &sk);
+    let mut x = [0u8; 32];
+    x.copy_from_slice(&pt[..32]);
+    x
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_of_three_over_bus_with_ecdh_cross_check() {
+    let g = group(2, 3, true).await;
+    wait_ready(&g.nodes).await;
+    for (i, n) in g.nodes.iter().enumerate() {
+        let msg = [i as u8 + 10; 32];
+        let sig = n.sign(msg).await.expect("sign");
+        assert!(frost::verify_bip340(&g.group.group_pk, &msg, &sig));
+        assert_eq!(n.group_pk(), g.group.group_pk);
+    }
+    let target = frost::xonly(&Secret32::random()).expect("x");
+    let want = plain_ecdh_x(&g.secret, &target);
+    for n in &g.nodes {
+        assert_eq!(n.ecdh(target).await.expect("ecdh"), want);
+    }
+    let rtt = g.nodes[0].ping(g.nodes[1].pubkey()).await.expect("ping");
+    assert!(rtt < Duration::from_secs(5));
+    let st = g.nodes[0].status();
+    assert!(st.threshold_reachable && st.ready);
+    assert_eq!(st.peers.len(), 2);
+    assert!(
+        st.peers
+            .iter()
+            .all(|p| p.rtt_ms.is_some() && p.last_seen.is_some())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_survives_first_peer_offline() {
+    let g = group(2, 3, false).await;
+    wait_ready(&g.nodes).await;
+    // The lowest-sorted peer of node 0 goes away; node 0 still signs via the other one.
+    let st = g.nodes[0].status();
+    let first = st
+        .peers
+        .iter()
+        .map(|p| p.pubkey.clone())
+        .min()
+        .expect("peer");
+    let off = g
+        .nodes
+        .iter()
+        .find(|n| hex::encode(n.pubkey()) == first)
+        .expect("node");
+    off.shutdown().await;
+    // Make node 0 see the other peer as the only online one: ping it now.
+    let other = g
+        .nodes
+        .iter()
+        .skip(1)
+        .find(|n| hex::encode(n.pubkey()) != first)
+        .expect("other");
+    g.nodes[0].ping(other.pubkey()).await.expect("ping");
+    assert!(g.nodes[0].status().threshold_reachable);
+    let msg = [0x77; 32];
+    // If the vanished peer is picked first, that round times out naming it; the peer is then
+    // marked unresponsive and the next round uses the online one.
+    let sig = match g.nodes[0].sign(msg).await {
+        Ok(sig) => sig,
+        Err(NodeError::Timeout { peers, .. }) => {
+            assert_eq!(peers, vec![first.clone()]);
+            g.nodes[0]
+                .sign(msg)
+                .await
+                .expect("second round uses the online peer")
+        }
+        Err(e) => panic!("{e}"),
+    };
+    assert!(frost::verify_bip340(&g.group.group_pk, &msg, &sig));
+    let st = g.nodes[0].status();
+    assert!(st.threshold_reachable);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_names_the_silent_peer() {
+    let g = group(2, 2, false).await;
+    wait_ready(&g.nodes).await;
+    let silent = g.nodes[1].pubkey();
+    g.nodes[1].shutdown().await;
+    let mut cfg_msg = [0u8; 32];
+    cfg_msg[0] = 1;
+    let t0 = std::time::Instant::now();
+    let err = g.nodes[0].sign(cfg_msg).await.expect_err("peer is gone");
+    assert!(t0.elapsed() >= Duration::from_secs(4));
+    match err {
+        NodeError::Timeout { peers, .. } => assert_eq!(peers, vec![hex::encode(silent)]),
+        e => panic!("{e}"),
+    }
+}
+
+/// Malformed, misaddressed, foreign, forged and replayed events are dropped with a reason;
+/// the node keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_events_are_dropped_and_node_keeps_working() {
+    let g = group(2, 3, false).await;
+    wait_ready(&g.nodes).await;
+    let victim = &g.nodes[0];
+    let vkey = victim.pubkey();
+    let (dropped0, _) = victim.counters();
+    let peer_secret = g.shares[1].duplicate();
+    let ptag = vec![vec!["p".to_string(), hex::encode(vkey)]];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs();
+    let mk = |content: &str, tags: Vec<Vec<String>>| {
+        Event::sign(&peer_secret, now, KIND, tags, content.to_string(), [0; 32]).expect("ev")
+    };
+    // 1. Not NIP-44 at all.
+    g.bus
+        .publish(&mk("garbage", ptag.clone()))
+        .await
+        .expect("pub");
+    // 2. Valid NIP-44 but not an envelope.
+    let codec = Codec::new(peer_secret.duplicate(), [vkey]).expect("codec");
+    let conv = frostbox::nostr::nip44::conversation_key(&peer_secret, &vkey).expect("conv");
+    let junk = frostbox::nostr::nip44::encrypt(
+        &conv,
+        "{\"nope\":1}",
+        frostbox::nostr::nip44::B64::Unpadded,
+    )
+    .expect("enc");
+    g.bus.publish(&mk(&junk, ptag.clone())).await.expect("pub");
+    // 3. Two p tags.
+    let mut two = ptag.clone();
+    two.push(vec!["p".into(), hex::encode(g.nodes[2].pubkey())]);
+    g.bus.publish(&mk(&junk, two)).await.expect("pub");
+    // 4. A stale envelope (sent 10 minutes ago).
+    let stale = Envelope {
+        request_id: "stale-1".into(),
+        sent_at: now - 600,
+        payload: Payload::Error(ErrorPayload {
+            code: "x".into(),
+            message: "y".into(),
+        }),
+    };
+    let ev = codec.seal(&vkey, &stale).expect("seal");
+    g.bus.publish(&ev).await.expect("pub");
+    // 5. A forged signature.
+    let mut forged = codec
+        .seal(
+            &vkey,
+            &Envelope {
+                request_id: "forged".into(),
+                sent_at: now,
+                payload: stale.payload.clone(),
+            },
+        )
+        .expect("seal");
+    forged.sig[0] ^= 1;
+    g.bus.publish(&forged).await.expect("pub");
+    // 6. A stranger (not a member) — the filter's authors exclude it, so send directly.
+    let stranger = Secret32::random();
+    let sc = Codec::new(stranger, [vkey]).expect("codec");
+    let sev = sc.seal(&vkey, &stale).expect("seal");
+    assert!(
+        Codec::new(g.shares[0].duplicate(), [g.nodes[1].pubkey()])
+            .expect("codec")
+            .open(&sev)
+            .is_err()
+    );
+    // 7. An unsolicited response, replayed twice.
+    let unsolicited = codec
+        .seal(
+            &vkey,
+            &Envelope {
+                request_id: "unsolicited".into(),
+                sent_at: now,
+                payload: stale.payload.clone(),
+            },
+        )
+        .expect("seal");
+    g.bus.publish(&unsolicited).await.expect("pub");
+    g.bus.publish(&unsolicited).await.expect("pub");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (dropped1, _) = victim.counters();
+    assert!(
+        dropped1 - dropped0 >= 6,
+        "expected ≥ 6 drops, got {}",
+        dropped1 - dropped0
+    );
+    let msg = [0x55; 32];
+    let sig = victim.sign(msg).await.expect("still signs");
+    assert!(frost::verify_bip340(&g.group.group_pk, &msg, &sig));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervisor_recreates_lost_transport() {
+    let g = group(2, 2, false).await;
+    wait_ready(&g.nodes).await;
+    g.bus.kill();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    g.bus.revive();
+    // Both nodes must resubscribe (with backoff) and sign again.
+    let mut ok = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (_, r0) = g.nodes[0].counters();
+        let (_, r1) = g.nodes[1].counters();
+        if r0 > 0 && r1 > 0 && g.nodes[0].sign([0x99; 32]).await.is_ok() {
+            ok = true;
+            break;
+        }
+    }
+    assert!(ok, "nodes did not recover after the relay came back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_registry_holds_several_keysets() {
+    let a = group(2, 2, false).await;
+    let b = group(2, 3, false).await;
+    let reg = Nodes::new();
+    reg.insert("a".into(), a.nodes[0].clone()).await;
+    assert_eq!(reg.single().map(|n| n.group_pk()), Some(a.group.group_pk));
+    reg.insert("b".into(), b.nodes[0].clone()).await;
+    assert!(reg.single().is_none());
+    assert_eq!(reg.ids(), vec!["a".to_string(), "b".to_string()]);
+    assert_eq!(reg.get("b").map(|n| n.group_pk()), Some(b.group.group_pk));
+    assert_eq!(reg.statuses().len(), 2);
+    assert!(reg.remove("a").await);
+    assert!(matches!(
+        a.nodes[0].sign([1; 32]).await,
+        Err(NodeError::Stopped)
+    ));
+    reg.shutdown_all().await;
+    assert!(reg.ids().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_is_refused_with_migrate_hint() {
+    let ks = frost::keygen(2, 2).expect("keygen");
+    let group = GroupPackage::from_keys("l", &ks.group);
+    let mut cfg = NodeConfig::new(
+        group,
+        ks.shares[0].secret.duplicate(),
+        vec![],
+        Arc::new(MemoryNonceLedger::new()),
+    );
+    cfg.legacy = true;
+    let bus = LocalBus::new();
+    let f: TransportFactory = Arc::new(move || Arc::new(bus.clone()) as Arc<dyn Transport>);
+    let err = Node::start_with(cfg, f).await.expect_err("legacy refused");
+    assert!(err.to_string().contains("frostbox migrate"), "{err}");
+}

@@ -1,0 +1,519 @@
+//! The node's protocol engine, in memory: groups of Frostbox engines ping, sign and ECDH with
+//! each other; bad peers are rejected with a reason; nonces are never reused across a restart.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use frostbox::frost::{self, MemoryNonceLedger, NonceLedger};
+use frostbox::frostr::next::group::GroupPackage;
+use frostbox::frostr::next::wire::{Envelope, Payload};
+use frostbox::frostr::node::engine::{Completion, Engine, EngineConfig, Outgoing, Started};
+use frostbox::frostr::node::policy::{Override, PeerPolicy};
+use frostbox::frostr::node::{NodeError, Outcome, Reject};
+use frostbox::vault::secret::Secret32;
+
+const NOW: u64 = 1_795_316_319;
+
+struct Net {
+    engines: BTreeMap<[u8; 32], Engine>,
+    order: Vec<[u8; 32]>,
+    group: GroupPackage,
+    secret: Secret32,
+    ledgers: Vec<Arc<MemoryNonceLedger>>,
+}
+
+fn net(t: u16, n: u16) -> Net {
+    let ks = frost::keygen(t, n).expect("keygen");
+    let group = GroupPackage::from_keys("test", &ks.group);
+    let secret = frost::recover(&ks.shares).expect("recover");
+    let mut engines = BTreeMap::new();
+    let mut order = Vec::new();
+    let mut ledgers = Vec::new();
+    for s in &ks.shares {
+        let ledger = Arc::new(MemoryNonceLedger::new());
+        ledgers.push(ledger.clone());
+        let e = Engine::new(
+            group.clone(),
+            s.secret.duplicate(),
+            ledger,
+            EngineConfig::default(),
+        )
+        .expect("engine");
+        order.push(e.xonly());
+        engines.insert(e.xonly(), e);
+    }
+    Net {
+        engines,
+        order,
+        group,
+        secret,
+        ledgers,
+    }
+}
+
+impl Net {
+    fn key(&self, i: usize) -> [u8; 32] {
+        self.order[i]
+    }
+    fn eng(&mut self, i: usize) -> &mut Engine {
+        let k = self.order[i];
+        self.engines.get_mut(&k).expect("engine")
+    }
+    /// Delivers messages until quiet; returns completions seen by `origin` and rejections.
+    fn run(
+        &mut self,
+        from: [u8; 32],
+        mut queue: Vec<Outgoing>,
+        tamper: &mut dyn FnMut(&[u8; 32], &mut Envelope),
+    ) -> (Vec<Completion>, Vec<Reject>) {
+        let mut q: Vec<([u8; 32], Outgoing)> = queue.drain(..).map(|o| (from, o)).collect();
+        let mut done = Vec::new();
+        let mut rejects = Vec::new();
+        while !q.is_empty() {
+            let (sender, mut o) = q.remove(0);
+            tamper(&sender, &mut o.envelope);
+            let eng = self.engines.get_mut(&o.to).expect("recipient");
+            match eng.handle(&sender, o.envelope, NOW) {
+                Ok(h) => {
+                    let me = eng.xonly();
+                    for out in h.outgoing {
+                        q.push((me, out));
+                    }
+                    if let Some(c) = h.completion {
+                        done.push(c);
+                    }
+                }
+                Err(r) => rejects.push(r),
+            }
+        }
+        (done, rejects)
+    }
+
+    fn ping_all(&mut self) {
+        for i in 0..self.order.len() {
+            for j in 0..self.order.len() {
+                if i == j {
+                    continue;
+                }
+                let me = self.key(i);
+                let peer = self.key(j);
+                let Started::Round { outgoing, .. } =
+                    self.eng(i).start_ping(&peer, NOW).expect("ping")
+                else {
+                    panic!("ping is a round")
+                };
+                let (done, rej) = self.run(me, outgoing, &mut |_, _| {});
+                assert!(rej.is_empty(), "{rej:?}");
+                assert!(matches!(done[0].result, Ok(Outcome::Pong { .. })));
+            }
+        }
+    }
+
+    fn sign(&mut self, i: usize, msg: [u8; 32]) -> Result<[u8; 64], NodeError> {
+        let me = self.key(i);
+        match self.eng(i).start_sign(msg, NOW)? {
+            Started::Done(Outcome::Signature(s)) => Ok(s),
+            Started::Done(o) => panic!("{o:?}"),
+            Started::Round { outgoing, .. } => {
+                let (done, _) = self.run(me, outgoing, &mut |_, _| {});
+                match done.into_iter().next().expect("completion").result? {
+                    Outcome::Signature(s) => Ok(s),
+                    o => panic!("{o:?}"),
+                }
+            }
+        }
+    }
+
+    fn ecdh(&mut self, i: usize, target: [u8; 32]) -> Result<[u8; 32], NodeError> {
+        let me = self.key(i);
+        match self.eng(i).start_ecdh(target, NOW)? {
+            Started::Done(Outcome::Ecdh(x)) => Ok(x),
+            Started::Done(o) => panic!("{o:?}"),
+            Started::Round { outgoing, .. } => {
+                let (done, _) = self.run(me, outgoing, &mut |_, _| {});
+                match done.into_iter().next().expect("completion").result? {
+                    Outcome::Ecdh(x) => Ok(x),
+                    o => panic!("{o:?}"),
+                }
+            }
+        }
+    }
+}
+
+/// Plain ECDH x of `secret` with x-only `peer` (the reference answer).
+fn plain_ecdh_x(secret: &Secret32, peer: &[u8; 32]) -> [u8; 32] {
+    let mut b = [2u8; 33];
+    b[1..].copy_from_slice(peer);
+    let pk = secp256k1::PublicKey::from_slice(&b).expect("pk");
+    let sk = secp256k1::SecretKey::from_secret_bytes(*secret.expose()).expect("sk");
+    let pt = secp256k1::ecdh::shared_secret_point(&pk, &sk);
+    let mut x = [0u8; 32];
+    x.copy_from_slice(&pt[..32]);
+    x
+}
+
+#[test]
+fn two_of_three_ping_sign_ecdh() {
+    let mut n = net(2, 3);
+    n.ping_all();
+    let st = n.eng(0).status(NOW);
+    assert!(st.threshold_reachable);
+    assert_eq!(st.sign_ready_peers, 2);
+    for i in 0..3 {
+        let msg = [i as u8 + 1; 32];
+        let sig = n.sign(i, msg).expect("sign");
+        assert!(frost::verify_bip340(&n.group.group_pk, &msg, &sig));
+    }
+    let target_secret = Secret32::random();
+    let target = frost::xonly(&target_secret).expect("x");
+    let want = plain_ecdh_x(&n.secret, &target);
+    for i in 0..3 {
+        assert_eq!(n.ecdh(i, target).expect("ecdh"), want);
+    }
+    // The corrected output is also the target's own view (NIP-44 shared_x).
+    assert_eq!(plain_ecdh_x(&target_secret, &n.group.group_pk), want);
+}
+
+#[test]
+fn three_of_five_sign_and_ecdh() {
+    let mut n = net(3, 5);
+    n.ping_all();
+    for i in [0, 2, 4] {
+        let msg = [0x40 + i as u8; 32];
+        let sig = n.sign(i, msg).expect("sign");
+        assert!(frost::verify_bip340(&n.group.group_pk, &msg, &sig));
+    }
+    let target = frost::xonly(&Secret32::random()).expect("x");
+    let want = plain_ecdh_x(&n.secret, &target);
+    assert_eq!(n.ecdh(1, target).expect("ecdh"), want);
+    assert_eq!(n.ecdh(3, target).expect("ecdh"), want);
+}
+
+#[test]
+fn sign_result_is_cached() {
+    let mut n = net(2, 3);
+    n.ping_all();
+    let msg = [9; 32];
+    let sig = n.sign(0, msg).expect("sign");
+    let before =
+        n.eng(1).status(NOW).peers[0].outgoing_spent + n.eng(2).status(NOW).peers[0].outgoing_spent;
+    let Started::Done(Outcome::Signature(again)) = n.eng(0).start_sign(msg, NOW).expect("sign")
+    else {
+        panic!("expected a cache hit")
+    };
+    assert_eq!(again, sig);
+    let after =
+        n.eng(1).status(NOW).peers[0].outgoing_spent + n.eng(2).status(NOW).peers[0].outgoing_spent;
+    assert_eq!(
+        before, after,
+        "no network traffic / nonces for a cached result"
+    );
+}
+
+#[test]
+fn without_nonces_sign_fails_immediately_naming_the_shortfall() {
+    let mut n = net(2, 3);
+    let err = n.sign(0, [1; 32]).expect_err("no nonces yet");
+    assert!(
+        matches!(
+            err,
+            NodeError::NotEnoughPeers {
+                need: 1,
+                have: 0,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn many_signatures_replenish_automatically() {
+    let mut n = net(2, 3);
+    n.ping_all();
+    // 150 signatures > the 70 nonces of one ping: replenish in each response keeps it going.
+    for k in 0..150u32 {
+        let mut msg = [0u8; 32];
+        msg[..4].copy_from_slice(&k.to_be_bytes());
+        let sig = n.sign(0, msg).expect("sign");
+        assert!(frost::verify_bip340(&n.group.group_pk, &msg, &sig));
+    }
+    assert!(n.eng(0).status(NOW).threshold_reachable);
+}
+
+#[test]
+fn policy_denied_sign_fails_with_peer_rejected_naming_the_peer() {
+    let mut n = net(2, 2);
+    n.ping_all();
+    let alice = n.key(0);
+    let bob = n.key(1);
+    let mut deny = PeerPolicy::default();
+    deny.respond.sign = Override::Deny;
+    n.eng(1).policy_mut().set_peer(alice, deny);
+    let Started::Round { outgoing, .. } = n.eng(0).start_sign([5; 32], NOW).expect("start") else {
+        panic!("round")
+    };
+    let (done, _) = n.run(alice, outgoing, &mut |_, _| {});
+    let err = done[0].result.clone().expect_err("denied");
+    match err {
+        NodeError::PeerRejected {
+            peer,
+            code,
+            message,
+            ..
+        } => {
+            assert_eq!(peer, hex::encode(bob));
+            assert_eq!(code, "peer_denied");
+            assert_eq!(message, "inbound sign denied by local policy");
+        }
+        e => panic!("{e}"),
+    }
+    // After Bob tells Alice (ping profile), Alice no longer even asks Bob.
+    let Started::Round { outgoing, .. } = n.eng(0).start_ping(&bob, NOW).expect("ping") else {
+        panic!("round")
+    };
+    n.run(alice, outgoing, &mut |_, _| {});
+    let st = n.eng(0).status(NOW);
+    assert!(!st.peers[0].can_request_sign);
+    assert!(!st.threshold_reachable);
+    assert!(matches!(
+        n.sign(0, [6; 32]),
+        Err(NodeError::NotEnoughPeers { .. })
+    ));
+}
+
+#[test]
+fn invalid_partial_signature_fails_round_naming_peer() {
+    let mut n = net(2, 3);
+    n.ping_all();
+    let alice = n.key(0);
+    let Started::Round { outgoing, .. } = n.eng(0).start_sign([7; 32], NOW).expect("start") else {
+        panic!("round")
+    };
+    let target = outgoing[0].to;
+    let (done, _) = n.run(alice, outgoing, &mut |sender, env| {
+        if let Payload::SignResponse(p) = &mut env.payload {
+            assert_eq!(sender, &target);
+            p.psigs[0].partial_sig[31] ^= 1;
+        }
+    });
+    match done[0].result.clone() {
+        Err(NodeError::InvalidPeerResponse { peer, reason, .. }) => {
+            assert_eq!(peer, hex::encode(target));
+            assert!(reason.contains("partial signature"), "{reason}");
+        }
+        r => panic!("{r:?}"),
+    }
+    assert_eq!(n.eng(0).pending_count(), 0);
+}
+
+#[test]
+fn replayed_stale_future_and_foreign_messages_are_rejected() {
+    let mut n = net(2, 3);
+    let alice = n.key(0);
+    let bob = n.key(1);
+    let Started::Round { outgoing, .. } = n.eng(0).start_ping(&bob, NOW).expect("ping") else {
+        panic!("round")
+    };
+    let env = outgoing[0].envelope.clone();
+    assert!(n.eng(1).handle(&alice, env.clone(), NOW).is_ok());
+    // Replay.
+    assert!(matches!(
+        n.eng(1).handle(&alice, env.clone(), NOW + 1),
+        Err(Reject::Replay { .. })
+    ));
+    // Stale and from the future.
+    let mut stale = env.clone();
+    stale.request_id = "other1".into();
+    stale.sent_at = NOW - 301;
+    assert!(matches!(
+        n.eng(1).handle(&alice, stale, NOW),
+        Err(Reject::Replay { .. })
+    ));
+    let mut fut = env.clone();
+    fut.request_id = "other2".into();
+    fut.sent_at = NOW + 31;
+    assert!(matches!(
+        n.eng(1).handle(&alice, fut, NOW),
+        Err(Reject::Replay { .. })
+    ));
+    // Not a member.
+    let stranger = frost::xonly(&Secret32::random()).expect("x");
+    assert!(matches!(
+        n.eng(1).handle(&stranger, env.clone(), NOW),
+        Err(Reject::UnknownAuthor(_))
+    ));
+    // Unsolicited response.
+    let mut unsolicited = env;
+    unsolicited.request_id = "other3".into();
+    if let Payload::PingRequest(p) = unsolicited.payload {
+        unsolicited.payload = Payload::PingResponse(p);
+    }
+    assert!(matches!(
+        n.eng(1).handle(&alice, unsolicited, NOW),
+        Err(Reject::Unsolicited { .. })
+    ));
+    assert_eq!(n.eng(1).rejected_count(), 5);
+}
+
+#[test]
+fn bad_sign_requests_are_dropped_without_answer() {
+    let mut n = net(2, 3);
+    n.ping_all();
+    let alice = n.key(0);
+    let Started::Round { outgoing, .. } = n.eng(0).start_sign([8; 32], NOW).expect("start") else {
+        panic!("round")
+    };
+    let to = outgoing[0].to;
+    let base = outgoing[0].envelope.clone();
+    let idx = n.engines[&to].idx();
+    type Tamper = Box<dyn Fn(&mut Envelope)>;
+    let cases: Vec<(&str, Tamper)> = vec![
+        (
+            "sid",
+            Box::new(|e| {
+                if let Payload::SignRequest(s) = &mut e.payload {
+                    s.sid[0] ^= 1;
+                }
+            }),
+        ),
+        (
+            "members",
+            Box::new(|e| {
+                if let Payload::SignRequest(s) = &mut e.payload {
+                    s.members.reverse();
+                    s.sid = s.compute_sid();
+                }
+            }),
+        ),
+        (
+            "code",
+            Box::new(move |e| {
+                if let Payload::SignRequest(s) = &mut e.payload
+                    && let Some(sets) = &mut s.nonces
+                {
+                    for set in sets.iter_mut().filter(|x| x.idx == idx) {
+                        set.entries[0].code = [0xee; 32];
+                    }
+                }
+            }),
+        ),
+        (
+            "gid",
+            Box::new(|e| {
+                if let Payload::SignRequest(s) = &mut e.payload {
+                    s.gid[0] ^= 1;
+                    s.sid = s.compute_sid();
+                }
+            }),
+        ),
+    ];
+    for (i, (name, f)) in cases.iter().enumerate() {
+        let mut env = base.clone();
+        env.request_id = format!("bad-{i}");
+        f(&mut env);
+        let r = n.engines.get_mut(&to).expect("e").handle(&alice, env, NOW);
+        assert!(matches!(r, Err(Reject::Invalid { .. })), "{name}: {r:?}");
+    }
+    // The genuine request still works: nothing was consumed by the bad ones.
+    let (done, rej) = n.run(alice, vec![Outgoing { to, envelope: base }], &mut |_, _| {});
+    assert!(rej.is_empty(), "{rej:?}");
+    assert!(matches!(done[0].result, Ok(Outcome::Signature(_))));
+}
+
+/// A node is killed after its nonce consumption was recorded but before the partial signature
+/// went out. Even if its pool state were restored, the restarted node refuses the code.
+#[test]
+fn restarted_node_refuses_to_reuse_a_nonce() {
+    let ks = frost::keygen(2, 2).expect("keygen");
+    let group = GroupPackage::from_keys("t", &ks.group);
+    let ledger_a = Arc::new(MemoryNonceLedger::new());
+    let ledger_b = Arc::new(MemoryNonceLedger::new());
+    let mk = |i: usize, l: Arc<MemoryNonceLedger>| {
+        Engine::new(
+            group.clone(),
+            ks.shares[i].secret.duplicate(),
+            l,
+            EngineConfig::default(),
+        )
+        .expect("engine")
+    };
+    let mut alice = mk(0, ledger_a.clone());
+    let mut bob = mk(1, ledger_b.clone());
+    let (ka, kb) = (alice.xonly(), bob.xonly());
+    // Bob's outgoing nonce for Alice, from fixed secrets so the "restored" node has it too.
+    let code = [0x42; 32];
+    let h = Secret32::new([0x11; 32]);
+    let b = Secret32::new([0x22; 32]);
+    let nonce = frost::SigningNonce::from_secrets(code, &h, &b).expect("nonce");
+    let public = frostbox::frostr::next::wire::DerivedPublicNonce::of(&nonce);
+    bob.insert_outgoing_nonce(&ka, nonce).expect("insert");
+    alice.insert_incoming_nonces(&kb, &[public; 1]);
+    // Alice needs > 5 nonces from Bob to consider him; add 5 decoys behind the real one.
+    for k in 0..5u8 {
+        let n = frost::SigningNonce::generate(&ks.shares[1].secret).expect("n");
+        let mut d = frostbox::frostr::next::wire::DerivedPublicNonce::of(&n);
+        d.code = [k; 32];
+        alice.insert_incoming_nonces(&kb, &[d]);
+    }
+    let Started::Round { outgoing, .. } = alice.start_sign([3; 32], NOW).expect("start") else {
+        panic!("round")
+    };
+    let req = outgoing[0].envelope.clone();
+    // Bob handles it: consumption is recorded, then Bob "dies" before sending.
+    let h1 = bob.handle(&ka, req.clone(), NOW).expect("bob signs");
+    assert_eq!(h1.outgoing.len(), 1);
+    assert!(ledger_b.contains(&code));
+    drop(h1);
+    drop(bob);
+    // Restart with the same ledger and a restored pool holding the same nonce.
+    let mut bob2 = mk(1, ledger_b.clone());
+    let again = frost::SigningNonce::from_secrets(code, &h, &b).expect("nonce");
+    bob2.insert_outgoing_nonce(&ka, again).expect("insert");
+    let r = bob2.handle(&ka, req, NOW);
+    match r {
+        Err(Reject::Invalid { reason, .. }) => {
+            assert!(reason.contains("already consumed"), "{reason}")
+        }
+        other => panic!("restarted node must refuse: {other:?}"),
+    }
+    // And the ledger itself refuses a second record.
+    assert!(ledger_b.record_consumed(&code).is_err());
+}
+
+#[test]
+fn onboard_request_gets_group_and_100_sorted_nonces() {
+    let mut n = net(2, 3);
+    let carol = n.key(2);
+    let alice_key = n.key(0);
+    let mut nonces = Vec::new();
+    for _ in 0..3 {
+        let s = Secret32::random();
+        let nn = frost::SigningNonce::generate(&s).expect("n");
+        nonces.push(frostbox::frostr::next::wire::DerivedPublicNonce::of(&nn));
+    }
+    let env = Envelope {
+        request_id: "onb".into(),
+        sent_at: NOW,
+        payload: Payload::OnboardRequest(frostbox::frostr::next::wire::OnboardRequest {
+            version: 1,
+            nonces,
+        }),
+    };
+    let h = n.eng(0).handle(&carol, env, NOW).expect("onboard");
+    assert_eq!(h.outgoing[0].to, carol);
+    let Payload::OnboardResponse(r) = &h.outgoing[0].envelope.payload else {
+        panic!("response")
+    };
+    assert_eq!(r.group, n.group);
+    assert_eq!(r.nonces.len(), 100);
+    assert!(r.nonces.windows(2).all(|w| w[0].code < w[1].code));
+    let st = n.eng(0).status(NOW);
+    let c = st
+        .peers
+        .iter()
+        .find(|p| p.pubkey == hex::encode(carol))
+        .expect("carol");
+    assert_eq!(c.incoming_nonces, 3);
+    let _ = (alice_key, &n.ledgers);
+}
