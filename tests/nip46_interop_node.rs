@@ -2,7 +2,7 @@
 //! the embedded relay. Needs `npm ci` in tests/interop/nip46 → run by
 //! ci/steps/45-interop-nip46.sh with `--ignored`.
 
-use frostbox::nip46::transport::spawn_with_ws_pool;
+use frostbox::nip46::transport::spawn_with_relay_pool;
 use frostbox::nip46::{Bunker, BunkerConfig, BunkerUri, MemStore, Policy, local_signer};
 use frostbox::nostr::keys;
 use frostbox::relay::{Relay, RelayConfig};
@@ -44,7 +44,7 @@ async fn nostr_tools_bunker_signer_interop() {
     )
     .expect("bunker");
     relay.allow_pubkeys([bunker.transport_pubkey()]);
-    let stop = spawn_with_ws_pool(bunker.clone(), io);
+    let stop = spawn_with_relay_pool(bunker.clone(), io);
     let all =
         Policy::from_perms("sign_event,nip04_encrypt,nip04_decrypt,nip44_encrypt,nip44_decrypt").0;
     let (_, good) = bunker

@@ -3,7 +3,7 @@
 //! "ephemeral events p-tagging an allowed key" rule. Includes a reconnect: the TCP path to the
 //! relay is cut and the bunker must resubscribe and keep answering.
 
-use frostbox::nip46::transport::{NostrPool, WsPool, spawn_with_ws_pool};
+use frostbox::nip46::transport::{NostrPool, WsPool, spawn_with_relay_pool};
 use frostbox::nip46::{Bunker, BunkerConfig, BunkerUri, Event, MemStore, Policy, local_signer};
 use frostbox::nostr::{Filter, keys, nip44};
 use frostbox::relay::{Relay, RelayConfig};
@@ -134,7 +134,7 @@ async fn bunker_over_embedded_relay_survives_reconnect() {
     )
     .expect("bunker");
     relay.allow_pubkeys([bunker.transport_pubkey()]);
-    let stop = spawn_with_ws_pool(bunker.clone(), io);
+    let stop = spawn_with_relay_pool(bunker.clone(), io);
 
     let (_, uri) = bunker
         .create_bunker_uri(

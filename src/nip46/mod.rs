@@ -24,7 +24,9 @@ pub(crate) use crate::nostr;
 pub use nostr::Event;
 pub use policy::{Decision, Policy};
 pub use service::{ApprovalDecision, Bunker, BunkerConfig, Notice};
-pub use signer::{ThresholdAdapter, ThresholdOps, ThresholdSigner, UnsignedEvent, local_signer};
+pub use signer::{
+    ThresholdAdapter, ThresholdOps, ThresholdSigner, UnsignedEvent, local_signer, node_signer,
+};
 pub use store::{MemStore, Nip46Store};
 pub use uri::{BunkerUri, NostrConnectUri};
 

@@ -201,3 +201,35 @@ impl ThresholdOps for LocalKey {
 pub fn local_signer(secret: Secret32) -> ThresholdAdapter<LocalKey> {
     ThresholdAdapter(LocalKey(secret))
 }
+
+/// The FROSTR signing node as the bunker's identity: every signature is a threshold signature,
+/// every NIP-04/NIP-44 key comes from threshold ECDH.
+impl ThresholdOps for crate::frostr::node::NodeHandle {
+    fn group_pk(&self) -> [u8; 32] {
+        crate::frostr::node::NodeHandle::group_pk(self)
+    }
+    fn sign(&self, msg32: [u8; 32]) -> BoxFuture<'_, Result<[u8; 64], SignerError>> {
+        Box::pin(async move {
+            crate::frostr::node::NodeHandle::sign(self, msg32)
+                .await
+                .map_err(|e| SignerError::Failed(e.to_string()))
+        })
+    }
+    fn ecdh(&self, peer_xonly: [u8; 32]) -> BoxFuture<'_, Result<Secret32, SignerError>> {
+        Box::pin(async move {
+            let mut x = crate::frostr::node::NodeHandle::ecdh(self, peer_xonly)
+                .await
+                .map_err(|e| SignerError::Failed(e.to_string()))?;
+            let s = Secret32::new(x);
+            zeroize::Zeroize::zeroize(&mut x);
+            Ok(s)
+        })
+    }
+}
+
+/// The bunker identity backed by a running FROSTR node (what `serve` uses).
+pub fn node_signer(
+    node: crate::frostr::node::NodeHandle,
+) -> ThresholdAdapter<crate::frostr::node::NodeHandle> {
+    ThresholdAdapter(node)
+}

@@ -376,3 +376,47 @@ impl NostrPool for WsPool {
         })
     }
 }
+
+// ------------------------------------------------------------------ crate::relay::Pool
+
+impl NostrPool for crate::relay::Pool {
+    fn subscribe(&self, id: &str, filters: Vec<Filter>) -> BoxFuture<'_, mpsc::Receiver<Event>> {
+        let id = id.to_string();
+        Box::pin(async move { crate::relay::Pool::subscribe(self, &id, filters).await })
+    }
+
+    /// Publishes in the background (the bunker never waits for relay OKs); while the relay is
+    /// not connected yet (a freshly added `nostrconnect://` relay) it retries for ~5 s.
+    fn publish(&self, ev: Event) -> BoxFuture<'_, ()> {
+        let pool = self.clone();
+        Box::pin(async move {
+            tokio::spawn(async move {
+                for _ in 0..20 {
+                    let r = crate::relay::Pool::publish(&pool, &ev).await;
+                    let reached = r
+                        .relays
+                        .iter()
+                        .any(|x| !matches!(x.outcome, crate::relay::PublishOutcome::NotConnected));
+                    if reached {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                tracing::debug!("nip46: response not published, no relay connected");
+            });
+        })
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move { crate::relay::Pool::shutdown(self).await })
+    }
+}
+
+/// Spawns [`run`] on `crate::relay::Pool` (one pool per relay URL); returns the stop switch.
+/// This is what `serve` should use.
+pub fn spawn_with_relay_pool(bunker: Bunker, io: BunkerIo) -> watch::Sender<bool> {
+    let (tx, rx) = watch::channel(false);
+    let factory: PoolFactory<crate::relay::Pool> = Arc::new(crate::relay::Pool::new);
+    tokio::spawn(run(bunker, io, factory, rx));
+    tx
+}
