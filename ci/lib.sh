@@ -3,6 +3,8 @@
 APT_PACKAGES="pkg-config"
 # appliance (steps 70-76): qemu-user for aarch64/armv7, nspawn + mmdebstrap, OCI tools
 APT_PACKAGES="$APT_PACKAGES file qemu-user-static binfmt-support systemd-container mmdebstrap skopeo jq podman runc"
+# nip46: QR decoding check (tests/nip46_qr.rs)
+APT_PACKAGES="$APT_PACKAGES zbar-tools"
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # Runs `npm ci` in a directory only when its node_modules is missing or older than the lockfile.
 npm_ci() {

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# NIP-46 interop: nostr-tools' BunkerSigner (npm, committed lockfile) drives a Frostbox bunker on
+# the embedded relay through a bunker:// URI and a nostrconnect:// flow, every method.
+set -euo pipefail
+source ci/lib.sh
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+npm_ci tests/interop/nip46
+cargo test --locked --test nip46_interop_node -- --ignored
