@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the cargo-fuzz targets in fuzz/ with nightly and runs each one for a short while.
+# Every file in fuzz/fuzz_targets/*.rs is a target (and must have a [[bin]] in fuzz/Cargo.toml).
+# FUZZ_SECONDS overrides the per-target time (default 30).
+set -euo pipefail
+source ci/lib.sh
+secs=${FUZZ_SECONDS:-30}
+if ! rustup toolchain list | grep -q '^nightly'; then
+  rustup toolchain install nightly --profile minimal
+fi
+if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+  cargo install cargo-fuzz --locked
+fi
+cd fuzz
+targets=()
+for f in fuzz_targets/*.rs; do
+  targets+=("$(basename "$f" .rs)")
+done
+cargo +nightly fuzz build
+for t in "${targets[@]}"; do
+  echo "== fuzz $t (${secs}s)"
+  mkdir -p "corpus/$t"
+  cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048
+done
