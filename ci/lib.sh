@@ -1,6 +1,8 @@
 # Shared helpers for ci/steps/*.sh (sourced).
 # System packages the steps need; a step that needs more appends to this list here.
 APT_PACKAGES="pkg-config"
+# appliance (steps 70-76): qemu-user for aarch64/armv7, nspawn + mmdebstrap, OCI tools
+APT_PACKAGES="$APT_PACKAGES file qemu-user-static binfmt-support systemd-container mmdebstrap skopeo jq podman runc"
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # Runs `npm ci` in a directory only when its node_modules is missing or older than the lockfile.
 npm_ci() {

@@ -1,3 +1,639 @@
 //! HTTP + WebSocket API (axum): igloo-server-compatible routes, auth, metrics, OpenAPI.
+//!
+//! [`router`] builds the API routes (every one listed in [`openapi::ROUTES`], a test keeps the
+//! two in sync) with the security middleware applied. `frostbox serve` merges it with the relay
+//! and UI routers.
 
+pub mod auth;
+pub mod crypto;
+pub mod limits;
+pub mod metrics;
+pub mod node;
+pub mod openapi;
+pub mod routes;
 pub mod ui;
+
+use crate::config::Config;
+use crate::store::Store;
+use crate::vault::SecretString;
+use crate::vault::at_rest::{DeviceKeySource, KdfParams};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use limits::{Class, Limiter, LoginBackoff, Rules};
+use node::SignerNode;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+use tokio::sync::broadcast;
+
+/// Default JSON body limit (64 KiB); `/api/sign` allows 100 KB (igloo-server's numbers). Enforced
+/// on the bytes actually read, so chunked bodies cannot bypass it (igloo W23).
+pub const MAX_BODY: usize = 64 * 1024;
+pub const MAX_SIGN_BODY: usize = 100 * 1000;
+
+/// A JSON error: `{"error": "...", "code"?: "..."}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub error: String,
+    pub code: Option<&'static str>,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, error: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            error: error.into(),
+            code: None,
+            retry_after: None,
+        }
+    }
+    pub fn bad(msg: impl Into<String>) -> ApiError {
+        Self::new(StatusCode::BAD_REQUEST, msg)
+    }
+    pub fn unauthorized() -> ApiError {
+        Self::new(StatusCode::UNAUTHORIZED, "authentication required")
+    }
+    pub fn forbidden(msg: impl Into<String>) -> ApiError {
+        Self::new(StatusCode::FORBIDDEN, msg)
+    }
+    pub fn not_found(msg: impl Into<String>) -> ApiError {
+        Self::new(StatusCode::NOT_FOUND, msg)
+    }
+    pub fn rate_limited(retry: std::time::Duration) -> ApiError {
+        ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            error: "rate limit exceeded, try again later".into(),
+            code: Some("RATE_LIMITED"),
+            retry_after: Some(retry.as_secs().max(1)),
+        }
+    }
+    pub fn no_signer() -> ApiError {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            error: "signer not configured".into(),
+            code: Some("NODE_UNAVAILABLE"),
+            retry_after: None,
+        }
+    }
+    /// Storage failures: logged, reported without detail.
+    pub fn internal(e: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %e, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
+    pub fn code(mut self, c: &'static str) -> ApiError {
+        self.code = Some(c);
+        self
+    }
+}
+
+impl From<crate::store::Error> for ApiError {
+    fn from(e: crate::store::Error) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = serde_json::json!({ "error": self.error });
+        if let Some(c) = self.code {
+            body["code"] = c.into();
+        }
+        let mut r = (self.status, axum::Json(body)).into_response();
+        if let Some(s) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&s.to_string())
+        {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        r
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Removes quoted fragments from serde messages so a value sent in the wrong field (a
+/// password where a number was expected) is never echoed back.
+pub fn redact_serde(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut in_q = false;
+    for c in msg.chars() {
+        if c == '"' || c == '`' {
+            if !in_q {
+                out.push_str("\"…\"");
+            }
+            in_q = !in_q;
+        } else if !in_q {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// JSON body extractor with JSON errors: 413 over the limit, 400 on bad JSON or wrong types.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+                    .code("REQUEST_TOO_LARGE")
+            } else {
+                ApiError::bad("could not read request body")
+            }
+        })?;
+        if bytes.is_empty() {
+            return Err(ApiError::bad("request body must be JSON").code("INVALID_JSON"));
+        }
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
+            let code = if e.is_data() {
+                "BAD_REQUEST"
+            } else {
+                "INVALID_JSON"
+            };
+            ApiError::bad(format!(
+                "invalid request body: {}",
+                redact_serde(&e.to_string())
+            ))
+            .code(code)
+        })
+    }
+}
+
+/// Vault state shown in status.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct VaultStatus {
+    pub mode: crate::config::VaultMode,
+    /// A keyset is stored.
+    pub has_keyset: bool,
+    /// Locked mode and not yet unlocked since start.
+    pub locked: bool,
+    pub device_key_source: Option<DeviceKeySource>,
+}
+
+/// Decrypted credentials handed to the node factory (see [`AppState::set_credentials_hook`]).
+pub struct UnlockedCredentials {
+    pub group_cred: Option<SecretString>,
+    pub share_cred: SecretString,
+}
+
+pub type CredentialsHook = Arc<dyn Fn(UnlockedCredentials) + Send + Sync>;
+
+pub struct Inner {
+    pub cfg: Config,
+    pub store: Store,
+    node: RwLock<Option<Arc<dyn SignerNode>>>,
+    pub limiter: Limiter,
+    pub backoff: LoginBackoff,
+    events: broadcast::Sender<String>,
+    setup_code: Mutex<Option<SecretString>>,
+    pub started: Instant,
+    ready: AtomicBool,
+    pub kdf: KdfParams,
+    pub vault: Mutex<VaultStatus>,
+    pub device_key: Mutex<Option<crate::vault::Secret32>>,
+    key_last_write: Mutex<HashMap<u64, Instant>>,
+    pub ws_conns: Mutex<HashMap<IpAddr, u32>>,
+    creds_hook: RwLock<Option<CredentialsHook>>,
+}
+
+/// Shared state of the API (cheap clone).
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// `kdf` are the Argon2id parameters for new password hashes and sealed keysets
+    /// ([`KdfParams::RECORD`] in production).
+    pub fn new(cfg: Config, store: Store, kdf: KdfParams) -> AppState {
+        let rules = Rules::new(cfg.rate_limit_max, cfg.rate_limit_window);
+        let limiter = Limiter::new(cfg.rate_limit_enabled, rules);
+        let (tx, _) = broadcast::channel(256);
+        let has_keyset = store.keyset("default").ok().flatten().is_some();
+        let vault = VaultStatus {
+            mode: cfg.vault_mode,
+            has_keyset,
+            locked: false,
+            device_key_source: None,
+        };
+        AppState(Arc::new(Inner {
+            cfg,
+            store,
+            node: RwLock::new(None),
+            limiter,
+            backoff: LoginBackoff::default(),
+            events: tx,
+            setup_code: Mutex::new(None),
+            started: Instant::now(),
+            ready: AtomicBool::new(false),
+            kdf,
+            vault: Mutex::new(vault),
+            device_key: Mutex::new(None),
+            key_last_write: Mutex::new(HashMap::new()),
+            ws_conns: Mutex::new(HashMap::new()),
+            creds_hook: RwLock::new(None),
+        }))
+    }
+
+    /// Attaches (or replaces) the signing node.
+    pub fn attach_node(&self, n: Arc<dyn SignerNode>) {
+        *self.node.write().unwrap_or_else(|p| p.into_inner()) = Some(n);
+        self.publish("system", "signer attached", None);
+    }
+    pub fn detach_node(&self) {
+        *self.node.write().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+    pub fn node(&self) -> Option<Arc<dyn SignerNode>> {
+        self.node.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Called with decrypted credentials after a keyset import or unlock (and by `serve` at
+    /// start in unattended mode). The node factory builds a node and calls [`attach_node`].
+    ///
+    /// [`attach_node`]: AppState::attach_node
+    pub fn set_credentials_hook(&self, h: CredentialsHook) {
+        *self.creds_hook.write().unwrap_or_else(|p| p.into_inner()) = Some(h);
+    }
+    pub(crate) fn credentials_hook(&self) -> Option<CredentialsHook> {
+        self.creds_hook
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Marks the server ready (store open, listener bound).
+    pub fn set_ready(&self, r: bool) {
+        self.ready.store(r, Ordering::SeqCst);
+    }
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    /// Installs a one-time setup code for first-run onboarding.
+    pub fn set_setup_code(&self, code: Option<SecretString>) {
+        *self.setup_code.lock().unwrap_or_else(|p| p.into_inner()) = code;
+    }
+    pub(crate) fn setup_code_matches(&self, given: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let g = self.setup_code.lock().unwrap_or_else(|p| p.into_inner());
+        match g.as_ref() {
+            Some(c) => c.expose().as_bytes().ct_eq(given.as_bytes()).into(),
+            None => false,
+        }
+    }
+    pub(crate) fn has_setup_code(&self) -> bool {
+        self.setup_code
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    /// Subscribes to the live event stream (JSON frames).
+    pub fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.events.subscribe()
+    }
+
+    /// Publishes an event to `/api/events` listeners. Never put secrets in `message`/`data`.
+    pub fn publish(&self, kind: &str, message: &str, data: Option<serde_json::Value>) {
+        let mut v = serde_json::json!({
+            "type": kind,
+            "message": message,
+            "timestamp": iso8601(crate::store::now()),
+            "id": hex::encode(rand::random::<[u8; 6]>()),
+        });
+        if let Some(d) = data {
+            v["data"] = d;
+        }
+        let _ = self.events.send(v.to_string());
+    }
+
+    /// Writes API key `last_used_*` at most once a minute per key (flash wear, igloo W13).
+    pub(crate) fn should_write_key_use(&self, id: u64) -> bool {
+        let mut m = self
+            .key_last_write
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        match m.get(&id) {
+            Some(t) if now.duration_since(*t).as_secs() < 60 => false,
+            _ => {
+                m.insert(id, now);
+                true
+            }
+        }
+    }
+}
+
+/// Formats unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn iso8601(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil-from-days (Howard Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+/// The client address: the socket peer, or with `TRUST_PROXY` the first `X-Forwarded-For` hop.
+pub fn client_ip(st: &AppState, headers: &HeaderMap, ext: &axum::http::Extensions) -> IpAddr {
+    if st.cfg.trust_proxy {
+        let fwd = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok());
+        if let Some(ip) = fwd {
+            return ip;
+        }
+        if let Some(ip) = headers
+            .get("x-real-ip")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok())
+        {
+            return ip;
+        }
+    }
+    ext.get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+fn host_of(url_or_host: &str) -> &str {
+    let s = url_or_host
+        .split_once("://")
+        .map(|(_, r)| r)
+        .unwrap_or(url_or_host);
+    let s = s.split('/').next().unwrap_or(s);
+    if let Some(rest) = s.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    s.rsplit_once(':').map(|(h, _)| h).unwrap_or(s)
+}
+
+/// Whether `origin` may call the API: listed in `ALLOWED_ORIGINS`, `*`, or (`@self`) the same
+/// host as the request's `Host` header.
+pub fn origin_allowed(st: &AppState, origin: &str, headers: &HeaderMap) -> bool {
+    let origin = origin.trim_end_matches('/');
+    for a in &st.cfg.allowed_origins {
+        if a == "*" || a.eq_ignore_ascii_case(origin) {
+            return true;
+        }
+        if a == "@self" {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !host.is_empty() && host_of(host).eq_ignore_ascii_case(host_of(origin)) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Route class for rate limiting and metrics labels.
+fn classify(method: &Method, path: &str) -> Option<(Class, &'static str)> {
+    if !path.starts_with("/api/") {
+        return None;
+    }
+    if path == "/api/events" {
+        return Some((Class::WsUpgrade, "events"));
+    }
+    if path == "/api/sign" {
+        return Some((Class::Sign, "sign"));
+    }
+    if path.starts_with("/api/nip44/") || path.starts_with("/api/nip04/") {
+        return Some((Class::Sign, "crypto"));
+    }
+    if path == "/api/peers/ping" {
+        return Some((Class::Sign, "ping"));
+    }
+    if path.starts_with("/api/recover") {
+        return Some((Class::Recovery, "recover"));
+    }
+    if path.starts_with("/api/env") && *method != Method::GET {
+        return Some((Class::EnvWrite, "env"));
+    }
+    if *method == Method::GET || *method == Method::HEAD {
+        return Some((Class::Read, "read"));
+    }
+    if path.starts_with("/api/auth/") || path.starts_with("/api/onboarding/") {
+        // Failed attempts are charged to AuthFail by the handlers.
+        return Some((Class::Read, "auth"));
+    }
+    Some((Class::Write, "write"))
+}
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+img-src 'self' data:; connect-src 'self' ws: wss:; font-src 'self' data:; object-src 'none'; \
+base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The outer middleware: CORS (preflight + headers), rate limits per IP and class, security
+/// headers, `Cache-Control: no-store` on the API, request metrics.
+pub async fn gate(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let t0 = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let allowed_origin = origin
+        .as_deref()
+        .filter(|o| origin_allowed(&st, o, req.headers()))
+        .map(str::to_string);
+    let class = classify(&method, &path);
+    let label = class.map(|c| c.1).unwrap_or("other");
+
+    let mut resp = if method == Method::OPTIONS && path.starts_with("/api/") {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        if allowed_origin.is_some() {
+            let h = r.headers_mut();
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("Content-Type, Authorization, X-API-Key, X-Session-ID"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("600"),
+            );
+        }
+        r
+    } else {
+        let ip = client_ip(&st, req.headers(), req.extensions());
+        let limited = match class {
+            Some((c, _)) => st.limiter.check(ip, c).err(),
+            None => None,
+        };
+        match limited {
+            Some(wait) => {
+                metrics::inc(
+                    "frostbox_http_rejections_total",
+                    &[("reason", "rate_limit")],
+                );
+                ApiError::rate_limited(wait).into_response()
+            }
+            None => next.run(req).await,
+        }
+    };
+
+    let h = resp.headers_mut();
+    if let Some(o) = allowed_origin
+        && let Ok(v) = HeaderValue::from_str(&o)
+    {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+    }
+    if origin.is_some() {
+        h.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(self), microphone=(), geolocation=()"),
+    );
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
+    if st.cfg.secure_cookies {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    if path.starts_with("/api/") && !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    let status = resp.status().as_u16().to_string();
+    metrics::inc(
+        "frostbox_http_requests_total",
+        &[("route", label), ("status", &status)],
+    );
+    metrics::observe(
+        "frostbox_http_request_duration_seconds",
+        &[("route", label)],
+        t0.elapsed().as_secs_f64(),
+    );
+    resp
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("not found")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+}
+
+/// The API routes (state applied, body limit set). Unknown `/api/*` paths answer
+/// `404 {"error":"not found"}` through a catch-all route, so no router-wide fallback is taken:
+/// the UI router may own the fallback (SPA) and the relay owns `GET /`.
+pub fn api_router(st: AppState) -> Router {
+    routes::api_routes()
+        .route("/api/{*rest}", axum::routing::any(not_found))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(st)
+}
+
+/// The whole application: the API merged with `extra` routers (relay, UI), JSON 405s, and the
+/// security middleware around everything. `serve` and the tests use this.
+pub fn app(st: AppState, extra: Vec<Router>) -> Router {
+    let mut r = api_router(st.clone());
+    for e in extra {
+        r = r.merge(e);
+    }
+    r.method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(st, gate))
+}
+
+/// An empty body response with a status (used by `/ready` when not ready).
+pub fn empty(status: StatusCode) -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = status;
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(iso8601(1_763_769_600 + 3661), "2025-11-22T01:01:01Z");
+    }
+
+    #[test]
+    fn serde_messages_are_redacted() {
+        let e = serde_json::from_str::<u64>("\"hunter2\"")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("hunter2"));
+        assert!(
+            !redact_serde(&e).contains("hunter2"),
+            "{}",
+            redact_serde(&e)
+        );
+    }
+
+    #[test]
+    fn hosts_parse() {
+        assert_eq!(host_of("http://umbrel.local:8002"), "umbrel.local");
+        assert_eq!(host_of("192.168.1.2:80"), "192.168.1.2");
+        assert_eq!(host_of("http://[::1]:8002/x"), "::1");
+        assert_eq!(host_of("example.com"), "example.com");
+    }
+}

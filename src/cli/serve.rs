@@ -1,9 +1,219 @@
-//! `frostbox serve`: owned by the API/storage work.
+//! `frostbox serve` (also `frostbox` with no subcommand): open the store, bind, serve the API,
+//! relay and UI on one port, shut down gracefully on SIGTERM/SIGINT (≤ 5 s).
+
+use crate::api::{self, AppState, UnlockedCredentials};
+use crate::config::Config;
+use crate::store::Store;
+use crate::vault::SecretString;
+use crate::vault::at_rest::KdfParams;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(clap::Args, Default)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Data directory (database, device key). Env: FROSTBOX_DATA. Default ./data
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Address to bind. Env: HOST_NAME. Default 127.0.0.1
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Port to bind (0 = any free port). Env: HOST_PORT. Default 8002
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+}
 
-pub fn run(_args: ServeArgs) -> i32 {
-    eprintln!("frostbox serve: not implemented yet");
-    1
+/// Builds the configuration: flags > settings stored through `/api/env` > environment.
+fn load_config(args: &ServeArgs) -> Result<(Config, Store), String> {
+    let env_cfg = Config::from_env().map_err(|e| e.to_string())?;
+    let data = args.data.clone().unwrap_or(env_cfg.data_dir);
+    let store = Store::open_dir(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+    let stored: std::collections::HashMap<String, String> = store
+        .settings()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|(k, _)| api::routes::ENV_WRITABLE.contains(&k.as_str()))
+        .collect();
+    let mut cfg = Config::from_lookup(|k| stored.get(k).cloned().or_else(|| std::env::var(k).ok()))
+        .map_err(|e| format!("{e} (from environment or stored settings)"))?;
+    cfg.data_dir = data;
+    if let Some(h) = &args.host {
+        cfg.host = h.clone();
+    }
+    if let Some(p) = args.port {
+        cfg.port = p;
+    }
+    Ok((cfg, store))
+}
+
+/// A setup code like `7KQ2-MX9P-4TDV` (Crockford-ish base32, 60 bits).
+fn setup_code() -> SecretString {
+    const A: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+    let bytes: [u8; 12] = rand::random();
+    let mut s = String::new();
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 && i % 4 == 0 {
+            s.push('-');
+        }
+        s.push(A[(*b as usize) % A.len()] as char);
+    }
+    SecretString::new(s)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut t), Ok(mut i)) => {
+                tokio::select! { _ = t.recv() => {}, _ = i.recv() => {} }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+pub fn run(args: ServeArgs) -> i32 {
+    crate::health::init_logging();
+    let (cfg, store) = match load_config(&args) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("frostbox: configuration error: {e}");
+            return 2;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(4)
+        .thread_stack_size(512 * 1024)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("frostbox: cannot start runtime: {e}");
+            return 1;
+        }
+    };
+    rt.block_on(serve(cfg, store))
+}
+
+async fn serve(cfg: Config, store: Store) -> i32 {
+    let bind = cfg.bind_addr();
+    let env_creds = match (&cfg.share_cred, &cfg.group_cred) {
+        (Some(s), g) => Some(UnlockedCredentials {
+            share_cred: SecretString::new(s.expose().to_string()),
+            group_cred: g
+                .as_ref()
+                .map(|g| SecretString::new(g.expose().to_string())),
+        }),
+        _ => None,
+    };
+    let needs_setup = cfg.admin_secret.is_none() && store.user_count().unwrap_or(0) == 0;
+    let st = AppState::new(cfg, store, KdfParams::RECORD);
+
+    // ---- INTEGRATION POINT (node) -------------------------------------------------------
+    // The node engineer's factory goes here: `st.set_credentials_hook(Arc::new(move |creds| {
+    // ... build NodeHandle from creds ...; st.attach_node(Arc::new(handle)) }))`.
+    // Until then no node is attached and node routes answer 503 "signer not configured".
+    // --------------------------------------------------------------------------------------
+    if let Some(c) = env_creds
+        && let Some(h) = st.credentials_hook()
+    {
+        h(c);
+    }
+    match api::routes::unseal_at_start(&st) {
+        Ok(true) => tracing::info!("keyset unsealed with the device key"),
+        Ok(false) => {}
+        Err(e) => eprintln!("frostbox: could not unseal the stored keyset: {}", e.error),
+    }
+
+    // ---- INTEGRATION POINT (relay, UI) ---------------------------------------------------
+    // After `git merge main`: `vec![relay.router(), crate::api::ui::router()]`.
+    let extra: Vec<axum::Router> = Vec::new();
+    // --------------------------------------------------------------------------------------
+    let app = api::app(st.clone(), extra);
+
+    let listener = match tokio::net::TcpListener::bind(&bind).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("frostbox: cannot listen on {bind}: {e}");
+            return 1;
+        }
+    };
+    let local = listener.local_addr().map(|a| a.to_string()).unwrap_or(bind);
+    st.set_ready(true);
+    let url = format!("http://{local}");
+    eprintln!(
+        "frostbox {} listening on {url} (API, UI and relay ws://{local}); data in {}",
+        env!("CARGO_PKG_VERSION"),
+        st.cfg.data_dir.display()
+    );
+    if needs_setup {
+        let code = setup_code();
+        eprintln!(
+            "First run: open {url}/ and create the admin account with the setup code {}\n  \
+             (or set ADMIN_SECRET; the code is valid until an admin exists and is printed only here)",
+            code.expose()
+        );
+        st.set_setup_code(Some(code));
+    } else if st.store.user_count().unwrap_or(0) == 0 {
+        eprintln!("First run: open {url}/ and create the admin account with ADMIN_SECRET.");
+    }
+    crate::health::notify_ready(&format!("listening on {local}"));
+
+    // Housekeeping: expired sessions, stale NIP-46 requests.
+    let hk = st.clone();
+    tokio::spawn(async move {
+        let mut t = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            t.tick().await;
+            let s = hk.store.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                let now = crate::store::now();
+                let _ = s.purge_sessions(now);
+                let _ = s.sweep_nip46_requests(now, 7 * 86_400);
+            })
+            .await;
+        }
+    });
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let st2 = st.clone();
+    let graceful = async move {
+        shutdown_signal().await;
+        st2.set_ready(false);
+        crate::health::notify_stopping();
+        eprintln!("frostbox: shutting down");
+        let _ = stop_tx.send(());
+    };
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(graceful);
+    tokio::select! {
+        r = server => {
+            if let Err(e) = r {
+                eprintln!("frostbox: server error: {e}");
+                return 1;
+            }
+        }
+        _ = async {
+            let _ = stop_rx.await;
+            tokio::time::sleep(Duration::from_millis(4500)).await;
+        } => {
+            eprintln!("frostbox: open connections did not close in time; exiting");
+        }
+    }
+    0
 }

@@ -1,1 +1,347 @@
 //! Configuration: environment (igloo-server names), flags and defaults.
+//!
+//! Every setting is read through one lookup function so tests can feed a map instead of the
+//! process environment. Secrets (`ADMIN_SECRET`, `API_KEY`, `GROUP_CRED`, `SHARE_CRED`) are kept
+//! in [`SecretString`] and never printed.
+
+use crate::vault::SecretString;
+use std::path::PathBuf;
+
+/// Errors in configuration values; the message names the variable.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    #[error("{var}: {reason}")]
+    Invalid { var: &'static str, reason: String },
+}
+
+/// How the share is protected at rest (see `vault::at_rest`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VaultMode {
+    /// Sealed under the user's password; after a reboot the node waits for an unlock.
+    Locked,
+    /// Sealed under a device key (0600 file or systemd credential); signs after reboot.
+    Unattended,
+}
+
+/// Runtime configuration of `frostbox serve`.
+#[derive(Debug)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    /// Relay URLs exactly as given (never rewritten, localhost kept).
+    pub relays: Vec<String>,
+    pub admin_secret: Option<SecretString>,
+    pub api_key: Option<SecretString>,
+    pub headless: bool,
+    pub group_cred: Option<SecretString>,
+    pub share_cred: Option<SecretString>,
+    pub group_name: Option<String>,
+    /// Raw `PEER_POLICIES` JSON (validated to be JSON).
+    pub peer_policies: Option<String>,
+    /// `ALLOWED_ORIGINS`: exact origins, `*`, or `@self` (same host as the request).
+    pub allowed_origins: Vec<String>,
+    pub trust_proxy: bool,
+    /// `SESSION_TIMEOUT`, seconds.
+    pub session_timeout: u64,
+    pub rate_limit_enabled: bool,
+    /// `RATE_LIMIT_WINDOW` seconds and `RATE_LIMIT_MAX` requests for the sign/crypto classes.
+    pub rate_limit_window: u64,
+    pub rate_limit_max: u32,
+    /// `FROSTR_SIGN_TIMEOUT` / `SIGN_TIMEOUT_MS`, milliseconds (1000–120000).
+    pub sign_timeout_ms: u64,
+    /// Mark cookies `Secure` and send HSTS (`FROSTBOX_SECURE_COOKIES=true`, or TLS in front).
+    pub secure_cookies: bool,
+    pub vault_mode: VaultMode,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host: "127.0.0.1".into(),
+            port: 8002,
+            data_dir: PathBuf::from("./data"),
+            relays: vec![],
+            admin_secret: None,
+            api_key: None,
+            headless: false,
+            group_cred: None,
+            share_cred: None,
+            group_name: None,
+            peer_policies: None,
+            allowed_origins: vec!["@self".into()],
+            trust_proxy: false,
+            session_timeout: 3600,
+            rate_limit_enabled: true,
+            rate_limit_window: 900,
+            rate_limit_max: 600,
+            sign_timeout_ms: 30_000,
+            secure_cookies: false,
+            vault_mode: VaultMode::Unattended,
+        }
+    }
+}
+
+/// The environment variables Frostbox reads (documented in README "Configuration").
+pub const ENV_VARS: &[&str] = &[
+    "HOST_NAME",
+    "HOST_PORT",
+    "FROSTBOX_DATA",
+    "RELAYS",
+    "ADMIN_SECRET",
+    "API_KEY",
+    "HEADLESS",
+    "GROUP_CRED",
+    "SHARE_CRED",
+    "GROUP_NAME",
+    "PEER_POLICIES",
+    "ALLOWED_ORIGINS",
+    "TRUST_PROXY",
+    "SESSION_TIMEOUT",
+    "RATE_LIMIT_ENABLED",
+    "RATE_LIMIT_WINDOW",
+    "RATE_LIMIT_MAX",
+    "FROSTR_SIGN_TIMEOUT",
+    "SIGN_TIMEOUT_MS",
+    "FROSTBOX_SECURE_COOKIES",
+    "FROSTBOX_VAULT_MODE",
+];
+
+/// `true`/`1`/`yes`/`on` (any case) → true; `false`/`0`/`no`/`off`/empty → false.
+pub fn parse_bool(var: &'static str, v: &str) -> Result<bool, Error> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        _ => Err(Error::Invalid {
+            var,
+            reason: format!("expected true/false, got {v:?}"),
+        }),
+    }
+}
+
+fn parse_num<T>(var: &'static str, v: &str, lo: T, hi: T) -> Result<T, Error>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let n: T = v.trim().parse().map_err(|_| Error::Invalid {
+        var,
+        reason: format!("expected a number, got {v:?}"),
+    })?;
+    if n < lo || n > hi {
+        return Err(Error::Invalid {
+            var,
+            reason: format!("must be between {lo} and {hi}"),
+        });
+    }
+    Ok(n)
+}
+
+/// Parses `RELAYS`: a JSON array of strings or a comma/space separated list. Every entry must be
+/// a `ws://` or `wss://` URL; entries are kept verbatim (igloo-server rewrote/dropped some).
+pub fn parse_relays(v: &str) -> Result<Vec<String>, Error> {
+    let v = v.trim();
+    let items: Vec<String> = if v.starts_with('[') {
+        serde_json::from_str::<Vec<String>>(v).map_err(|e| Error::Invalid {
+            var: "RELAYS",
+            reason: format!("not a JSON array of strings: {e}"),
+        })?
+    } else {
+        v.split([',', ' ', '\n', '\t'])
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let mut out = Vec::new();
+    for r in items {
+        let r = r.trim().to_string();
+        if !valid_relay_url(&r) {
+            return Err(Error::Invalid {
+                var: "RELAYS",
+                reason: format!("{r:?} is not a ws:// or wss:// URL"),
+            });
+        }
+        if !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// A relay URL: `ws://` or `wss://`, a non-empty host, no whitespace or control characters.
+pub fn valid_relay_url(r: &str) -> bool {
+    let rest = r.strip_prefix("wss://").or_else(|| r.strip_prefix("ws://"));
+    match rest {
+        Some(rest) => {
+            !rest.is_empty()
+                && !rest.starts_with('/')
+                && r.len() <= 512
+                && !r.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    }
+}
+
+impl Config {
+    /// Builds the configuration from a lookup function (the process environment in
+    /// production). Flags override: pass them through `overrides` (`HOST_NAME`, `HOST_PORT`,
+    /// `FROSTBOX_DATA`).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
+        let mut c = Config::default();
+        let nonempty = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        if let Some(v) = nonempty("HOST_NAME") {
+            c.host = v.trim().to_string();
+        }
+        if let Some(v) = nonempty("HOST_PORT") {
+            c.port = parse_num("HOST_PORT", &v, 0u16, u16::MAX)?;
+        }
+        if let Some(v) = nonempty("FROSTBOX_DATA") {
+            c.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = nonempty("RELAYS") {
+            c.relays = parse_relays(&v)?;
+        }
+        let secret = |k: &str| {
+            nonempty(k)
+                .filter(|v| v != "REQUIRED_ADMIN_SECRET_NOT_SET")
+                .map(SecretString::new)
+        };
+        c.admin_secret = secret("ADMIN_SECRET");
+        c.api_key = secret("API_KEY");
+        c.group_cred = secret("GROUP_CRED");
+        c.share_cred = secret("SHARE_CRED");
+        c.group_name = nonempty("GROUP_NAME");
+        if let Some(v) = nonempty("HEADLESS") {
+            c.headless = parse_bool("HEADLESS", &v)?;
+        }
+        if let Some(v) = nonempty("PEER_POLICIES") {
+            serde_json::from_str::<serde_json::Value>(&v).map_err(|e| Error::Invalid {
+                var: "PEER_POLICIES",
+                reason: format!("not JSON: {e}"),
+            })?;
+            c.peer_policies = Some(v);
+        }
+        if let Some(v) = nonempty("ALLOWED_ORIGINS") {
+            c.allowed_origins = v
+                .split(',')
+                .map(|s| s.trim().trim_end_matches('/').to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+        }
+        if let Some(v) = nonempty("TRUST_PROXY") {
+            c.trust_proxy = parse_bool("TRUST_PROXY", &v)?;
+        }
+        if let Some(v) = nonempty("SESSION_TIMEOUT") {
+            c.session_timeout = parse_num("SESSION_TIMEOUT", &v, 60u64, 30 * 86_400)?;
+        }
+        if let Some(v) = nonempty("RATE_LIMIT_ENABLED") {
+            c.rate_limit_enabled = parse_bool("RATE_LIMIT_ENABLED", &v)?;
+        }
+        if let Some(v) = nonempty("RATE_LIMIT_WINDOW") {
+            c.rate_limit_window = parse_num("RATE_LIMIT_WINDOW", &v, 1u64, 3600)?;
+        }
+        if let Some(v) = nonempty("RATE_LIMIT_MAX") {
+            c.rate_limit_max = parse_num("RATE_LIMIT_MAX", &v, 1u32, 1_000_000)?;
+        }
+        if let Some(v) = nonempty("FROSTR_SIGN_TIMEOUT").or_else(|| nonempty("SIGN_TIMEOUT_MS")) {
+            c.sign_timeout_ms = parse_num("FROSTR_SIGN_TIMEOUT", &v, 1000u64, 120_000)?;
+        }
+        if let Some(v) = nonempty("FROSTBOX_SECURE_COOKIES") {
+            c.secure_cookies = parse_bool("FROSTBOX_SECURE_COOKIES", &v)?;
+        }
+        if let Some(v) = nonempty("FROSTBOX_VAULT_MODE") {
+            c.vault_mode = match v.trim().to_ascii_lowercase().as_str() {
+                "locked" => VaultMode::Locked,
+                "unattended" => VaultMode::Unattended,
+                _ => {
+                    return Err(Error::Invalid {
+                        var: "FROSTBOX_VAULT_MODE",
+                        reason: "expected locked or unattended".into(),
+                    });
+                }
+            };
+        }
+        Ok(c)
+    }
+
+    /// From the process environment.
+    pub fn from_env() -> Result<Config, Error> {
+        Config::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// `host:port` for binding; IPv6 literals are bracketed.
+    pub fn bind_addr(&self) -> String {
+        if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, Error> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_brief() {
+        let c = cfg(&[]).expect("defaults");
+        assert_eq!(c.bind_addr(), "127.0.0.1:8002");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert!(c.admin_secret.is_none());
+        assert!(!c.headless);
+    }
+
+    #[test]
+    fn igloo_names_are_read() {
+        let c = cfg(&[
+            ("HOST_NAME", "0.0.0.0"),
+            ("HOST_PORT", "9000"),
+            ("HEADLESS", "yes"),
+            ("RELAYS", r#"["ws://localhost:8002","wss://relay.example"]"#),
+            ("ADMIN_SECRET", "REQUIRED_ADMIN_SECRET_NOT_SET"),
+        ])
+        .expect("config");
+        assert_eq!(c.bind_addr(), "0.0.0.0:9000");
+        assert!(c.headless);
+        assert_eq!(c.relays, vec!["ws://localhost:8002", "wss://relay.example"]);
+        assert!(c.admin_secret.is_none(), "placeholder counts as unset");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e = cfg(&[("HOST_PORT", "99999")]).err();
+        assert!(matches!(
+            e,
+            Some(Error::Invalid {
+                var: "HOST_PORT",
+                ..
+            })
+        ));
+        let e = cfg(&[("RELAYS", "https://x")]).err();
+        assert!(matches!(e, Some(Error::Invalid { var: "RELAYS", .. })));
+        let e = cfg(&[("HEADLESS", "maybe")]).err();
+        assert!(matches!(
+            e,
+            Some(Error::Invalid {
+                var: "HEADLESS",
+                ..
+            })
+        ));
+        assert_eq!(
+            parse_relays("wss://a, wss://b wss://a").expect("csv"),
+            vec!["wss://a", "wss://b"]
+        );
+        assert!(!valid_relay_url("ws://"));
+        assert!(!valid_relay_url("wss://a b"));
+    }
+}

@@ -1,0 +1,3 @@
+import { sdk } from './sdk'
+
+export const actions = sdk.Actions.of()

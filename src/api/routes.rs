@@ -1,0 +1,1239 @@
+//! Route table and handlers (status, health, env, peers, sign, NIP-44/NIP-04, recover, keyset,
+//! events, docs). Auth/onboarding/admin handlers live in `auth.rs`.
+
+use super::auth::{self, Admin, Auth, MaybeAuth, Principal};
+use super::node::{NodeCallError, SignerNode};
+use super::{
+    ApiError, ApiResult, AppState, JsonBody, MAX_SIGN_BODY, UnlockedCredentials, iso8601, metrics,
+    origin_allowed,
+};
+use crate::config::{self, VaultMode};
+use crate::store::{AuditEntry, PeerPolicy, now};
+use crate::vault::SecretString;
+use crate::vault::at_rest::{self, Sealed};
+use axum::extract::ws::{
+    Message, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
+};
+use axum::extract::{Path, State};
+use axum::handler::Handler;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Builder {
+    r: Router<AppState>,
+    seen: Vec<(Method, &'static str)>,
+}
+
+impl Builder {
+    fn add<H, T>(mut self, m: Method, path: &'static str, h: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let mr: MethodRouter<AppState> = match m.as_str() {
+            "GET" => get(h),
+            "POST" => post(h),
+            "PUT" => put(h),
+            _ => delete(h),
+        };
+        self.r = self.r.route(path, mr);
+        self.seen.push((m, path));
+        self
+    }
+}
+
+fn build() -> Builder {
+    use Method as M;
+    let b = Builder {
+        r: Router::new(),
+        seen: Vec::new(),
+    };
+    b.add(M::GET, "/health", health)
+        .add(M::GET, "/ready", ready)
+        .add(M::GET, "/metrics", metrics_text)
+        .add(M::GET, "/api/docs/openapi.json", openapi_json)
+        .add(M::GET, "/api/status", status)
+        .add(M::GET, "/api/auth/status", auth::auth_status)
+        .add(M::POST, "/api/auth/login", auth::login)
+        .add(M::POST, "/api/auth/logout", auth::logout)
+        .add(M::GET, "/api/onboarding/status", auth::onboarding_status)
+        .add(
+            M::POST,
+            "/api/onboarding/validate-admin",
+            auth::onboarding_validate,
+        )
+        .add(M::POST, "/api/onboarding/setup", auth::onboarding_setup)
+        .add(M::GET, "/api/admin/whoami", auth::whoami)
+        .add(M::GET, "/api/admin/users", auth::admin_users)
+        .add(M::GET, "/api/admin/api-keys", auth::list_api_keys)
+        .add(M::POST, "/api/admin/api-keys", auth::create_api_key)
+        .add(M::POST, "/api/admin/api-keys/revoke", auth::revoke_api_key)
+        .add(M::GET, "/api/admin/audit", auth::admin_audit)
+        .add(M::GET, "/api/env", env_get)
+        .add(M::POST, "/api/env", env_post)
+        .add(M::POST, "/api/env/delete", env_delete)
+        .add(M::GET, "/api/keyset", keyset_get)
+        .add(M::POST, "/api/keyset", keyset_import)
+        .add(M::DELETE, "/api/keyset", keyset_delete)
+        .add(M::POST, "/api/keyset/unlock", keyset_unlock)
+        .add(M::GET, "/api/peers", peers)
+        .add(M::GET, "/api/peers/self", peers_self)
+        .add(M::GET, "/api/peers/group", peers_group)
+        .add(M::POST, "/api/peers/ping", peers_ping)
+        .add(M::GET, "/api/peers/policies", policies)
+        .add(M::GET, "/api/peers/{pubkey}/policy", policy_get)
+        .add(M::PUT, "/api/peers/{pubkey}/policy", policy_put)
+        .add(M::DELETE, "/api/peers/{pubkey}/policy", policy_delete)
+        .add(
+            M::POST,
+            "/api/sign",
+            sign.layer(axum::extract::DefaultBodyLimit::max(MAX_SIGN_BODY)),
+        )
+        .add(M::POST, "/api/nip44/encrypt", nip44_encrypt)
+        .add(M::POST, "/api/nip44/decrypt", nip44_decrypt)
+        .add(M::POST, "/api/nip04/encrypt", nip04_encrypt)
+        .add(M::POST, "/api/nip04/decrypt", nip04_decrypt)
+        .add(M::POST, "/api/recover", recover)
+        .add(M::POST, "/api/recover/validate", recover_validate)
+        .add(M::GET, "/api/events", events)
+}
+
+/// All API routes (no state applied).
+pub fn api_routes() -> Router<AppState> {
+    build().r
+}
+
+/// `(method, path)` of every registered route; a test checks it equals the OpenAPI table.
+pub fn registered() -> Vec<(Method, &'static str)> {
+    build().seen
+}
+
+// ---------- helpers ----------
+
+/// 32 bytes from 64 hex characters.
+pub fn hex32(s: &str) -> Option<[u8; 32]> {
+    let mut b = [0u8; 32];
+    hex::decode_to_slice(s.trim(), &mut b).ok()?;
+    Some(b)
+}
+
+/// A peer pubkey: 64 hex (x-only) or 66 hex (compressed, 02/03) → x-only bytes.
+pub fn peer_xonly(s: &str) -> Option<[u8; 32]> {
+    let s = s.trim();
+    match s.len() {
+        64 => hex32(s),
+        66 if s.starts_with("02") || s.starts_with("03") => hex32(&s[2..]),
+        _ => None,
+    }
+}
+
+fn node_of(st: &AppState) -> ApiResult<Arc<dyn SignerNode>> {
+    st.node().ok_or_else(ApiError::no_signer)
+}
+
+fn node_err(e: NodeCallError) -> ApiError {
+    match e {
+        NodeCallError::NotReady(m) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("signer not ready: {m}"),
+        )
+        .code("NODE_UNAVAILABLE"),
+        NodeCallError::Timeout => {
+            ApiError::new(StatusCode::GATEWAY_TIMEOUT, "signing timed out").code("SIGN_TIMEOUT")
+        }
+        NodeCallError::Rejected(m) => {
+            ApiError::new(StatusCode::BAD_GATEWAY, format!("rejected by peers: {m}"))
+                .code("SIGN_FAILED")
+        }
+        NodeCallError::BadInput(m) => ApiError::bad(m),
+        NodeCallError::Failed(m) => ApiError::new(StatusCode::BAD_GATEWAY, m).code("SIGN_FAILED"),
+    }
+}
+
+async fn with_timeout<T>(
+    st: &AppState,
+    f: impl std::future::Future<Output = Result<T, NodeCallError>>,
+) -> ApiResult<T> {
+    match tokio::time::timeout(Duration::from_millis(st.cfg.sign_timeout_ms), f).await {
+        Ok(r) => r.map_err(node_err),
+        Err(_) => Err(node_err(NodeCallError::Timeout)),
+    }
+}
+
+fn audit(st: &AppState, who: &str, action: &str, subject: &str, result: &str) {
+    let e = AuditEntry {
+        seq: 0,
+        at: now(),
+        who: who.into(),
+        action: action.into(),
+        subject: subject.into(),
+        result: result.into(),
+    };
+    if let Err(e) = st.store.audit(e) {
+        tracing::warn!(error = %e, "audit write failed");
+    }
+}
+
+// ---------- health, ready, metrics, docs ----------
+
+async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+fn node_state(st: &AppState) -> &'static str {
+    match st.node() {
+        Some(n) if n.status().ready => "ready",
+        Some(_) => "starting",
+        None => {
+            let v = st.vault.lock().unwrap_or_else(|p| p.into_inner());
+            if v.locked { "locked" } else { "not_configured" }
+        }
+    }
+}
+
+async fn ready(State(st): State<AppState>) -> Response {
+    let node = node_state(&st);
+    let ok = st.is_ready() && node != "starting";
+    let body = Json(json!({ "ready": ok, "store": true, "listener": st.is_ready(), "node": node }));
+    if ok {
+        body.into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+    }
+}
+
+async fn metrics_text(State(st): State<AppState>) -> Response {
+    metrics::set_gauge(
+        "frostbox_uptime_seconds",
+        &[],
+        st.started.elapsed().as_secs_f64(),
+    );
+    metrics::set_gauge(
+        "frostbox_resident_memory_bytes",
+        &[],
+        metrics::rss_bytes() as f64,
+    );
+    if let Some(n) = st.node() {
+        let s = n.status();
+        metrics::set_gauge("frostbox_node_ready", &[], f64::from(u8::from(s.ready)));
+        metrics::set_gauge(
+            "frostbox_peers_online",
+            &[],
+            s.peers.iter().filter(|p| p.online).count() as f64,
+        );
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        metrics::global().render(),
+    )
+        .into_response()
+}
+
+async fn openapi_json() -> Json<Value> {
+    Json(super::openapi::spec())
+}
+
+// ---------- status ----------
+
+async fn status(State(st): State<AppState>, MaybeAuth(p): MaybeAuth) -> ApiResult<Json<Value>> {
+    let node = st.node().map(|n| n.status());
+    let vault = st.vault.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let relays: Vec<String> = match &node {
+        Some(n) if !n.relays.is_empty() => n.relays.clone(),
+        _ => effective_relays(&st),
+    };
+    let has_creds = match &p {
+        Some(_) => json!(vault.has_keyset || node.is_some()),
+        None => Value::Null,
+    };
+    let t = now();
+    let mut v = json!({
+        "serverRunning": true,
+        "nodeActive": node.as_ref().is_some_and(|n| n.ready),
+        "hasCredentials": has_creds,
+        "relayCount": relays.len(),
+        "relays": relays,
+        "timestamp": iso8601(t),
+        "restartInfo": { "blockedByCredentials": node.is_none() },
+        "health": {
+            "isConnected": node.as_ref().is_some_and(|n| n.ready),
+            "consecutiveConnectivityFailures": 0,
+        },
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptimeSecs": st.started.elapsed().as_secs(),
+        "headless": st.cfg.headless,
+        "vault": vault,
+        "thresholdReachable": node.as_ref().is_some_and(|n| n.threshold_reachable),
+    });
+    if p.is_some()
+        && let Some(n) = &node
+    {
+        v["node"] = json!({
+            "ready": n.ready, "threshold": n.threshold, "total": n.total,
+            "groupPubkey": n.group_pk, "selfPubkey": n.self_pubkey, "legacy": n.legacy,
+            "peersOnline": n.peers.iter().filter(|x| x.online).count(),
+            "peerCount": n.peers.len(),
+        });
+    }
+    Ok(Json(v))
+}
+
+fn effective_relays(st: &AppState) -> Vec<String> {
+    if let Ok(Some(r)) = st.store.setting("RELAYS")
+        && let Ok(v) = config::parse_relays(&r)
+    {
+        return v;
+    }
+    st.cfg.relays.clone()
+}
+
+// ---------- env ----------
+
+/// Settings accepted by `POST /api/env` (stored in the database, applied at next start).
+pub const ENV_WRITABLE: &[&str] = &[
+    "RELAYS",
+    "GROUP_NAME",
+    "PEER_POLICIES",
+    "SESSION_TIMEOUT",
+    "FROSTR_SIGN_TIMEOUT",
+    "RATE_LIMIT_ENABLED",
+    "RATE_LIMIT_WINDOW",
+    "RATE_LIMIT_MAX",
+    "ALLOWED_ORIGINS",
+    "TRUST_PROXY",
+];
+
+fn env_value(k: &str, v: &Value) -> Result<String, ApiError> {
+    let raw = match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Array(_) | Value::Object(_) if k == "RELAYS" || k == "PEER_POLICIES" => {
+            v.to_string()
+        }
+        _ => return Err(ApiError::bad(format!("{k}: unsupported value type"))),
+    };
+    if raw.len() > 16 * 1024 || raw.chars().any(|c| c.is_control() && c != ' ') {
+        return Err(ApiError::bad(format!(
+            "{k}: value too long or contains control characters"
+        )));
+    }
+    let mut probe = std::collections::HashMap::new();
+    probe.insert(k.to_string(), raw.clone());
+    config::Config::from_lookup(|x| probe.get(x).cloned())
+        .map_err(|e| ApiError::bad(e.to_string()))?;
+    if k == "RELAYS" {
+        let list = config::parse_relays(&raw).map_err(|e| ApiError::bad(e.to_string()))?;
+        return serde_json::to_string(&list).map_err(ApiError::internal);
+    }
+    if k == "GROUP_NAME" && raw.chars().count() > 64 {
+        return Err(ApiError::bad("GROUP_NAME: at most 64 characters"));
+    }
+    Ok(raw)
+}
+
+fn may_write_env(p: &Principal) -> bool {
+    p.is_admin() || matches!(p, Principal::ApiKey { .. } | Principal::EnvApiKey)
+}
+
+async fn env_get(State(st): State<AppState>, Auth(_p): Auth) -> ApiResult<Json<Value>> {
+    let mut m = serde_json::Map::new();
+    m.insert("RELAYS".into(), json!(effective_relays(&st)));
+    if let Some(g) = &st.cfg.group_name {
+        m.insert("GROUP_NAME".into(), json!(g));
+    }
+    m.insert(
+        "SESSION_TIMEOUT".into(),
+        json!(st.cfg.session_timeout.to_string()),
+    );
+    m.insert(
+        "FROSTR_SIGN_TIMEOUT".into(),
+        json!(st.cfg.sign_timeout_ms.to_string()),
+    );
+    m.insert(
+        "RATE_LIMIT_ENABLED".into(),
+        json!(st.cfg.rate_limit_enabled.to_string()),
+    );
+    m.insert(
+        "ALLOWED_ORIGINS".into(),
+        json!(st.cfg.allowed_origins.join(",")),
+    );
+    for (k, v) in st.store.settings()? {
+        if k == "RELAYS" {
+            continue;
+        }
+        if ENV_WRITABLE.contains(&k.as_str()) {
+            m.insert(k, json!(v));
+        }
+    }
+    let has = st
+        .vault
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .has_keyset;
+    m.insert("hasCredentials".into(), json!(has));
+    m.insert("adminSecretAvailable".into(), json!(false));
+    Ok(Json(Value::Object(m)))
+}
+
+async fn env_post(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Json<Value>> {
+    if !may_write_env(&p) {
+        return Err(ApiError::forbidden("admin or API key required"));
+    }
+    let Value::Object(obj) = body else {
+        return Err(ApiError::bad("body must be a JSON object of KEY: value"));
+    };
+    let mut set = Vec::new();
+    let mut rejected = Vec::new();
+    for (k, v) in &obj {
+        if ENV_WRITABLE.contains(&k.as_str()) {
+            set.push((k.clone(), env_value(k, v)?));
+        } else {
+            rejected.push(k.clone());
+        }
+    }
+    st.store.set_settings(&set)?;
+    audit(
+        &st,
+        &p.who(),
+        "env.write",
+        &set.iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        "ok",
+    );
+    let mut v = json!({
+        "success": true,
+        "message": format!("{} setting(s) saved; they apply at the next start", set.len()),
+    });
+    if !rejected.is_empty() {
+        v["rejectedKeys"] = json!(rejected);
+    }
+    Ok(Json(v))
+}
+
+#[derive(Deserialize)]
+struct EnvDeleteBody {
+    keys: Vec<String>,
+}
+
+async fn env_delete(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    JsonBody(b): JsonBody<EnvDeleteBody>,
+) -> ApiResult<Json<Value>> {
+    if !may_write_env(&p) {
+        return Err(ApiError::forbidden("admin or API key required"));
+    }
+    if b.keys.is_empty() {
+        return Err(ApiError::bad("keys array is required"));
+    }
+    let (ok, rejected): (Vec<String>, Vec<String>) = b
+        .keys
+        .into_iter()
+        .partition(|k| ENV_WRITABLE.contains(&k.as_str()));
+    let deleted = st.store.delete_settings(&ok)?;
+    let mut v = json!({
+        "success": true,
+        "message": format!("{} setting(s) deleted", deleted.len()),
+        "deletedKeys": deleted,
+    });
+    if !rejected.is_empty() {
+        v["rejectedKeys"] = json!(rejected);
+    }
+    Ok(Json(v))
+}
+
+// ---------- keyset (new: sealed at rest, locked/unattended) ----------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeysetBody {
+    share_cred: String,
+    group_cred: Option<String>,
+    mode: Option<String>,
+    password: Option<String>,
+}
+
+#[derive(serde::Serialize, Deserialize)]
+struct KeysetPlain {
+    share_cred: String,
+    group_cred: Option<String>,
+}
+
+/// A credential string: one of the bech32 FROSTR prefixes, printable, bounded.
+fn check_cred(what: &str, s: &str, prefixes: &[&str]) -> ApiResult<()> {
+    let s = s.trim();
+    let lower = s.to_ascii_lowercase();
+    if s.len() > 8192
+        || !prefixes.iter().any(|p| lower.starts_with(p))
+        || !s.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        return Err(ApiError::bad(format!(
+            "{what} must be a {} string",
+            prefixes.join(" / ")
+        )));
+    }
+    Ok(())
+}
+
+const SHARE_PREFIXES: &[&str] = &["bfshare1", "bfonboard1", "bfprofile1"];
+const GROUP_PREFIXES: &[&str] = &["bfgroup1", "bfprofile1"];
+
+fn vault_view(st: &AppState) -> Value {
+    json!(*st.vault.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
+async fn keyset_get(State(st): State<AppState>, Auth(_p): Auth) -> Json<Value> {
+    Json(vault_view(&st))
+}
+
+fn device_key(st: &AppState) -> ApiResult<crate::vault::Secret32> {
+    let mut g = st.device_key.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(k) = g.as_ref() {
+        return Ok(k.duplicate());
+    }
+    let creds = std::env::var_os("CREDENTIALS_DIRECTORY").map(std::path::PathBuf::from);
+    let (k, src) =
+        at_rest::load_or_create_device_key(&st.cfg.data_dir, creds).map_err(ApiError::internal)?;
+    st.vault
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .device_key_source = Some(src);
+    *g = Some(k.duplicate());
+    Ok(k)
+}
+
+fn hand_to_node(st: &AppState, plain: &[u8]) -> ApiResult<()> {
+    let p: KeysetPlain = serde_json::from_slice(plain).map_err(ApiError::internal)?;
+    if let Some(h) = st.credentials_hook() {
+        h(UnlockedCredentials {
+            group_cred: p.group_cred.map(SecretString::new),
+            share_cred: SecretString::new(p.share_cred),
+        });
+    }
+    Ok(())
+}
+
+/// Opens the stored keyset with the device key (unattended) and hands it to the node hook.
+/// `serve` calls this at start. Returns whether a keyset was unsealed.
+pub fn unseal_at_start(st: &AppState) -> ApiResult<bool> {
+    let Some(blob) = st.store.keyset("default")? else {
+        return Ok(false);
+    };
+    let sealed: Sealed = serde_json::from_slice(&blob).map_err(ApiError::internal)?;
+    if sealed.mode == "password" {
+        st.vault.lock().unwrap_or_else(|p| p.into_inner()).locked = true;
+        return Ok(false);
+    }
+    let k = device_key(st)?;
+    let plain = at_rest::open_with_device_key(&sealed, &k).map_err(ApiError::internal)?;
+    hand_to_node(st, plain.expose())?;
+    Ok(true)
+}
+
+async fn keyset_import(
+    State(st): State<AppState>,
+    Admin(p): Admin,
+    JsonBody(b): JsonBody<KeysetBody>,
+) -> ApiResult<Json<Value>> {
+    check_cred("share_cred", &b.share_cred, SHARE_PREFIXES)?;
+    if let Some(g) = &b.group_cred {
+        check_cred("group_cred", g, GROUP_PREFIXES)?;
+    }
+    let mode = match b.mode.as_deref() {
+        None => st.cfg.vault_mode,
+        Some("locked") => VaultMode::Locked,
+        Some("unattended") => VaultMode::Unattended,
+        Some(_) => return Err(ApiError::bad("mode must be locked or unattended")),
+    };
+    let password = b.password.map(SecretString::new);
+    let plain = zeroize::Zeroizing::new(
+        serde_json::to_vec(&KeysetPlain {
+            share_cred: b.share_cred.trim().to_string(),
+            group_cred: b.group_cred.map(|g| g.trim().to_string()),
+        })
+        .map_err(ApiError::internal)?,
+    );
+    let sealed = match mode {
+        VaultMode::Locked => {
+            let Some(pw) = password else {
+                return Err(ApiError::bad("locked mode needs a password"));
+            };
+            if pw.expose().chars().count() < 8 {
+                return Err(ApiError::bad("password must be at least 8 characters"));
+            }
+            let kdf = st.kdf;
+            let plain2 = plain.clone();
+            tokio::task::spawn_blocking(move || at_rest::seal_with_password(&plain2, &pw, kdf))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?
+        }
+        VaultMode::Unattended => {
+            let k = device_key(&st)?;
+            at_rest::seal_with_device_key(&plain, &k).map_err(ApiError::internal)?
+        }
+    };
+    let blob = serde_json::to_vec(&sealed).map_err(ApiError::internal)?;
+    st.store.put_keyset("default", &blob)?;
+    {
+        let mut v = st.vault.lock().unwrap_or_else(|p| p.into_inner());
+        v.mode = mode;
+        v.has_keyset = true;
+        v.locked = false;
+    }
+    hand_to_node(&st, &plain)?;
+    audit(&st, &p.who(), "keyset.import", "", "ok");
+    st.publish("system", "keyset imported", None);
+    Ok(Json(json!({ "success": true, "vault": vault_view(&st) })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnlockBody {
+    password: String,
+}
+
+async fn keyset_unlock(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    auth::ClientIp(ip): auth::ClientIp,
+    JsonBody(b): JsonBody<UnlockBody>,
+) -> ApiResult<Json<Value>> {
+    let Some(blob) = st.store.keyset("default")? else {
+        return Err(ApiError::not_found("no keyset stored"));
+    };
+    let sealed: Sealed = serde_json::from_slice(&blob).map_err(ApiError::internal)?;
+    if sealed.mode != "password" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "keyset is in unattended mode",
+        ));
+    }
+    let pw = SecretString::new(b.password);
+    let opened = tokio::task::spawn_blocking(move || at_rest::open_with_password(&sealed, &pw))
+        .await
+        .map_err(ApiError::internal)?;
+    match opened {
+        Ok(plain) => {
+            hand_to_node(&st, plain.expose())?;
+            st.vault.lock().unwrap_or_else(|p| p.into_inner()).locked = false;
+            audit(&st, &p.who(), "keyset.unlock", "", "ok");
+            Ok(Json(json!({ "success": true, "vault": vault_view(&st) })))
+        }
+        Err(_) => {
+            audit(&st, &p.who(), "keyset.unlock", "", "bad_password");
+            let mut e = auth::auth_failed(&st, ip);
+            if e.status == StatusCode::UNAUTHORIZED {
+                e.error = "wrong password".into();
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn keyset_delete(State(st): State<AppState>, Admin(p): Admin) -> ApiResult<Json<Value>> {
+    let removed = st.store.delete_keyset("default")?;
+    st.detach_node();
+    {
+        let mut v = st.vault.lock().unwrap_or_else(|p| p.into_inner());
+        v.has_keyset = false;
+        v.locked = false;
+    }
+    audit(&st, &p.who(), "keyset.delete", "", "ok");
+    Ok(Json(json!({ "success": true, "removed": removed })))
+}
+
+// ---------- peers ----------
+
+fn policy_json(st: &AppState, pubkey: &str, live: Option<(bool, bool)>) -> ApiResult<Value> {
+    let stored = st
+        .store
+        .peer_policies()?
+        .into_iter()
+        .find(|p| p.pubkey == pubkey);
+    let (send, recv) = stored
+        .as_ref()
+        .map(|p| (p.allow_send, p.allow_receive))
+        .or(live)
+        .unwrap_or((true, true));
+    Ok(json!({
+        "pubkey": pubkey,
+        "allowSend": stored.as_ref().map(|p| p.allow_send),
+        "allowReceive": stored.as_ref().map(|p| p.allow_receive),
+        "label": stored.as_ref().and_then(|p| p.label.clone()),
+        "note": stored.as_ref().and_then(|p| p.note.clone()),
+        "source": if stored.is_some() { "stored" } else { "default" },
+        "lastUpdated": stored.as_ref().map(|p| iso8601(p.updated_at)),
+        "effectiveSend": send,
+        "effectiveReceive": recv,
+        "hasExplicitPolicy": stored.is_some(),
+    }))
+}
+
+async fn peers(State(st): State<AppState>, Auth(_p): Auth) -> ApiResult<Json<Value>> {
+    let n = node_of(&st)?.status();
+    let mut out = Vec::new();
+    for p in &n.peers {
+        out.push(json!({
+            "pubkey": p.pubkey,
+            "online": p.online,
+            "lastSeen": p.last_seen.map(iso8601),
+            "latency": p.rtt_ms,
+            "noncesIn": p.nonces_in,
+            "noncesOut": p.nonces_out,
+            "policy": policy_json(&st, &p.pubkey, Some((p.allow_send, p.allow_receive)))?,
+        }));
+    }
+    let online = n.peers.iter().filter(|p| p.online).count();
+    Ok(Json(json!({
+        "peers": out, "total": n.peers.len(), "online": online,
+        "thresholdReachable": n.threshold_reachable,
+    })))
+}
+
+async fn peers_self(State(st): State<AppState>, Auth(_p): Auth) -> ApiResult<Json<Value>> {
+    let n = node_of(&st)?.status();
+    Ok(Json(
+        json!({ "pubkey": n.self_pubkey, "warnings": n.warnings }),
+    ))
+}
+
+async fn peers_group(State(st): State<AppState>, Auth(_p): Auth) -> ApiResult<Json<Value>> {
+    let n = node_of(&st)?.status();
+    Ok(Json(json!({
+        "pubkey": n.group_pk, "threshold": n.threshold, "totalShares": n.total,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PingBody {
+    target: String,
+}
+
+async fn ping_one(st: &AppState, node: &Arc<dyn SignerNode>, pk: &str) -> Value {
+    let bytes = hex::decode(pk).unwrap_or_default();
+    let t0 = Instant::now();
+    match tokio::time::timeout(Duration::from_secs(5), node.ping(bytes)).await {
+        Ok(Ok(d)) => {
+            metrics::inc("frostbox_pings_total", &[("result", "ok")]);
+            json!({ "pubkey": pk, "success": true, "latency": d.as_millis() as u64 })
+        }
+        Ok(Err(e)) => {
+            metrics::inc("frostbox_pings_total", &[("result", "error")]);
+            json!({ "pubkey": pk, "success": false, "error": e.to_string() })
+        }
+        Err(_) => {
+            let _ = (st, t0);
+            metrics::inc("frostbox_pings_total", &[("result", "timeout")]);
+            json!({ "pubkey": pk, "success": false, "error": "timed out" })
+        }
+    }
+}
+
+async fn peers_ping(
+    State(st): State<AppState>,
+    Auth(_p): Auth,
+    JsonBody(b): JsonBody<PingBody>,
+) -> ApiResult<Json<Value>> {
+    let target = b.target.trim().to_ascii_lowercase();
+    if target != "all" && peer_xonly(&target).is_none() {
+        return Err(ApiError::bad("invalid target parameter"));
+    }
+    let node = node_of(&st)?;
+    let peers = node.status().peers;
+    if target == "all" {
+        let futs = peers.iter().map(|p| ping_one(&st, &node, &p.pubkey));
+        let results = futures_util::future::join_all(futs).await;
+        return Ok(Json(json!({ "results": results })));
+    }
+    let Some(peer) = peers
+        .iter()
+        .find(|p| p.pubkey == target || peer_xonly(&p.pubkey) == peer_xonly(&target))
+    else {
+        return Err(ApiError::not_found("peer not in group"));
+    };
+    let mut r = ping_one(&st, &node, &peer.pubkey).await;
+    let s = node
+        .status()
+        .peers
+        .into_iter()
+        .find(|p| p.pubkey == peer.pubkey);
+    r["status"] = json!({
+        "pubkey": peer.pubkey,
+        "online": s.as_ref().is_some_and(|p| p.online),
+        "lastSeen": s.as_ref().and_then(|p| p.last_seen).map(iso8601),
+        "latency": s.as_ref().and_then(|p| p.rtt_ms),
+    });
+    Ok(Json(r))
+}
+
+async fn policies(State(st): State<AppState>, Auth(_p): Auth) -> ApiResult<Json<Value>> {
+    let mut out = Vec::new();
+    for p in st.store.peer_policies()? {
+        out.push(policy_json(&st, &p.pubkey, None)?);
+    }
+    Ok(Json(json!({ "policies": out })))
+}
+
+fn norm_pubkey(s: &str) -> ApiResult<String> {
+    let s = s.trim().to_ascii_lowercase();
+    if peer_xonly(&s).is_none() {
+        return Err(ApiError::bad(
+            "pubkey must be 64 (x-only) or 66 (compressed) hex characters",
+        ));
+    }
+    Ok(s)
+}
+
+async fn policy_get(
+    State(st): State<AppState>,
+    Auth(_p): Auth,
+    Path(pk): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let pk = norm_pubkey(&pk)?;
+    Ok(Json(json!({ "policy": policy_json(&st, &pk, None)? })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyBody {
+    #[serde(rename = "allowSend")]
+    allow_send: Option<bool>,
+    #[serde(rename = "allowReceive")]
+    allow_receive: Option<bool>,
+    label: Option<String>,
+    note: Option<String>,
+}
+
+async fn policy_put(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    Path(pk): Path<String>,
+    JsonBody(b): JsonBody<PolicyBody>,
+) -> ApiResult<Json<Value>> {
+    let pk = norm_pubkey(&pk)?;
+    if b.allow_send.is_none() && b.allow_receive.is_none() {
+        return Err(ApiError::bad(
+            "policy update requires allowSend and/or allowReceive",
+        ));
+    }
+    for t in [&b.label, &b.note].into_iter().flatten() {
+        if t.chars().count() > 256 {
+            return Err(ApiError::bad("label and note: at most 256 characters"));
+        }
+    }
+    let cur = st
+        .store
+        .peer_policies()?
+        .into_iter()
+        .find(|x| x.pubkey == pk);
+    // An omitted direction keeps its current value (default allow) — igloo-server reset it
+    // to false (W4).
+    let (cs, cr) = cur
+        .as_ref()
+        .map(|c| (c.allow_send, c.allow_receive))
+        .unwrap_or((true, true));
+    let rec = PeerPolicy {
+        pubkey: pk.clone(),
+        allow_send: b.allow_send.unwrap_or(cs),
+        allow_receive: b.allow_receive.unwrap_or(cr),
+        label: b.label.or(cur.as_ref().and_then(|c| c.label.clone())),
+        note: b.note.or(cur.and_then(|c| c.note)),
+        updated_at: now(),
+    };
+    st.store.put_peer_policy(&rec)?;
+    if let Some(n) = st.node()
+        && let Ok(bytes) = hex::decode(&pk)
+    {
+        n.set_peer_policy(bytes, rec.allow_send, rec.allow_receive)
+            .map_err(node_err)?;
+    }
+    audit(&st, &p.who(), "peer.policy", &pk, "ok");
+    Ok(Json(json!({ "policy": policy_json(&st, &pk, None)? })))
+}
+
+async fn policy_delete(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    Path(pk): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let pk = norm_pubkey(&pk)?;
+    if !st.store.delete_peer_policy(&pk)? {
+        return Err(ApiError::not_found("policy not found"));
+    }
+    if let Some(n) = st.node()
+        && let Ok(bytes) = hex::decode(&pk)
+    {
+        n.set_peer_policy(bytes, true, true).map_err(node_err)?;
+    }
+    audit(&st, &p.who(), "peer.policy.delete", &pk, "ok");
+    Ok(Json(
+        json!({ "removed": true, "policy": policy_json(&st, &pk, None)? }),
+    ))
+}
+
+// ---------- sign ----------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventTemplate {
+    pubkey: Option<String>,
+    kind: u16,
+    created_at: u64,
+    #[serde(default)]
+    content: String,
+    tags: Vec<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignBody {
+    message: Option<String>,
+    event: Option<EventTemplate>,
+}
+
+/// NIP-01 event id.
+pub fn event_id(
+    pubkey: &[u8; 32],
+    created_at: u64,
+    kind: u16,
+    tags: &[Vec<String>],
+    content: &str,
+) -> [u8; 32] {
+    let ser = json!([0, hex::encode(pubkey), created_at, kind, tags, content]).to_string();
+    auth::sha256(ser.as_bytes())
+}
+
+async fn sign(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    JsonBody(b): JsonBody<SignBody>,
+) -> ApiResult<Json<Value>> {
+    enum What {
+        Msg([u8; 32]),
+        Ev(EventTemplate),
+    }
+    let what = match (b.message, b.event) {
+        (Some(m), None) => {
+            What::Msg(hex32(&m).ok_or_else(|| ApiError::bad("message must be 64 hex characters"))?)
+        }
+        (None, Some(e)) => {
+            if e.created_at == 0 {
+                return Err(ApiError::bad("event.created_at must be > 0"));
+            }
+            if let Some(pk) = &e.pubkey {
+                hex32(pk).ok_or_else(|| ApiError::bad("event.pubkey must be 64 hex characters"))?;
+            }
+            What::Ev(e)
+        }
+        _ => return Err(ApiError::bad("send either message or event")),
+    };
+    let node = node_of(&st)?;
+    let (id, event) = match what {
+        What::Msg(m) => (m, None),
+        What::Ev(e) => {
+            let gpk = hex32(&node.status().group_pk)
+                .ok_or_else(|| ApiError::no_signer().code("NODE_UNAVAILABLE"))?;
+            if let Some(pk) = &e.pubkey
+                && hex32(pk) != Some(gpk)
+            {
+                return Err(ApiError::bad("event.pubkey is not this group's public key"));
+            }
+            let id = event_id(&gpk, e.created_at, e.kind, &e.tags, &e.content);
+            (id, Some((gpk, e)))
+        }
+    };
+    let t0 = Instant::now();
+    let r = with_timeout(&st, node.sign(id)).await;
+    let secs = t0.elapsed().as_secs_f64();
+    let id_hex = hex::encode(id);
+    match r {
+        Ok(sig) => {
+            metrics::inc("frostbox_signs_total", &[("result", "ok")]);
+            metrics::observe("frostbox_sign_duration_seconds", &[], secs);
+            audit(&st, &p.who(), "sign", &id_hex, "ok");
+            let mut v = json!({ "id": id_hex, "signature": hex::encode(sig) });
+            if let Some((gpk, e)) = event {
+                v["event"] = json!({
+                    "id": id_hex, "pubkey": hex::encode(gpk), "created_at": e.created_at,
+                    "kind": e.kind, "tags": e.tags, "content": e.content,
+                    "sig": hex::encode(sig),
+                });
+            }
+            Ok(Json(v))
+        }
+        Err(e) => {
+            metrics::inc("frostbox_signs_total", &[("result", "error")]);
+            audit(&st, &p.who(), "sign", &id_hex, e.code.unwrap_or("error"));
+            Err(e)
+        }
+    }
+}
+
+// ---------- NIP-44 / NIP-04 ----------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CryptoBody {
+    peer_pubkey: String,
+    content: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CryptoOp {
+    Nip44Encrypt,
+    Nip44Decrypt,
+    Nip04Encrypt,
+    Nip04Decrypt,
+}
+
+async fn crypto(st: AppState, p: Principal, op: CryptoOp, b: CryptoBody) -> ApiResult<Json<Value>> {
+    let peer = peer_xonly(&b.peer_pubkey)
+        .ok_or_else(|| ApiError::bad("invalid peer_pubkey: expected 64 or 66 hex characters"))?;
+    if b.content.len() > 256 * 1024 {
+        return Err(ApiError::bad("content too long"));
+    }
+    if matches!(op, CryptoOp::Nip44Encrypt) && (b.content.is_empty() || b.content.len() > 65_535) {
+        return Err(ApiError::bad("NIP-44 plaintext must be 1-65535 bytes"));
+    }
+    let node = node_of(&st)?;
+    let t0 = Instant::now();
+    let shared = with_timeout(&st, node.ecdh(peer)).await;
+    metrics::observe(
+        "frostbox_ecdh_duration_seconds",
+        &[],
+        t0.elapsed().as_secs_f64(),
+    );
+    let shared = match shared {
+        Ok(x) => {
+            metrics::inc("frostbox_ecdh_total", &[("result", "ok")]);
+            crate::vault::Secret32::new(x)
+        }
+        Err(e) => {
+            metrics::inc("frostbox_ecdh_total", &[("result", "error")]);
+            audit(&st, &p.who(), "ecdh", &hex::encode(peer), "error");
+            return Err(e);
+        }
+    };
+    audit(&st, &p.who(), "ecdh", &hex::encode(peer), "ok");
+    let result = super::crypto::apply(op_name(op), &shared, &b.content)?;
+    Ok(Json(json!({ "result": result })))
+}
+
+fn op_name(op: CryptoOp) -> &'static str {
+    match op {
+        CryptoOp::Nip44Encrypt => "nip44_encrypt",
+        CryptoOp::Nip44Decrypt => "nip44_decrypt",
+        CryptoOp::Nip04Encrypt => "nip04_encrypt",
+        CryptoOp::Nip04Decrypt => "nip04_decrypt",
+    }
+}
+
+async fn nip44_encrypt(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    JsonBody(b): JsonBody<CryptoBody>,
+) -> ApiResult<Json<Value>> {
+    crypto(st, p, CryptoOp::Nip44Encrypt, b).await
+}
+async fn nip44_decrypt(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    JsonBody(b): JsonBody<CryptoBody>,
+) -> ApiResult<Json<Value>> {
+    crypto(st, p, CryptoOp::Nip44Decrypt, b).await
+}
+async fn nip04_encrypt(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    JsonBody(b): JsonBody<CryptoBody>,
+) -> ApiResult<Json<Value>> {
+    crypto(st, p, CryptoOp::Nip04Encrypt, b).await
+}
+async fn nip04_decrypt(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    JsonBody(b): JsonBody<CryptoBody>,
+) -> ApiResult<Json<Value>> {
+    crypto(st, p, CryptoOp::Nip04Decrypt, b).await
+}
+
+// ---------- recovery ----------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecoverBody {
+    #[serde(rename = "groupCredential")]
+    group_credential: Option<String>,
+    #[serde(rename = "shareCredentials")]
+    share_credentials: Vec<String>,
+    /// Password for `bfshare`/`bfprofile` envelopes (FROSTR-NEXT credentials are encrypted).
+    password: Option<String>,
+}
+
+async fn recover(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    JsonBody(b): JsonBody<RecoverBody>,
+) -> ApiResult<Json<Value>> {
+    if b.share_credentials.is_empty() || b.share_credentials.len() > 32 {
+        return Err(ApiError::bad("shareCredentials must hold 1-32 credentials"));
+    }
+    let password = b.password.map(SecretString::new);
+    let shares: Vec<SecretString> = b
+        .share_credentials
+        .into_iter()
+        .map(SecretString::new)
+        .collect();
+    let r = super::crypto::recover(b.group_credential.as_deref(), &shares, password.as_ref());
+    audit(
+        &st,
+        &p.who(),
+        "recover",
+        "",
+        if r.is_ok() { "ok" } else { "error" },
+    );
+    let (nsec, used, threshold, invalid) = r?;
+    let mut details = json!({ "sharesUsed": used, "thresholdRequired": threshold });
+    if !invalid.is_empty() {
+        details["invalidShares"] = json!(invalid);
+    }
+    Ok(Json(
+        json!({ "success": true, "nsec": nsec.expose(), "details": details }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ValidateBody {
+    #[serde(rename = "type")]
+    kind: String,
+    credential: String,
+    password: Option<String>,
+}
+
+async fn recover_validate(
+    State(_st): State<AppState>,
+    Auth(_p): Auth,
+    JsonBody(b): JsonBody<ValidateBody>,
+) -> ApiResult<Json<Value>> {
+    if b.kind != "group" && b.kind != "share" {
+        return Err(ApiError::bad("type must be group or share"));
+    }
+    let pw = b.password.map(SecretString::new);
+    let (ok, message, decoded) =
+        super::crypto::validate(&b.kind, &SecretString::new(b.credential), pw.as_ref());
+    Ok(Json(json!({
+        "success": true,
+        "validation": { "isValid": ok, "message": message },
+        "decoded": decoded,
+    })))
+}
+
+// ---------- /api/events ----------
+
+const WS_PER_IP: u32 = 8;
+
+async fn events(
+    State(st): State<AppState>,
+    Auth(_p): Auth,
+    auth::ClientIp(ip): auth::ClientIp,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    if let Some(o) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+        && !origin_allowed(&st, o, &headers)
+    {
+        return Err(ApiError::forbidden("origin not allowed"));
+    }
+    let ws = ws.map_err(|_| {
+        ApiError::new(
+            StatusCode::UPGRADE_REQUIRED,
+            "this endpoint needs a WebSocket upgrade",
+        )
+    })?;
+    {
+        let mut m = st.ws_conns.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(ip).or_insert(0);
+        if *n >= WS_PER_IP {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many connections from your IP",
+            ));
+        }
+        *n += 1;
+    }
+    let st2 = st.clone();
+    Ok(ws
+        .max_message_size(4096)
+        .on_upgrade(move |sock| async move {
+            event_loop(&st2, sock).await;
+            let mut m = st2.ws_conns.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = m.get_mut(&ip) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    m.remove(&ip);
+                }
+            }
+        }))
+}
+
+async fn event_loop(st: &AppState, mut sock: WebSocket) {
+    let mut rx = st.subscribe();
+    metrics::inc("frostbox_event_stream_connections_total", &[]);
+    let hello = json!({
+        "type": "system", "message": "Connected to event stream",
+        "timestamp": iso8601(now()), "id": hex::encode(rand::random::<[u8; 6]>()),
+    });
+    if sock
+        .send(Message::Text(hello.to_string().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let mut window = Instant::now();
+    let mut count = 0u32;
+    loop {
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                Ok(s) => {
+                    if sock.send(Message::Text(s.into())).await.is_err() { return; }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(_) => return,
+            },
+            m = sock.recv() => match m {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {
+                    // Client frames are ignored but rate-limited (20/s).
+                    if window.elapsed() > Duration::from_secs(1) { window = Instant::now(); count = 0; }
+                    count += 1;
+                    if count > 40 {
+                        let _ = sock.send(Message::Close(Some(axum::extract::ws::CloseFrame {
+                            code: 1008, reason: "rate limit exceeded".into(),
+                        }))).await;
+                        return;
+                    }
+                }
+            },
+        }
+    }
+}
