@@ -302,3 +302,71 @@ fn circuit_breaker_exits_non_zero() {
     assert!(err.contains("circuit open"), "{err}");
     assert!(t.elapsed() < Duration::from_secs(5));
 }
+
+/// The real server: `frostbox serve` (port 0, temp data dir) sends READY=1 after binding, pings
+/// the watchdog, stops pinging once the fault switch hangs it, and sends STOPPING=1 on SIGTERM.
+#[test]
+fn frostbox_serve_ready_watchdog_hang_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&path).unwrap();
+    let hang_ms = 2000u64;
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_frostbox"))
+        .arg("serve")
+        .env("HOST_NAME", "127.0.0.1")
+        .env("HOST_PORT", "0")
+        .env("FROSTBOX_DATA", &data)
+        .env("ADMIN_SECRET", "notify-test-admin-secret")
+        .env("NOTIFY_SOCKET", &path)
+        .env("WATCHDOG_USEC", "200000")
+        .env_remove("WATCHDOG_PID")
+        .env("FROSTBOX_TEST_HANG_AFTER_MS", hang_ms.to_string())
+        .env_remove("JOURNAL_STREAM")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut msgs = Vec::new();
+    recv_until(
+        &sock,
+        start,
+        Duration::from_millis(hang_ms + 2500),
+        &mut msgs,
+    );
+    assert!(child.try_wait().unwrap().is_none(), "serve exited early");
+    let ready = msgs
+        .iter()
+        .position(|m| has(m, "READY=1"))
+        .expect("no READY=1 from serve");
+    assert!(
+        msgs[ready].text.contains("STATUS=listening on 127.0.0.1:"),
+        "{:?}",
+        msgs[ready].text
+    );
+    let pings: Vec<Duration> = msgs
+        .iter()
+        .filter(|m| has(m, "WATCHDOG=1"))
+        .map(|m| m.at)
+        .collect();
+    let before = pings
+        .iter()
+        .filter(|t| t.as_millis() < hang_ms as u128)
+        .count();
+    assert!(
+        before >= 3,
+        "only {before} pings before the hang: {pings:?}"
+    );
+    let quiet_from = Duration::from_millis(hang_ms + 700);
+    assert!(
+        pings.iter().all(|t| *t <= quiet_from),
+        "serve kept pinging after it hung: {pings:?}"
+    );
+    sigterm(&child);
+    let mut tail = Vec::new();
+    recv_until(&sock, Instant::now(), Duration::from_secs(3), &mut tail);
+    assert!(tail.iter().any(|m| has(m, "STOPPING=1")), "no STOPPING=1");
+    let st = wait_exit(&mut child, Duration::from_secs(6));
+    assert!(st.success(), "exit {st:?}");
+}

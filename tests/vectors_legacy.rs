@@ -1090,6 +1090,13 @@ mod props {
             let orig = scalar_reduce(nsec.expose());
             let want = if want_odd { -orig } else { orig };
             prop_assert_eq!(m.recovered.secret.expose(), &math::scalar_bytes(&want));
+            // The current-generation keyset has the same x-only group key (npub).
+            if t >= 2 {
+                let ks = migrate::to_next(&m).expect("next keyset");
+                prop_assert_eq!(ks.group.group_pk(), &g.npub());
+                let back = frostbox::frost::recover(&ks.shares[..t as usize]).expect("recover next");
+                prop_assert_eq!(back.expose(), m.recovered.secret.expose());
+            }
         }
 
         #[test]

@@ -22,6 +22,12 @@ if ! command -v cargo-zigbuild >/dev/null 2>&1 || ! python3 -m ziglang version >
   command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
 fi
 rustup target add x86_64-unknown-linux-musl aarch64-unknown-linux-musl >/dev/null 2>&1
+# transparent exec of foreign binaries (podman --arch arm64 in step 74); needs root
+if [ "$(id -u)" = 0 ]; then
+  [ -e /proc/sys/fs/binfmt_misc/status ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
+  update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+  update-binfmts --enable qemu-arm >/dev/null 2>&1 || true
+fi
 targets=(x86_64 aarch64)
 if [ "${FROSTBOX_CI_ARMV7:-0}" = 1 ]; then
   rustup component add rust-src >/dev/null 2>&1

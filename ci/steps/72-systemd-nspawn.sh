@@ -51,6 +51,8 @@ sed -e 's#^ExecStart=/usr/local/bin/frostbox #ExecStart=/usr/local/bin/frostbox-
   systemd/frostbox.service > "$root/etc/systemd/system/frostbox-hang.service"
 mkdir -p "$root/etc/systemd/system/frostbox-hang.service.d"
 install -m 0644 tests/systemd/frostbox-hang.conf "$root/etc/systemd/system/frostbox-hang.service.d/test.conf"
+mkdir -p "$root/etc/systemd/system/frostbox.service.d"
+install -m 0644 tests/systemd/frostbox-ci.conf "$root/etc/systemd/system/frostbox.service.d/ci.conf"
 if [ -n "${NSPAWN_ARGS:-}" ]; then
   for u in frostbox frostbox-hang; do
     mkdir -p "$root/etc/systemd/system/$u.service.d"
@@ -89,6 +91,13 @@ else echo "FAIL: READY/Started order (ready=$ready_line started=$started_line)";
 check "watchdog timeout on the hung instance" 'frostbox-hang\.service: Watchdog timeout'
 check "hung instance killed" 'frostbox-hang\.service: Killing process .* signal SIGABRT'
 check "hung instance restarted" 'frostbox-hang\.service: Scheduled restart job'
+check "the hung instance withheld its pings (liveness, not a missing pinger)" 'withholding watchdog pings'
+# it pinged while healthy: the first kill comes well after WatchdogSec (4 s) from its start
+t_start=$(grep -m1 -E 'systemd\[1\]: Started frostbox-hang\.service' "$journal" | sed -E 's/^\[ *([0-9.]+)\].*/\1/')
+t_kill=$(grep -m1 -E 'frostbox-hang\.service: Watchdog timeout' "$journal" | sed -E 's/^\[ *([0-9.]+)\].*/\1/')
+if [ -n "$t_start" ] && [ -n "$t_kill" ] && awk "BEGIN{exit !($t_kill - $t_start >= 6)}"; then
+  echo "ok: hung instance pinged while healthy (killed $(awk "BEGIN{print $t_kill - $t_start}") s after start)"
+else echo "FAIL: hung instance killed too early (start=$t_start kill=$t_kill): it never pinged"; fail=1; fi
 check "frostbox.service active at report time" 'CI-REPORT frostbox\.service .*ActiveState=active '
 check "frostbox.service never restarted" 'CI-REPORT frostbox\.service .*NRestarts=0'
 if [ -z "${NSPAWN_ARGS:-}" ]; then check "/ready answered inside the container" 'CI-REPORT healthcheck ok'; fi

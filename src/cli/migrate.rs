@@ -145,12 +145,226 @@ pub fn run_with(a: &MigrateArgs, input: &str) -> Result<Zeroizing<String>, Fail>
 
 /// Splits the recovered even-y secret into a current-generation keyset and renders it.
 fn next_keyset(
-    _a: &MigrateArgs,
-    _m: &legacy::migrate::MigratedKeyset,
-    _pw: &SecretString,
+    a: &MigrateArgs,
+    m: &legacy::migrate::MigratedKeyset,
+    pw: &SecretString,
 ) -> Result<Zeroizing<String>, Fail> {
-    Err(Fail(
-        1,
-        "the current-generation dealer is not available in this build".into(),
-    ))
+    use crate::cli::keys::{DEFAULT_RELAY, npub};
+    use crate::frostr::next::credential::BfShare;
+    use crate::frostr::next::group::{GroupPackage as NextGroup, profile_id};
+    use std::fmt::Write;
+
+    if a.name.trim().is_empty() {
+        return Err(bad("--name must not be empty"));
+    }
+    let relays: Vec<String> = if a.relays.is_empty() {
+        vec![DEFAULT_RELAY.to_string()]
+    } else {
+        a.relays
+            .iter()
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty())
+            .collect()
+    };
+    if relays.is_empty() {
+        return Err(bad("--relay must not be empty"));
+    }
+    let ks = legacy::migrate::to_next(m).map_err(|e| Fail(1, e.to_string()))?;
+    let group = NextGroup::from_keys(a.name.trim(), &ks.group);
+    if group.group_pk != m.recovered.group_xonly {
+        return Err(Fail(1, "new group key differs from the legacy npub".into()));
+    }
+    let mut shares = Vec::with_capacity(ks.shares.len());
+    for s in &ks.shares {
+        let enc = BfShare {
+            share_secret: s.secret.duplicate(),
+            relays: relays.clone(),
+        }
+        .encode(pw.expose())
+        .map_err(|e| Fail(1, e.to_string()))?;
+        let x = crate::frost::xonly(&s.secret).map_err(|e| Fail(1, e.to_string()))?;
+        shares.push((s.idx, enc, profile_id(&x), hex::encode(x)));
+    }
+    let gnpub = npub(&group.group_pk);
+    let mut out = Zeroizing::new(String::new());
+    if a.json {
+        let v = serde_json::json!({
+            "generation": "next",
+            "migrated_from": "legacy-1.0.x",
+            "npub_unchanged": true,
+            "group_npub": gnpub,
+            "legacy_group_pk": hex::encode(m.legacy_group_pk),
+            "secret_negated": m.recovered.negated,
+            "group_id": hex::encode(group.group_id()),
+            "group_package": serde_json::to_value(&group).unwrap_or(serde_json::Value::Null),
+            "shares": shares.iter().map(|(i, b, p, x)| serde_json::json!({"idx": i, "pubkey": x, "profile_id": p, "bfshare": b})).collect::<Vec<_>>(),
+        });
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "# FROSTR group migrated from legacy 1.0.x to the current generation ({} of {})",
+            m.threshold, m.count
+        );
+        let _ = writeln!(out, "group npub: {gnpub} (unchanged)");
+        if m.recovered.negated {
+            let _ = writeln!(
+                out,
+                "note: the legacy group key had odd y; the new shares hold the negated secret, \
+                 which has the same npub"
+            );
+        }
+        let _ = writeln!(out, "group pubkey: {}", hex::encode(group.group_pk));
+        let _ = writeln!(out, "group id: {}", hex::encode(group.group_id()));
+        let _ = writeln!(out);
+        let _ = writeln!(out, "# group package (public; every member needs it)");
+        let _ = writeln!(out, "{}", group.to_json_pretty());
+        for (i, b, p, x) in &shares {
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "# share {i} (pubkey {x}, profile {p}); encrypted with your password"
+            );
+            let _ = writeln!(out, "{b}");
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "# Retire every legacy bfshare of this group: devices still running 1.0.x keep leaking."
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frostr::legacy::math;
+    use crate::frostr::next::credential::BfShare;
+
+    fn args(pwfile: Option<String>, t: Option<u16>, n: Option<u16>) -> MigrateArgs {
+        MigrateArgs {
+            threshold: t,
+            count: n,
+            name: "migrated".into(),
+            password_file: pwfile,
+            relays: vec![],
+            json: true,
+        }
+    }
+
+    fn legacy_input(odd: bool) -> (String, [u8; 32]) {
+        let (g, shares) = loop {
+            let x = legacy::keygen(2, 3, None).expect("keygen");
+            if math::has_even_y(&x.0.group_pk) != odd {
+                break x;
+            }
+        };
+        let text = format!(
+            "{}\n{}\n  {}\n",
+            shares[2].encode().as_str(),
+            g.encode(),
+            shares[0].encode().as_str()
+        );
+        (text, g.npub())
+    }
+
+    #[test]
+    fn migrate_cli_keeps_npub_for_both_parities() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "correct horse\n").expect("write");
+        for odd in [true, false] {
+            let (text, npub) = legacy_input(odd);
+            let out = run_with(&args(Some(pw.display().to_string()), None, Some(2)), &text)
+                .map_err(|f| f.1)
+                .expect("migrate");
+            let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+            assert_eq!(v["group_npub"], crate::cli::keys::npub(&npub));
+            assert_eq!(v["secret_negated"], odd);
+            assert_eq!(v["group_package"]["threshold"], 2);
+            let shares: Vec<crate::frost::KeyShare> = v["shares"]
+                .as_array()
+                .expect("shares")
+                .iter()
+                .map(|s| {
+                    let b = BfShare::decode(s["bfshare"].as_str().expect("str"), "correct horse")
+                        .expect("decrypt new bfshare");
+                    crate::frost::KeyShare::new(
+                        s["idx"].as_u64().expect("idx") as u16,
+                        b.share_secret,
+                    )
+                })
+                .collect();
+            assert_eq!(shares.len(), 2);
+            let secret = crate::frost::recover(&shares).expect("recover");
+            assert_eq!(crate::frost::xonly(&secret).expect("xonly"), npub);
+            // The wrong password does not open the new shares.
+            assert!(
+                BfShare::decode(v["shares"][0]["bfshare"].as_str().expect("s"), "wrong").is_err()
+            );
+        }
+    }
+
+    #[test]
+    fn migrate_cli_rejects_bad_input() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "pw\n").expect("write");
+        let pwf = Some(pw.display().to_string());
+        let (text, _) = legacy_input(false);
+        let one_share: String = text
+            .lines()
+            .skip(1)
+            .take(1)
+            .chain(text.lines().take(1).map(|_| ""))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let code = |r: Result<Zeroizing<String>, Fail>| r.err().map(|f| f.0);
+        // only the group, no share
+        assert_eq!(
+            code(run_with(&args(pwf.clone(), None, None), &one_share)),
+            Some(2)
+        );
+        // one share below threshold
+        let lines: Vec<&str> = text.lines().collect();
+        let below = format!("{}\n{}", lines[1], lines[0]);
+        let r = run_with(&args(pwf.clone(), None, None), &below);
+        assert!(
+            r.as_ref()
+                .err()
+                .is_some_and(|f| f.0 == 2 && f.1.contains("not enough shares"))
+        );
+        // junk on stdin, a share from another group, bad threshold, stdin password
+        assert_eq!(
+            code(run_with(
+                &args(pwf.clone(), None, None),
+                &format!("{text} hello")
+            )),
+            Some(2)
+        );
+        let (other, _) = legacy_input(false);
+        let mixed = format!(
+            "{}\n{}\n{}",
+            lines[1],
+            lines[0],
+            other.lines().next().expect("share")
+        );
+        assert_eq!(
+            code(run_with(&args(pwf.clone(), None, None), &mixed)),
+            Some(2)
+        );
+        assert_eq!(
+            code(run_with(&args(pwf.clone(), Some(4), Some(3)), &text)),
+            Some(2)
+        );
+        assert_eq!(
+            code(run_with(&args(Some("-".into()), None, None), &text)),
+            Some(2)
+        );
+    }
 }

@@ -139,7 +139,9 @@ async fn serve(cfg: Config, store: Store) -> i32 {
 
     // ---- INTEGRATION POINT (relay, UI) ---------------------------------------------------
     // After `git merge main`: `vec![relay.router(), crate::api::ui::router()]`.
-    let extra: Vec<axum::Router> = Vec::new();
+    let relay = crate::relay::Relay::new(crate::relay::RelayConfig::default());
+    relay.set_index_handler(crate::api::ui::index_response);
+    let extra: Vec<axum::Router> = vec![relay.router(), crate::api::ui::router()];
     // --------------------------------------------------------------------------------------
     let app = api::app(st.clone(), extra);
 
@@ -169,6 +171,10 @@ async fn serve(cfg: Config, store: Store) -> i32 {
     } else if st.store.user_count().unwrap_or(0) == 0 {
         eprintln!("First run: open {url}/ and create the admin account with ADMIN_SECRET.");
     }
+    // systemd watchdog: WATCHDOG=1 at half WATCHDOG_USEC while the heartbeats in `liveness`
+    // are fresh (the event loop's own ticker; the node supervisor adds "node" when attached).
+    let liveness = crate::health::Liveness::new();
+    let _watchdog = crate::health::spawn_watchdog(liveness.clone());
     crate::health::notify_ready(&format!("listening on {local}"));
 
     // Housekeeping: expired sessions, stale NIP-46 requests.

@@ -42,10 +42,12 @@ pub fn recover_even_y(shares: &[SharePackage], group: &GroupPackage) -> Result<R
     Ok(out)
 }
 
-/// Result of [`migrate`]: the even-y secret ready for the current-generation dealer.
+/// Result of [`migrate`]: the even-y secret ready for the current-generation dealer ([`to_next`]).
 #[derive(Debug)]
 pub struct MigratedKeyset {
     pub recovered: RecoveredKey,
+    /// The legacy 33-byte group key (its real parity byte).
+    pub legacy_group_pk: [u8; 33],
     pub threshold: u32,
     pub count: u32,
 }
@@ -65,7 +67,37 @@ pub fn migrate(
     }
     Ok(MigratedKeyset {
         recovered: recover_even_y(legacy_shares, group)?,
+        legacy_group_pk: group.group_pk_bytes(),
         threshold: new_threshold,
         count: new_count,
     })
+}
+
+/// Splits the recovered secret into a current-generation keyset (`crate::frost::split`, even-y
+/// group key) and checks that its group key is the legacy npub.
+pub fn to_next(m: &MigratedKeyset) -> Result<crate::frost::Keyset> {
+    let t = u16::try_from(m.threshold).map_err(|_| Error::BadThreshold {
+        threshold: m.threshold,
+        members: m.count,
+    })?;
+    let n = u16::try_from(m.count).map_err(|_| Error::BadThreshold {
+        threshold: m.threshold,
+        members: m.count,
+    })?;
+    let ks = crate::frost::split(&m.recovered.secret, t, n)
+        .map_err(|e| Error::Invalid(format!("current-generation split failed: {e}")))?;
+    if ks.group.group_pk() != &m.recovered.group_xonly {
+        return Err(Error::GroupKeyMismatch);
+    }
+    Ok(ks)
+}
+
+/// [`migrate`] then [`to_next`]: legacy shares → current-generation keyset, same npub.
+pub fn migrate_to_next(
+    legacy_shares: &[SharePackage],
+    group: &GroupPackage,
+    new_threshold: u32,
+    new_count: u32,
+) -> Result<crate::frost::Keyset> {
+    to_next(&migrate(legacy_shares, group, new_threshold, new_count)?)
 }

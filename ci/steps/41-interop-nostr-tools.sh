@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Relay + NIP-44/NIP-04 interop with the real nostr-tools npm package (lockfile-pinned).
+set -euo pipefail
+source ci/lib.sh
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+npm_ci tests/interop/nostr-tools
+cargo test --locked --test relay_nostr_tools -- --ignored

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Web UI: end-to-end tests in Debian's Chromium (playwright-core) against the real
+# `frostbox serve`, plus the QR encoder checked with zbarimg. Screenshots: target/ui-shots/.
+set -euo pipefail
+source ci/lib.sh
+need=()
+for pkg in chromium zbar-tools; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+if [ ${#need[@]} -gt 0 ]; then
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+npm_ci tests/ui
+cargo build --locked --bin frostbox
+mkdir -p target/ui-shots
+export FROSTBOX_BIN="$PWD/target/debug/frostbox"
+(cd tests/ui && node --test --test-concurrency=1 ./*.test.mjs)
+echo "screenshots: $(ls target/ui-shots | wc -l) in target/ui-shots/"

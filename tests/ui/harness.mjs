@@ -1,0 +1,140 @@
+// Test harness: starts the real `frostbox serve` on a free loopback port with a temporary data
+// directory, and launches Debian's Chromium through playwright-core with a fresh profile.
+// FROSTBOX_UI_URL=http://127.0.0.1:PORT runs the tests against an instance that is already up.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repo = path.resolve(here, '..', '..');
+export const shotsDir = path.join(repo, 'target', 'ui-shots');
+export const ADMIN_SECRET = 'ui-test-admin-secret-7f3a9c';
+
+export function sharedDir() {
+  return process.env.FROSTBOX_SHARED || path.resolve(repo, '..', 'shared');
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+async function waitHttp(url, ms, proc) {
+  const end = Date.now() + ms;
+  let last = null;
+  while (Date.now() < end) {
+    if (proc && proc.exitCode !== null) throw new Error(`frostbox exited with ${proc.exitCode}`);
+    try { const r = await fetch(url); if (r.status < 500) return r; last = r.status; } catch (e) { last = e.message; }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer in ${ms} ms (last: ${last})`);
+}
+
+/** Starts frostbox serve; returns { url, log(), stop() }. */
+export async function startServer(extraEnv = {}) {
+  if (process.env.FROSTBOX_UI_URL) {
+    return { url: process.env.FROSTBOX_UI_URL.replace(/\/$/, ''), log: () => '', stop: async () => {}, external: true };
+  }
+  const bin = process.env.FROSTBOX_BIN || path.join(repo, 'target', 'debug', 'frostbox');
+  if (!fs.existsSync(bin)) throw new Error(`no frostbox binary at ${bin}: run cargo build first`);
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'frostbox-ui-'));
+  const port = await freePort();
+  let out = '';
+  let proc = null;
+  const url = `http://127.0.0.1:${port}`;
+  const launch = async () => {
+    proc = spawn(bin, ['serve', '--data', data], {
+      env: {
+        PATH: process.env.PATH, HOME: data, RUST_LOG: process.env.RUST_LOG || 'info',
+        HOST_NAME: '127.0.0.1', HOST_PORT: String(port), FROSTBOX_DATA: data,
+        ADMIN_SECRET, RELAYS: `ws://127.0.0.1:${port}`, ...extraEnv,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    proc.stdout.on('data', (d) => { out += d; });
+    proc.stderr.on('data', (d) => { out += d; });
+    try {
+      await waitHttp(`${url}/health`, 15000, proc);
+    } catch (e) {
+      proc.kill('SIGKILL');
+      throw new Error(`${e.message}\n--- frostbox log ---\n${out}`);
+    }
+  };
+  const halt = async () => {
+    if (proc && proc.exitCode === null) {
+      const p = proc;
+      p.kill('SIGTERM');
+      await new Promise((r) => { const t = setTimeout(() => { p.kill('SIGKILL'); r(); }, 5000); p.on('exit', () => { clearTimeout(t); r(); }); });
+    }
+  };
+  await launch();
+  return {
+    url, data, port,
+    log: () => out,
+    /** Stops and starts the same instance (same data directory and port). */
+    async restart() { await halt(); await launch(); },
+    async stop() {
+      await halt();
+      fs.rmSync(data, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A fresh Chromium profile (persistent context on a new temp --user-data-dir). */
+export async function launchBrowser(options = {}) {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'frostbox-ui-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1100, height: 900 },
+    ...options,
+  });
+  const close = context.close.bind(context);
+  context.close = async () => { await close(); fs.rmSync(profile, { recursive: true, force: true }); };
+  return context;
+}
+
+/**
+ * A page that records every request and fails on any request that leaves the Frostbox origin,
+ * on page errors and console errors.
+ */
+export async function watchedPage(context, origin) {
+  const page = await context.newPage();
+  const seen = { requests: [], foreign: [], errors: [], statuses: [] };
+  await page.route('**/*', (route) => {
+    const u = route.request().url();
+    seen.requests.push(u);
+    const ok = u.startsWith(`${origin}/`) || u === origin || u.startsWith('data:') || u.startsWith('blob:');
+    if (!ok) { seen.foreign.push(u); return route.abort(); }
+    return route.continue();
+  });
+  page.on('websocket', (ws) => { seen.requests.push(ws.url()); if (!ws.url().startsWith(origin.replace(/^http/, 'ws'))) seen.foreign.push(ws.url()); });
+  page.on('response', (r) => seen.statuses.push([r.status(), r.url()]));
+  page.on('pageerror', (e) => seen.errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) seen.errors.push(`console: ${m.text()}`); });
+  return { page, seen };
+}
+
+export async function shot(page, name) {
+  fs.mkdirSync(shotsDir, { recursive: true });
+  await page.screenshot({ path: path.join(shotsDir, `${name}.png`), fullPage: true });
+}
+
+/** True when `path` exists on the server (not 404/405/501); used to skip tests that need
+ * routes another part of Frostbox has not shipped yet. */
+export async function hasRoute(url, method, p, body) {
+  try {
+    const r = await fetch(`${url}/${p.replace(/^\//, '')}`, { method, headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+    return ![404, 405, 501].includes(r.status);
+  } catch { return false; }
+}
