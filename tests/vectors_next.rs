@@ -5,8 +5,8 @@
 //!   reconstructed secret, per-share pubkeys, x-only identities, profile ids and preimages, share
 //!   packages), credentials (`bfshare`, `bfonboard`, `bfprofile`: bech32m data, derived key / IV /
 //!   ct_len, plaintexts, decoded payloads, byte-exact re-encoding), the legacy-bfshare rejection.
-//!   The kind-10000 `profile_backup` part needs NIP-44 and is checked in the backup tests when
-//!   `frostr::next::backup` exists (not in this build).
+//!   The kind-10000 `profile_backup` (conversation key, event id/sig, plaintext, parsed, exact
+//!   re-encryption with the payload's nonce).
 //! * `bifrost-rs-sign-ecdh.json` — sign round with fixed nonces (session package, sid preimage,
 //!   nonce commitments, encoded commitments, H4, H5, binding-factor preimages, ρ, λ, R, challenge,
 //!   partial-signature packages, official-vs-bifrost, final signature) and the ECDH round under
@@ -878,4 +878,75 @@ fn ledger_refuses_second_use() {
     let l = MemoryNonceLedger::new();
     l.record_consumed(&[1; 32]).expect("first");
     assert!(l.record_consumed(&[1; 32]).is_err());
+}
+
+// ---- kind-10000 profile backup --------------------------------------------------------------
+
+#[test]
+fn profile_backup_vector() {
+    use frostbox::frostr::next::backup::{ProfileBackup, backup_conversation_key};
+    let v = vector("bifrost-rs-keyset.json");
+    let b = &v["credentials"]["profile_backup"];
+    let idx = b["for_share_idx"].as_u64().expect("idx") as usize;
+    let share = secret(s(&v, &format!("keyset.shares.{}.seckey", idx - 1)));
+    assert!(
+        s(b, "conversation_key_rule")
+            .starts_with("HMAC-SHA256(key=ascii('frostr-profile-backup/v1')")
+    );
+    assert_eq!(
+        hex::encode(backup_conversation_key(&share).expose()),
+        s(b, "conversation_key")
+    );
+
+    let ev = frostbox::nostr::Event::from_json(&serde_json::to_string(&b["event"]).expect("j"))
+        .expect("event");
+    assert_eq!(ev.kind, 10000);
+    assert!(ev.tags.is_empty());
+    assert_eq!(ev.pubkey, frost::xonly(&share).expect("x"));
+    ev.verify().expect("id and signature verify");
+    assert_eq!(
+        ev.content.contains('='),
+        b["content_has_padding_char"].as_bool().expect("b")
+    );
+
+    let parsed = ProfileBackup::from_event(&share, &ev).expect("decrypt");
+    assert_eq!(
+        parsed.to_json(),
+        s(b, "plaintext"),
+        "plaintext byte for byte"
+    );
+    assert_eq!(serde_json::to_value(&parsed).expect("v"), b["parsed"]);
+    // re-encrypting with the payload's own nonce reproduces the content
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(&ev.content)
+        .expect("b64");
+    let nonce: [u8; 32] = raw[1..33].try_into().expect("nonce");
+    assert_eq!(
+        parsed.encrypt_content(&share, Some(nonce)).expect("enc"),
+        ev.content
+    );
+    // the backup matches the bfprofile of the same share and rebuilds it
+    let pw = s(&v, "credentials.password");
+    let profile = BfProfile::decode(s(&v, "credentials.bfprofile.string"), pw).expect("profile");
+    assert_eq!(
+        ProfileBackup::from_profile(&profile).expect("backup"),
+        parsed
+    );
+    let rebuilt = parsed
+        .clone()
+        .into_profile(share.duplicate())
+        .expect("rebuild");
+    assert_eq!(
+        rebuilt.plaintext().as_str(),
+        s(&v, "credentials.bfprofile.plaintext_payload_json")
+    );
+    // another share cannot read it, and a fresh event round-trips
+    let other = secret(s(&v, "keyset.shares.1.seckey"));
+    assert!(ProfileBackup::from_event(&other, &ev).is_err());
+    let fresh = parsed.to_event(&share, 1_800_000_000).expect("event");
+    assert_eq!(
+        ProfileBackup::from_event(&share, &fresh).expect("back"),
+        parsed
+    );
 }

@@ -1,5 +1,6 @@
 //! Current generation (FROSTR-NEXT.md, bifrost-rs): packages, credentials, wire payloads.
 
+pub mod backup;
 pub mod credential;
 pub mod ecdh;
 pub mod group;
