@@ -21,8 +21,24 @@ for f in fuzz/fuzz_targets/*.rs; do
   fi
 done
 cargo +nightly fuzz build
-for t in "${targets[@]}"; do
-  echo "== fuzz $t (${secs}s)"
+# Two targets at a time (CI has 2 cores); any crash fails the step.
+run_one() {
+  local t=$1
   mkdir -p "fuzz/corpus/$t"
-  cargo +nightly fuzz run "$t" "fuzz/corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048
+  if cargo +nightly fuzz run "$t" "fuzz/corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 \
+      >"target/fuzz-$t.log" 2>&1; then
+    echo "== fuzz $t: ok ($(grep -Eo '#[0-9]+' "target/fuzz-$t.log" | tail -1 | tr -d '#') runs in ${secs}s)"
+  else
+    echo "== fuzz $t: FAILED"; tail -40 "target/fuzz-$t.log"; return 1
+  fi
+}
+mkdir -p target
+fail=0
+i=0
+while [ $i -lt ${#targets[@]} ]; do
+  pids=()
+  for t in "${targets[@]:$i:2}"; do run_one "$t" & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p" || fail=1; done
+  i=$((i + 2))
 done
+exit $fail

@@ -184,6 +184,8 @@ pub struct VaultStatus {
 pub struct UnlockedCredentials {
     pub group_cred: Option<SecretString>,
     pub share_cred: SecretString,
+    /// Password of an encrypted `bfprofile`/`bfshare`, sealed at rest with the keyset.
+    pub share_password: Option<SecretString>,
 }
 
 pub type CredentialsHook = Arc<dyn Fn(UnlockedCredentials) + Send + Sync>;

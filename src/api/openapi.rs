@@ -209,7 +209,7 @@ fn r_vault() -> Value {
 fn q_keyset() -> Value {
     strict(
         &["share_cred"],
-        json!({ "share_cred": s(), "group_cred": s(),
+        json!({ "share_cred": s(), "group_cred": s(), "share_password": s(),
                 "mode": { "type": "string", "enum": ["locked", "unattended"] }, "password": s() }),
     )
 }

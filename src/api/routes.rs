@@ -465,6 +465,8 @@ async fn env_delete(
 struct KeysetBody {
     share_cred: String,
     group_cred: Option<String>,
+    /// Password of the encrypted credential itself (`bfprofile`), needed to start the signer.
+    share_password: Option<String>,
     mode: Option<String>,
     password: Option<String>,
 }
@@ -473,6 +475,8 @@ struct KeysetBody {
 struct KeysetPlain {
     share_cred: String,
     group_cred: Option<String>,
+    #[serde(default)]
+    share_password: Option<String>,
 }
 
 /// A credential string: one of the bech32 FROSTR prefixes, printable, bounded.
@@ -524,6 +528,7 @@ fn hand_to_node(st: &AppState, plain: &[u8]) -> ApiResult<()> {
         h(UnlockedCredentials {
             group_cred: p.group_cred.map(SecretString::new),
             share_cred: SecretString::new(p.share_cred),
+            share_password: p.share_password.map(SecretString::new),
         });
     }
     Ok(())
@@ -566,6 +571,7 @@ async fn keyset_import(
         serde_json::to_vec(&KeysetPlain {
             share_cred: b.share_cred.trim().to_string(),
             group_cred: b.group_cred.map(|g| g.trim().to_string()),
+            share_password: b.share_password,
         })
         .map_err(ApiError::internal)?,
     );

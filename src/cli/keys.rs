@@ -165,14 +165,33 @@ pub fn npub(xonly: &[u8; 32]) -> String {
 
 // ---- keygen ---------------------------------------------------------------------------------
 
+/// Legacy 1.0.x keygen (for groups that must still talk to igloo-server / Frost2x): unencrypted
+/// `bfgroup` + `bfshare` strings, with the share-leak warning on stderr.
+fn legacy_keygen(a: &KeygenArgs) -> Result<(), Fail> {
+    use crate::frostr::legacy;
+    eprintln!("WARNING: {}", legacy::LEGACY_WARNING);
+    let nsec = match &a.nsec_file {
+        Some(path) => Some(
+            parse_nsec(&read_source(path)?)
+                .ok_or_else(|| bad("the nsec file does not hold an nsec1… or 64-hex secret key"))?,
+        ),
+        None => None,
+    };
+    let (group, shares) = legacy::keygen(a.threshold as u32, a.count as u32, nsec.as_ref())
+        .map_err(|e| runtime(format!("legacy keygen: {e}")))?;
+    println!("npub: {}", npub(&group.npub()));
+    println!("group: {}", group.encode());
+    for s in &shares {
+        println!("share: {}", s.encode().as_str());
+    }
+    Ok(())
+}
+
 pub fn keygen(a: KeygenArgs) -> i32 {
     finish(keygen_inner(a), "keygen")
 }
 
 fn keygen_inner(a: KeygenArgs) -> Result<(), Fail> {
-    if a.generation == Generation::Legacy {
-        return Err(runtime("legacy keygen: not available in this build"));
-    }
     if a.count < 2 || a.count > 1000 {
         return Err(bad(format!("--count must be 2…1000 (got {})", a.count)));
     }
@@ -181,6 +200,9 @@ fn keygen_inner(a: KeygenArgs) -> Result<(), Fail> {
             "--threshold must be 2…count (got {} of {})",
             a.threshold, a.count
         )));
+    }
+    if a.generation == Generation::Legacy {
+        return legacy_keygen(&a);
     }
     if a.name.trim().is_empty() {
         return Err(bad("--name must not be empty"));

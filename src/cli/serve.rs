@@ -115,17 +115,25 @@ async fn serve(cfg: Config, store: Store) -> i32 {
             group_cred: g
                 .as_ref()
                 .map(|g| SecretString::new(g.expose().to_string())),
+            share_password: std::env::var("SHARE_PASSWORD").ok().map(SecretString::new),
         }),
         _ => None,
     };
     let needs_setup = cfg.admin_secret.is_none() && store.user_count().unwrap_or(0) == 0;
     let st = AppState::new(cfg, store, KdfParams::RECORD);
 
-    // ---- INTEGRATION POINT (node) -------------------------------------------------------
-    // The node engineer's factory goes here: `st.set_credentials_hook(Arc::new(move |creds| {
-    // ... build NodeHandle from creds ...; st.attach_node(Arc::new(handle)) }))`.
-    // Until then no node is attached and node routes answer 503 "signer not configured".
-    // --------------------------------------------------------------------------------------
+    // The relay shares the port: `GET /` with a WebSocket upgrade (NIP-01) or
+    // `Accept: application/nostr+json` (NIP-11); plain `GET /` is the UI's index page.
+    let relay = crate::relay::Relay::new(crate::relay::RelayConfig {
+        trust_forwarded_for: st.cfg.trust_proxy,
+        ..Default::default()
+    });
+    relay.set_index_handler(crate::api::ui::index_response);
+    let liveness = crate::health::Liveness::new();
+
+    // Decrypted credentials (keyset import, unlock, unattended start, GROUP_CRED/SHARE_CRED)
+    // start the signing node; see `crate::frostr::node::factory`.
+    crate::frostr::node::factory::install(&st, &relay, &liveness, &bind);
     if let Some(c) = env_creds
         && let Some(h) = st.credentials_hook()
     {
@@ -137,13 +145,6 @@ async fn serve(cfg: Config, store: Store) -> i32 {
         Err(e) => eprintln!("frostbox: could not unseal the stored keyset: {}", e.error),
     }
 
-    // The relay shares the port: `GET /` with a WebSocket upgrade (NIP-01) or
-    // `Accept: application/nostr+json` (NIP-11); plain `GET /` is the UI's index page.
-    let relay = crate::relay::Relay::new(crate::relay::RelayConfig {
-        trust_forwarded_for: st.cfg.trust_proxy,
-        ..Default::default()
-    });
-    relay.set_index_handler(crate::api::ui::index_response);
     let extra: Vec<axum::Router> = vec![relay.router(), crate::api::ui::router()];
     // --------------------------------------------------------------------------------------
     let app = api::app(st.clone(), extra);
@@ -176,7 +177,6 @@ async fn serve(cfg: Config, store: Store) -> i32 {
     }
     // systemd watchdog: WATCHDOG=1 at half WATCHDOG_USEC while the heartbeats in `liveness`
     // are fresh (the event loop's own ticker; the node supervisor adds "node" when attached).
-    let liveness = crate::health::Liveness::new();
     let _watchdog = crate::health::spawn_watchdog(liveness.clone());
     crate::health::notify_ready(&format!("listening on {local}"));
 

@@ -10,6 +10,7 @@ pub use engine::{Engine, EngineConfig, NodeError, Op, Outcome, Reject};
 pub use peers::{NodeStatus, PeerStatus};
 pub mod adapters;
 pub mod codec;
+pub mod factory;
 #[allow(clippy::module_inception)]
 pub mod node;
 pub mod transport;

@@ -1,0 +1,126 @@
+//! Starts a signing node from decrypted credentials: the glue between the API's keyset vault
+//! (import, unlock, unattended start, `GROUP_CRED`/`SHARE_CRED`) and [`Node::start`].
+//!
+//! Only a `bfprofile` carries everything a node needs (share, group, relays); a current-generation
+//! `bfshare` has no group and legacy credentials are refused (FROSTR.md §0.2, `frostbox migrate`).
+
+use super::{Node, NodeConfig, StoreLedger};
+use crate::api::{AppState, UnlockedCredentials};
+use crate::frostr::next::credential::BfProfile;
+use crate::health::Liveness;
+use crate::relay::Relay;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What went wrong starting the node; the message is shown to the operator (no secrets).
+#[derive(Debug, thiserror::Error)]
+pub enum FactoryError {
+    #[error("a bfprofile needs its password (share_password) to start the signer")]
+    NeedPassword,
+    #[error("cannot open the bfprofile: {0}")]
+    Profile(String),
+    #[error(
+        "a bfshare carries no group package: import the bfprofile of this share (or onboard with a bfonboard)"
+    )]
+    NoGroup,
+    #[error(
+        "legacy 1.0.x credentials are not served by this node. {}",
+        crate::frostr::legacy::LEGACY_WARNING
+    )]
+    Legacy,
+    #[error("unsupported credential")]
+    Unsupported,
+    #[error("node: {0}")]
+    Node(String),
+}
+
+/// Registers the credentials hook on `st`: each call decodes the credentials off the async
+/// threads (PBKDF2 600k), starts a node on the configured relays (or the embedded relay when
+/// none are configured), lets the group's members write to the embedded relay, and attaches
+/// the node to the API.
+pub fn install(st: &AppState, relay: &Relay, liveness: &Liveness, bind: &str) {
+    let local_relay = format!("ws://{}", bind.replace("0.0.0.0", "127.0.0.1"));
+    let (st2, relay, liveness) = (st.clone(), relay.clone(), liveness.clone());
+    st.set_credentials_hook(Arc::new(move |creds: UnlockedCredentials| {
+        let (st, relay, liveness, local_relay) = (
+            st2.clone(),
+            relay.clone(),
+            liveness.clone(),
+            local_relay.clone(),
+        );
+        tokio::spawn(async move {
+            match start(&st, &relay, &liveness, &local_relay, creds).await {
+                Ok(label) => {
+                    tracing::info!(profile = %label, "signer started");
+                    crate::health::notify_status("signer started");
+                }
+                Err(e) => {
+                    tracing::warn!("signer not started: {e}");
+                    st.publish("error", &format!("signer not started: {e}"), None);
+                }
+            }
+        });
+    }));
+}
+
+async fn start(
+    st: &AppState,
+    relay: &Relay,
+    liveness: &Liveness,
+    local_relay: &str,
+    creds: UnlockedCredentials,
+) -> Result<String, FactoryError> {
+    let share = creds.share_cred.expose().trim().to_ascii_lowercase();
+    if share.starts_with("bfshare1") && creds.group_cred.is_some()
+        || creds.group_cred.as_ref().is_some_and(|g| {
+            g.expose()
+                .trim()
+                .to_ascii_lowercase()
+                .starts_with("bfgroup1")
+        })
+    {
+        return Err(FactoryError::Legacy);
+    }
+    if share.starts_with("bfshare1") || share.starts_with("bfonboard1") {
+        return Err(FactoryError::NoGroup);
+    }
+    if !share.starts_with("bfprofile1") {
+        return Err(FactoryError::Unsupported);
+    }
+    let pw = creds.share_password.ok_or(FactoryError::NeedPassword)?;
+    let cred = creds.share_cred;
+    let profile =
+        tokio::task::spawn_blocking(move || BfProfile::decode(cred.expose(), pw.expose()))
+            .await
+            .map_err(|e| FactoryError::Profile(e.to_string()))?
+            .map_err(|e| FactoryError::Profile(e.to_string()))?;
+
+    let relays = if !st.cfg.relays.is_empty() {
+        st.cfg.relays.clone()
+    } else if !profile.device.relays.is_empty() {
+        profile.device.relays.clone()
+    } else {
+        vec![local_relay.to_string()]
+    };
+    relay.allow_pubkeys(profile.group_package.members.iter().map(|m| m.xonly()));
+
+    let label = profile.profile_id.clone();
+    let mut cfg = NodeConfig::new(
+        profile.group_package,
+        profile.device.share_secret.duplicate(),
+        relays,
+        Arc::new(StoreLedger::new(st.store.clone())),
+    );
+    cfg.label = label.clone();
+    liveness.register("node", Duration::from_secs(60));
+    let lv = liveness.clone();
+    cfg.heartbeat = Some(Arc::new(move |_c: &str| lv.beat("node")));
+    let handle = Node::start(cfg)
+        .await
+        .map_err(|e| FactoryError::Node(e.to_string()))?;
+    if let Some(old) = st.node() {
+        drop(old);
+    }
+    st.attach_node(Arc::new(handle));
+    Ok(label)
+}
