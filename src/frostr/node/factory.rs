@@ -4,7 +4,7 @@
 //! Only a `bfprofile` carries everything a node needs (share, group, relays); a current-generation
 //! `bfshare` has no group and legacy credentials are refused (FROSTR.md §0.2, `frostbox migrate`).
 
-use super::{Node, NodeConfig, StoreLedger};
+use super::{Node, NodeConfig, NodeHandle, StoreLedger};
 use crate::api::{AppState, UnlockedCredentials};
 use crate::frostr::next::credential::BfProfile;
 use crate::health::Liveness;
@@ -41,16 +41,26 @@ pub enum FactoryError {
 pub fn install(st: &AppState, relay: &Relay, liveness: &Liveness, bind: &str) {
     let local_relay = format!("ws://{}", bind.replace("0.0.0.0", "127.0.0.1"));
     let (st2, relay, liveness) = (st.clone(), relay.clone(), liveness.clone());
+    // The running node: a new keyset (re-import, unlock) shuts it down before its successor
+    // starts, so one share never runs twice. Holding the lock serialises concurrent starts.
+    let current: Arc<tokio::sync::Mutex<Option<NodeHandle>>> = Arc::default();
     st.set_credentials_hook(Arc::new(move |creds: UnlockedCredentials| {
-        let (st, relay, liveness, local_relay) = (
+        let (st, relay, liveness, local_relay, current) = (
             st2.clone(),
             relay.clone(),
             liveness.clone(),
             local_relay.clone(),
+            current.clone(),
         );
         tokio::spawn(async move {
+            let mut current = current.lock().await;
+            if let Some(old) = current.take() {
+                st.detach_node();
+                old.shutdown().await;
+            }
             match start(&st, &relay, &liveness, &local_relay, creds).await {
-                Ok(label) => {
+                Ok((label, handle)) => {
+                    *current = Some(handle);
                     tracing::info!(profile = %label, "signer started");
                     crate::health::notify_status("signer started");
                 }
@@ -69,16 +79,15 @@ async fn start(
     liveness: &Liveness,
     local_relay: &str,
     creds: UnlockedCredentials,
-) -> Result<String, FactoryError> {
+) -> Result<(String, NodeHandle), FactoryError> {
     let share = creds.share_cred.expose().trim().to_ascii_lowercase();
-    if share.starts_with("bfshare1") && creds.group_cred.is_some()
-        || creds.group_cred.as_ref().is_some_and(|g| {
-            g.expose()
-                .trim()
-                .to_ascii_lowercase()
-                .starts_with("bfgroup1")
-        })
-    {
+    // Only the legacy generation has a `bfgroup`; a current-generation group travels in a bfprofile.
+    if creds.group_cred.as_ref().is_some_and(|g| {
+        g.expose()
+            .trim()
+            .to_ascii_lowercase()
+            .starts_with("bfgroup1")
+    }) {
         return Err(FactoryError::Legacy);
     }
     if share.starts_with("bfshare1") || share.starts_with("bfonboard1") {
@@ -118,9 +127,6 @@ async fn start(
     let handle = Node::start(cfg)
         .await
         .map_err(|e| FactoryError::Node(e.to_string()))?;
-    if let Some(old) = st.node() {
-        drop(old);
-    }
-    st.attach_node(Arc::new(handle));
-    Ok(label)
+    st.attach_node(Arc::new(handle.clone()));
+    Ok((label, handle))
 }
