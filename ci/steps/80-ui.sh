@@ -10,7 +10,8 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 npm_ci tests/ui
-cargo build --locked --bin frostbox
+# The test profile: step 20 already built this binary, so this is a no-op in CI.
+cargo build --locked --profile test --bin frostbox
 mkdir -p target/ui-shots
 export FROSTBOX_BIN="$PWD/target/debug/frostbox"
 (cd tests/ui && node --test --test-concurrency=1 ./*.test.mjs)

@@ -1,6 +1,6 @@
 //! A small Prometheus registry any module can write to.
 //!
-//! ```no_run
+//! ```text
 //! use frostbox::api::metrics;
 //! metrics::inc("frostbox_signs_total", &[("result", "ok")]);
 //! metrics::set_gauge("frostbox_nonce_pool", &[("peer", "ab12")], 42.0);
