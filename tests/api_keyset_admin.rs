@@ -91,7 +91,7 @@ async fn create_keyset_returns_other_shares_once_and_keeps_share_one() {
         ),
         (
             json!({"threshold": 2, "total": 3, "password": PKG_PW, "extra": 1}),
-            "extra",
+            "unknown field",
         ),
         (
             json!({"threshold": "2", "total": 3, "password": PKG_PW}),
