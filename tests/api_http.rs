@@ -783,8 +783,13 @@ async fn env_settings_roundtrip() {
     assert!(e.get("SHARE_CRED").is_none());
     let st = get(s.addr, "/api/status", &[]).await.json();
     assert_eq!(
-        st["relays"],
+        st["relayUrls"],
         json!(["ws://127.0.0.1:8002", "wss://relay.example"])
+    );
+    assert_eq!(
+        st["relays"],
+        json!([{"url": "ws://127.0.0.1:8002", "connected": null, "rtt_ms": null},
+               {"url": "wss://relay.example", "connected": null, "rtt_ms": null}])
     );
     let r = post(s.addr, "/api/env", &h, r#"{"SESSION_TIMEOUT":"5"}"#).await;
     assert_eq!(r.status, 400);

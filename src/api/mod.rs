@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod crypto;
+pub mod keyset_admin;
 pub mod limits;
 pub mod metrics;
 pub mod node;
@@ -226,10 +227,21 @@ impl AppState {
         let rules = Rules::new(cfg.rate_limit_max, cfg.rate_limit_window);
         let limiter = Limiter::new(cfg.rate_limit_enabled, rules);
         let (tx, _) = broadcast::channel(256);
-        let has_keyset = store.keyset("default").ok().flatten().is_some();
+        // The mode of a stored keyset is the mode it was sealed in, not the configured default
+        // (a password-sealed keyset used to show "unattended" after a restart).
+        let stored = store.keyset("default").ok().flatten();
+        let sealed_mode = stored.as_deref().and_then(|b| {
+            serde_json::from_slice::<crate::vault::at_rest::Sealed>(b)
+                .ok()
+                .map(|s| s.mode)
+        });
         let vault = VaultStatus {
-            mode: cfg.vault_mode,
-            has_keyset,
+            mode: match sealed_mode.as_deref() {
+                Some("password") => crate::config::VaultMode::Locked,
+                Some(_) => crate::config::VaultMode::Unattended,
+                None => cfg.vault_mode,
+            },
+            has_keyset: stored.is_some(),
             locked: false,
             device_key_source: None,
         };

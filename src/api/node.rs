@@ -60,6 +60,15 @@ pub struct NodeStatusInfo {
     pub warnings: Vec<String>,
 }
 
+/// One relay the node uses, as shown by `/api/status`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RelayInfo {
+    pub url: String,
+    pub connected: bool,
+    pub rtt_ms: Option<u64>,
+    pub last_error: Option<String>,
+}
+
 /// What the API needs from the signing node.
 pub trait SignerNode: Send + Sync + 'static {
     /// BIP-340 signature by the group key over `msg32`.
@@ -76,4 +85,12 @@ pub trait SignerNode: Send + Sync + 'static {
         allow_send: bool,
         allow_receive: bool,
     ) -> Result<(), NodeCallError>;
+    /// Live state of each relay connection (empty when unknown).
+    fn relay_status(&self) -> Vec<RelayInfo> {
+        Vec::new()
+    }
+    /// Stops the node (no more signing, relay connections closed). Used by `/api/lock`.
+    fn shutdown(&self) -> BoxFut<'_, ()> {
+        Box::pin(async {})
+    }
 }

@@ -70,7 +70,10 @@ fn r_status() -> Value {
         ],
         json!({
             "serverRunning": b(), "nodeActive": b(), "hasCredentials": n(b()),
-            "relayCount": i(), "relays": arr(s()), "timestamp": s(),
+            "relayCount": i(), "relayUrls": arr(s()), "timestamp": s(),
+            "relays": arr(obj(&["url", "connected"], json!({
+                "url": s(), "connected": n(b()), "rtt_ms": n(i()), "last_error": n(s()),
+            }))),
             "restartInfo": any_obj(), "health": any_obj(), "version": s(),
             "uptimeSecs": i(), "headless": b(), "thresholdReachable": b(),
             "vault": obj(&["mode", "has_keyset", "locked"], json!({
@@ -709,7 +712,76 @@ pub const ROUTES: &[RouteDoc] = &[
         r_events,
         &[401, 403, 426, 429]
     ),
+    // Keyset administration (web UI), handlers in `keyset_admin.rs`.
+    route!(
+        "POST",
+        "/api/keyset/create",
+        "Create a keyset (split a fresh key or an nsec); other devices' shares returned once",
+        Admin,
+        Some(ka::q_create),
+        ka_created,
+        &[400, 401, 403, 409, 413, 429]
+    ),
+    route!(
+        "POST",
+        "/api/migrate",
+        "Migrate a legacy 1.0.x group to the current generation (same npub)",
+        Admin,
+        Some(ka::q_migrate),
+        ka_created,
+        &[400, 401, 403, 404, 413, 429]
+    ),
+    route!(
+        "POST",
+        "/api/keyset/backup",
+        "Encrypted backup of this box's share (bfprofile)",
+        Admin,
+        Some(ka::q_backup),
+        ka_backup,
+        &[400, 401, 403, 404, 409, 413, 429]
+    ),
+    route!(
+        "POST",
+        "/api/keyset/mode",
+        "Switch the keyset between locked and unattended",
+        Admin,
+        Some(ka::q_mode),
+        ka_vault_change,
+        &[400, 401, 403, 404, 413, 429]
+    ),
+    route!(
+        "POST",
+        "/api/lock",
+        "Lock the signer now (locked mode)",
+        Admin,
+        None,
+        ka_vault_change,
+        &[401, 403, 404, 409, 429]
+    ),
+    route!(
+        "POST",
+        "/api/user/password",
+        "Change the logged-in user's password",
+        User,
+        Some(ka::q_password),
+        ka_password,
+        &[400, 401, 403, 413, 429]
+    ),
 ];
+
+use super::keyset_admin as ka;
+fn ka_created() -> Value {
+    ka::r_created()
+}
+fn ka_backup() -> Value {
+    ka::r_backup()
+}
+fn ka_vault_change() -> Value {
+    ka::r_vault_change()
+}
+fn ka_password() -> Value {
+    ka::r_password()
+}
 
 fn error_schema() -> Value {
     obj(&["error"], json!({ "error": s(), "code": s() }))

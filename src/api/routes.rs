@@ -102,6 +102,29 @@ fn build() -> Builder {
         .add(M::POST, "/api/recover", recover)
         .add(M::POST, "/api/recover/validate", recover_validate)
         .add(M::GET, "/api/events", events)
+        // Keyset administration for the web UI (`keyset_admin.rs`).
+        .add(
+            M::POST,
+            "/api/keyset/create",
+            super::keyset_admin::keyset_create,
+        )
+        .add(M::POST, "/api/migrate", super::keyset_admin::migrate)
+        .add(
+            M::POST,
+            "/api/keyset/backup",
+            super::keyset_admin::keyset_backup,
+        )
+        .add(
+            M::POST,
+            "/api/keyset/mode",
+            super::keyset_admin::keyset_mode,
+        )
+        .add(M::POST, "/api/lock", super::keyset_admin::lock_now)
+        .add(
+            M::POST,
+            "/api/user/password",
+            super::keyset_admin::user_password,
+        )
 }
 
 /// All API routes (no state applied).
@@ -137,7 +160,7 @@ fn node_of(st: &AppState) -> ApiResult<Arc<dyn SignerNode>> {
     st.node().ok_or_else(ApiError::no_signer)
 }
 
-fn node_err(e: NodeCallError) -> ApiError {
+pub(super) fn node_err(e: NodeCallError) -> ApiError {
     match e {
         NodeCallError::NotReady(m) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -166,7 +189,7 @@ async fn with_timeout<T>(
     }
 }
 
-fn audit(st: &AppState, who: &str, action: &str, subject: &str, result: &str) {
+pub(super) fn audit(st: &AppState, who: &str, action: &str, subject: &str, result: &str) {
     let e = AuditEntry {
         seq: 0,
         at: now(),
@@ -245,12 +268,23 @@ async fn openapi_json() -> Json<Value> {
 // ---------- status ----------
 
 async fn status(State(st): State<AppState>, MaybeAuth(p): MaybeAuth) -> ApiResult<Json<Value>> {
-    let node = st.node().map(|n| n.status());
+    let attached = st.node();
+    let node = attached.as_ref().map(|n| n.status());
     let vault = st.vault.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let relays: Vec<String> = match &node {
         Some(n) if !n.relays.is_empty() => n.relays.clone(),
         _ => effective_relays(&st),
     };
+    // Each relay as `{url, connected, rtt_ms}`; `connected` is null while no node runs.
+    let live = attached.map(|n| n.relay_status()).unwrap_or_default();
+    let relay_objs: Vec<Value> = relays
+        .iter()
+        .map(|u| match live.iter().find(|r| &r.url == u) {
+            Some(r) => json!({ "url": u, "connected": r.connected, "rtt_ms": r.rtt_ms,
+                               "last_error": r.last_error }),
+            None => json!({ "url": u, "connected": Value::Null, "rtt_ms": Value::Null }),
+        })
+        .collect();
     let has_creds = match &p {
         Some(_) => json!(vault.has_keyset || node.is_some()),
         None => Value::Null,
@@ -261,7 +295,8 @@ async fn status(State(st): State<AppState>, MaybeAuth(p): MaybeAuth) -> ApiResul
         "nodeActive": node.as_ref().is_some_and(|n| n.ready),
         "hasCredentials": has_creds,
         "relayCount": relays.len(),
-        "relays": relays,
+        "relays": relay_objs,
+        "relayUrls": relays,
         "timestamp": iso8601(t),
         "restartInfo": { "blockedByCredentials": node.is_none() },
         "health": {
@@ -287,7 +322,7 @@ async fn status(State(st): State<AppState>, MaybeAuth(p): MaybeAuth) -> ApiResul
     Ok(Json(v))
 }
 
-fn effective_relays(st: &AppState) -> Vec<String> {
+pub(super) fn effective_relays(st: &AppState) -> Vec<String> {
     if let Ok(Some(r)) = st.store.setting("RELAYS")
         && let Ok(v) = config::parse_relays(&r)
     {
@@ -472,11 +507,11 @@ struct KeysetBody {
 }
 
 #[derive(serde::Serialize, Deserialize)]
-struct KeysetPlain {
-    share_cred: String,
-    group_cred: Option<String>,
+pub(super) struct KeysetPlain {
+    pub(super) share_cred: String,
+    pub(super) group_cred: Option<String>,
     #[serde(default)]
-    share_password: Option<String>,
+    pub(super) share_password: Option<String>,
 }
 
 /// A credential string: one of the bech32 FROSTR prefixes, printable, bounded.
@@ -498,7 +533,7 @@ fn check_cred(what: &str, s: &str, prefixes: &[&str]) -> ApiResult<()> {
 const SHARE_PREFIXES: &[&str] = &["bfshare1", "bfonboard1", "bfprofile1"];
 const GROUP_PREFIXES: &[&str] = &["bfgroup1", "bfprofile1"];
 
-fn vault_view(st: &AppState) -> Value {
+pub(super) fn vault_view(st: &AppState) -> Value {
     json!(*st.vault.lock().unwrap_or_else(|p| p.into_inner()))
 }
 
@@ -506,7 +541,7 @@ async fn keyset_get(State(st): State<AppState>, Auth(_p): Auth) -> Json<Value> {
     Json(vault_view(&st))
 }
 
-fn device_key(st: &AppState) -> ApiResult<crate::vault::Secret32> {
+pub(super) fn device_key(st: &AppState) -> ApiResult<crate::vault::Secret32> {
     let mut g = st.device_key.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(k) = g.as_ref() {
         return Ok(k.duplicate());
@@ -522,7 +557,7 @@ fn device_key(st: &AppState) -> ApiResult<crate::vault::Secret32> {
     Ok(k)
 }
 
-fn hand_to_node(st: &AppState, plain: &[u8]) -> ApiResult<()> {
+pub(super) fn hand_to_node(st: &AppState, plain: &[u8]) -> ApiResult<()> {
     let p: KeysetPlain = serde_json::from_slice(plain).map_err(ApiError::internal)?;
     if let Some(h) = st.credentials_hook() {
         h(UnlockedCredentials {

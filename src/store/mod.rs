@@ -363,6 +363,29 @@ impl Store {
         v.map(|g| dec("users", g.value())).transpose()
     }
 
+    /// Replaces a user's password hash (JSON of `PasswordHash`); `false` if no such user.
+    pub fn set_user_password(&self, username: &str, password_hash: &str) -> Result<bool, Error> {
+        let txn = self.db.begin_write().map_err(db)?;
+        let found = {
+            let mut t = txn.open_table(USERS).map_err(db)?;
+            let cur: Option<User> = t
+                .get(username)
+                .map_err(db)?
+                .map(|g| dec("users", g.value()))
+                .transpose()?;
+            match cur {
+                Some(mut u) => {
+                    u.password_hash = password_hash.into();
+                    t.insert(username, enc(&u)?.as_slice()).map_err(db)?;
+                    true
+                }
+                None => false,
+            }
+        };
+        txn.commit().map_err(db)?;
+        Ok(found)
+    }
+
     pub fn user_by_id(&self, id: u64) -> Result<Option<User>, Error> {
         Ok(self.users()?.into_iter().find(|u| u.id == id))
     }

@@ -119,6 +119,7 @@ export function badge(text, kind) {
 
 export function errorText(e) {
   if (e && e.missing) return 'This Frostbox version does not offer this yet.';
+  if (e && e.status === 503 && /^signer not ready/.test(e.message)) return `The signer cannot sign yet: not enough of your other devices are online (${e.message}).`;
   if (e && e.status === 503) return `The signer is not running, so this is not available now (${e.message}).`;
   return (e && e.message) || String(e);
 }

@@ -131,6 +131,22 @@ impl SignerNode for NodeHandle {
         }
     }
 
+    fn relay_status(&self) -> Vec<crate::api::node::RelayInfo> {
+        NodeHandle::relay_status(self)
+            .into_iter()
+            .map(|r| crate::api::node::RelayInfo {
+                url: r.url,
+                connected: r.connected,
+                rtt_ms: r.rtt_ms,
+                last_error: r.last_error,
+            })
+            .collect()
+    }
+
+    fn shutdown(&self) -> BoxFut<'_, ()> {
+        Box::pin(NodeHandle::shutdown(self))
+    }
+
     fn set_peer_policy(
         &self,
         peer: Vec<u8>,

@@ -579,6 +579,11 @@ impl NodeHandle {
         self.inner.relays.clone()
     }
 
+    /// Per-relay connection state of the current transport.
+    pub fn relay_status(&self) -> Vec<crate::relay::RelayStatus> {
+        self.inner.current_transport().relay_status()
+    }
+
     /// Whether `peer` (x-only) is another member of this keyset.
     pub fn is_peer(&self, peer: &[u8; 32]) -> bool {
         lock(&self.inner.engine).is_member(peer)

@@ -28,6 +28,10 @@ pub trait Transport: Send + Sync + 'static {
     fn verifies_events(&self) -> bool {
         false
     }
+    /// Per-relay connection state (empty for transports without relays).
+    fn relay_status(&self) -> Vec<crate::relay::RelayStatus> {
+        Vec::new()
+    }
 }
 
 /// Builds a fresh transport (the supervisor re-creates one after a failure).
@@ -56,6 +60,9 @@ impl Transport for crate::relay::Pool {
     }
     fn verifies_events(&self) -> bool {
         true
+    }
+    fn relay_status(&self) -> Vec<crate::relay::RelayStatus> {
+        crate::relay::Pool::status(self)
     }
     fn shutdown(&self) -> BoxFut<'_, ()> {
         Box::pin(crate::relay::Pool::shutdown(self))

@@ -48,19 +48,31 @@ export async function render(root, ctx) {
   clearers.push(() => { wipe(); for (const t of recForm.querySelectorAll('textarea, input')) t.value = ''; });
 
   // --- migrate ---------------------------------------------------------------------------
+  const locked = ctx.status?.mode === 'locked';
   const mmsg = msgBox();
   const mout = h('div', { 'aria-live': 'polite' });
   const mpw = h('input', { type: 'password', autocomplete: 'new-password' });
+  const mshares = h('textarea', { rows: 3, spellcheck: 'false', autocomplete: 'off', placeholder: 'bfshare1… (one per line)' });
+  const mgroup = h('textarea', { rows: 2, spellcheck: 'false', autocomplete: 'off', placeholder: 'bfgroup1… (only if this box does not run the legacy share)' });
+  const mlock = h('input', { type: 'password', autocomplete: 'current-password' });
   const migForm = h('form', { class: 'card', novalidate: true }, h('h2', {}, 'Move a legacy group to the current generation'),
     h('p', {}, 'Legacy 1.0 groups (bfgroup/bfshare) use an older protocol that can leak shares. Migrating creates new shares of the same key, so your npub and followers stay the same. Every other device then needs its new share.'),
-    ctx.status && !ctx.status.legacy ? h('p', { class: 'help' }, 'This box does not run a legacy share, so there is nothing to migrate.') : '',
-    field('Password for the new share packages', mpw), mmsg, h('button', { class: 'btn', type: 'submit' }, 'Migrate'), mout);
+    ctx.status && !ctx.status.legacy ? h('p', { class: 'help' }, 'This box does not run a legacy share. You can still migrate a group by pasting its bfgroup and enough of its shares.') : '',
+    field('Other legacy shares of the group', mshares, 'The box uses its own share; paste the others until you reach the threshold. They are used once and not stored.'),
+    h('details', {}, h('summary', {}, 'Legacy group package'), field('Group package (bfgroup)', mgroup)),
+    locked ? field('Unlock password of this box', mlock) : '',
+    field('Password for the new share packages', mpw, 'At least 8 characters. Each device asks for it when importing its new share.'),
+    mmsg, h('button', { class: 'btn', type: 'submit' }, 'Migrate'), mout);
   migForm.addEventListener('submit', async (e) => {
     e.preventDefault(); mmsg.clear(); mout.textContent = '';
+    if (mpw.value.length < 8) { mmsg.show('Pick a package password of at least 8 characters.'); mpw.focus(); return; }
     if (!window.confirm('Create new shares for every device? The old shares stop working together with this box.')) return;
     try {
-      const r = await post('api/migrate', { password: mpw.value });
-      mpw.value = '';
+      const body = { password: mpw.value, shares: mshares.value.split(/\s+/).filter(Boolean) };
+      if (mgroup.value.trim()) body.group_cred = mgroup.value.trim();
+      if (locked && mlock.value) body.lock_password = mlock.value;
+      const r = await post('api/migrate', body, { allow401: true });
+      for (const t of [mpw, mshares, mgroup, mlock]) t.value = '';
       mmsg.show('Migrated. Hand each device its new share now; they are shown only once.', 'ok');
       for (const s of r.shares || []) {
         const text = s.credential || s.bfonboard || s.bfshare || s.package || '';
@@ -69,16 +81,18 @@ export async function render(root, ctx) {
             h('button', { type: 'button', class: 'btn small', onclick: () => download(`frostbox-share-${s.idx ?? 'x'}.txt`, `${text}\n`) }, 'Download'))));
       }
       await ctx.refreshStatus();
-    } catch (err) { mmsg.show(errorText(err)); }
+    } catch (err) { mmsg.show(err.status === 401 ? 'The unlock password is wrong.' : errorText(err)); }
   });
-  clearers.push(() => { mout.textContent = ''; mpw.value = ''; });
+  clearers.push(() => { mout.textContent = ''; for (const t of [mpw, mshares, mgroup, mlock]) t.value = ''; });
 
   // --- backup ----------------------------------------------------------------------------
   const bpw = h('input', { type: 'password', autocomplete: 'new-password' });
   const bpw2 = h('input', { type: 'password', autocomplete: 'new-password' });
   const bmsg = msgBox();
+  const block = h('input', { type: 'password', autocomplete: 'current-password' });
   const bForm = h('form', { class: 'card', novalidate: true }, h('h2', {}, 'Encrypted backup of this box\'s share'),
     h('p', {}, 'Download this box\'s share as a password-protected bfprofile package. With it you can restore this box, or move its share to another device.'),
+    locked ? field('Unlock password of this box', block) : '',
     field('Backup password', bpw, 'At least 8 characters. Without it the backup cannot be opened.'), field('Repeat password', bpw2),
     bmsg, h('button', { class: 'btn', type: 'submit' }, 'Download backup'));
   bForm.addEventListener('submit', async (e) => {
@@ -86,14 +100,16 @@ export async function render(root, ctx) {
     if (bpw.value.length < 8) { bmsg.show('Use at least 8 characters.'); return; }
     if (bpw.value !== bpw2.value) { bmsg.show('The two passwords differ.'); return; }
     try {
-      const r = await post('api/keyset/backup', { password: bpw.value });
-      bpw.value = ''; bpw2.value = '';
+      const body = { password: bpw.value };
+      if (locked && block.value) body.lock_password = block.value;
+      const r = await post('api/keyset/backup', body, { allow401: true });
+      bpw.value = ''; bpw2.value = ''; block.value = '';
       const text = r.bfprofile || r.backup || r.credential || '';
       download(`frostbox-backup-${new Date().toISOString().slice(0, 10)}.txt`, `${text}\n`);
       bmsg.show('Backup downloaded. Keep the file and its password in different places.', 'ok');
-    } catch (err) { bmsg.show(errorText(err)); }
+    } catch (err) { bmsg.show(err.status === 401 ? 'The unlock password is wrong.' : errorText(err)); }
   });
-  clearers.push(() => { bpw.value = ''; bpw2.value = ''; });
+  clearers.push(() => { bpw.value = ''; bpw2.value = ''; block.value = ''; });
 
   root.append(recForm, migForm, bForm);
   return () => { for (const c of clearers) c(); };

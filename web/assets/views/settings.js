@@ -77,19 +77,48 @@ export async function render(root, ctx) {
     const id = `mode-${val}`;
     return h('div', { class: 'field' }, h('label', { class: 'check', for: id }, h('input', { type: 'radio', name: 'mode', id, value: val, checked: mode === val }), h('span', {}, h('strong', {}, label), h('br'), h('span', { class: 'help' }, help))));
   };
+  // Passwords the switch needs: the current unlock password to open a locked keyset, a new
+  // one (twice) to seal it in locked mode.
+  const curLock = h('input', { type: 'password', autocomplete: 'current-password' });
+  const newLock = h('input', { type: 'password', autocomplete: 'new-password' });
+  const newLock2 = h('input', { type: 'password', autocomplete: 'new-password' });
+  const curBox = h('div', { hidden: mode !== 'locked' }, field('Current unlock password', curLock, 'The keyset is sealed under it; needed to re-seal it.'));
+  const newBox = h('div', { hidden: true }, field('New unlock password', newLock, 'Asked after every restart. At least 8 characters.'), field('Repeat new unlock password', newLock2));
   const modeForm = h('form', { class: 'card', novalidate: true }, h('h2', {}, 'After a restart'),
     h('fieldset', {}, h('legend', { class: 'offscreen' }, 'Signer mode'),
       radio('unattended', 'Unattended', 'Signs again on its own after a reboot; the share is encrypted with a key kept on this box.'),
       radio('locked', 'Locked', 'Waits until you log in and unlock with your password.')),
+    curBox, newBox,
     mmsg, h('div', { class: 'row' }, h('button', { class: 'btn', type: 'submit' }, 'Save mode'),
       h('button', { type: 'button', class: 'btn secondary', onclick: async () => {
+        mmsg.clear();
         try { await post('api/lock', {}); toast('Signer locked.', 'ok'); await ctx.refreshStatus(); } catch (e) { mmsg.show(errorText(e)); }
       } }, 'Lock now')));
+  modeForm.addEventListener('change', () => {
+    newBox.hidden = modeForm.querySelector('input[name=mode]:checked')?.value !== 'locked';
+  });
   modeForm.addEventListener('submit', async (e) => {
     e.preventDefault(); mmsg.clear();
     const v = modeForm.querySelector('input[name=mode]:checked')?.value;
     if (!v) { mmsg.show('Choose a mode.'); return; }
-    try { await post('api/keyset/mode', { mode: v }); mmsg.show('Saved.', 'ok'); await ctx.refreshStatus(); } catch (err) { mmsg.show(errorText(err)); }
+    const body = { mode: v };
+    if (ctx.status?.mode === 'locked') {
+      if (!curLock.value) { mmsg.show('Enter the current unlock password.'); curLock.focus(); return; }
+      body.current_password = curLock.value;
+    }
+    if (v === 'locked') {
+      if (newLock.value.length < 8) { mmsg.show('The new unlock password needs at least 8 characters.'); newLock.focus(); return; }
+      if (newLock.value !== newLock2.value) { mmsg.show('The two unlock passwords differ.'); newLock2.focus(); return; }
+      body.password = newLock.value;
+    }
+    try {
+      await post('api/keyset/mode', body, { allow401: true });
+      curLock.value = ''; newLock.value = ''; newLock2.value = '';
+      mmsg.show('Saved.', 'ok');
+      await ctx.refreshStatus();
+      curBox.hidden = ctx.status?.mode !== 'locked';
+      newBox.hidden = true;
+    } catch (err) { mmsg.show(err.status === 401 ? 'The current unlock password is wrong.' : errorText(err)); }
   });
 
   // --- password --------------------------------------------------------------------------
@@ -124,5 +153,5 @@ export async function render(root, ctx) {
   root.append(rForm, modeForm, kForm, pForm, rl,
     h('div', { class: 'card' }, h('h2', {}, 'Session'), h('button', { type: 'button', class: 'btn secondary', onclick: () => ctx.logout() }, 'Log out')));
   await loadKeys();
-  return () => { newKey.textContent = ''; cur.value = ''; nw.value = ''; nw2.value = ''; };
+  return () => { newKey.textContent = ''; for (const i of [cur, nw, nw2, curLock, newLock, newLock2]) i.value = ''; };
 }

@@ -122,8 +122,8 @@ export async function render(root, ctx) {
   }
 
   function createForm() {
-    const t = h('input', { type: 'number', min: 1, max: 20, value: 2, inputmode: 'numeric' });
-    const n = h('input', { type: 'number', min: 2, max: 20, value: 3, inputmode: 'numeric' });
+    const t = h('input', { type: 'number', min: 2, max: 10, value: 2, inputmode: 'numeric' });
+    const n = h('input', { type: 'number', min: 2, max: 10, value: 3, inputmode: 'numeric' });
     const src = h('select', {}, h('option', { value: 'new' }, 'Create a brand-new key'), h('option', { value: 'nsec' }, 'Split my existing key (nsec)'));
     const nsec = h('input', { type: 'password', autocomplete: 'off', spellcheck: 'false', placeholder: 'nsec1…' });
     const nsecField = field('Your nsec', nsec, 'Used once to make the shares, then forgotten by the box. Afterwards, delete it everywhere else too.');
@@ -143,7 +143,7 @@ export async function render(root, ctx) {
     form.addEventListener('submit', async (e) => {
       e.preventDefault(); msg.clear();
       const k = Number(t.value); const total = Number(n.value);
-      if (!Number.isInteger(k) || !Number.isInteger(total) || total < 2 || k < 1 || k > total) { msg.show('The threshold must be between 1 and the total number of shares, and you need at least 2 shares.'); return; }
+      if (!Number.isInteger(k) || !Number.isInteger(total) || total < 2 || total > 10 || k < 2 || k > total) { msg.show('Use 2 to 10 shares, and a threshold between 2 and the total number of shares.'); return; }
       if (src.value === 'nsec' && !/^nsec1/.test(nsec.value.trim())) { msg.show('Paste a key that starts with nsec1.'); nsec.focus(); return; }
       if (pw.value.length < 8) { msg.show('Pick a package password of at least 8 characters.'); pw.focus(); return; }
       const body = { threshold: k, total, password: pw.value };
