@@ -1,16 +1,24 @@
 //! Benchmark: NIP-46 `sign_event` round trip on loopback through the embedded relay.
 //!
-//!   cargo run --release --example nip46_bench -- [N]
+//!   cargo run --release --example nip46_bench -- [N] [--local]
 //!
 //! A client publishes a NIP-44-encrypted kind-24133 `sign_event` request to the Frostbox relay,
-//! the bunker decrypts it, checks policy, signs with the identity signer, encrypts the response,
-//! and the client receives and decrypts it. Prints p50/p95/p99/mean over N sequential requests.
+//! the bunker decrypts it, checks policy, signs, encrypts the response, and the client receives
+//! and decrypts it. By default the identity is a FROSTR 2-of-2 group: the bunker's node and a
+//! Frostbox co-signer node (both on the same embedded relay), so every `sign_event` is a full
+//! threshold round (request → co-signer partial signature → aggregate). `--local` signs with a
+//! plain local key instead (the NIP-46 overhead alone). Prints p50/p95/p99/mean over N
+//! sequential requests; every returned event is verified.
 
-use frostbox::nip46::transport::{NostrPool, WsPool, spawn_with_ws_pool};
+use frostbox::frost::{self, MemoryNonceLedger};
+use frostbox::frostr::next::group::GroupPackage;
+use frostbox::frostr::node::{Node, NodeConfig, NodeHandle};
+use frostbox::nip46::transport::{NostrPool, spawn_with_relay_pool};
 use frostbox::nip46::{
     Bunker, BunkerConfig, BunkerUri, Event, MemStore, Policy, ThresholdSigner, local_signer,
 };
 use frostbox::nostr::{Filter, keys, nip44};
+use frostbox::relay::Pool;
 use frostbox::relay::{Relay, RelayConfig};
 use frostbox::vault::secret::Secret32;
 use serde_json::json;
@@ -23,6 +31,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(300);
+    let local = std::env::args().any(|a| a == "--local");
     let relay = Relay::new(RelayConfig {
         rate_per_sec: 10_000.0,
         rate_burst: 10_000.0,
@@ -32,8 +41,42 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = format!("ws://127.0.0.1:{}", listener.local_addr()?.port());
     tokio::spawn(frostbox::relay::server::serve(listener, relay.clone()));
 
-    let signer: Arc<dyn ThresholdSigner> = Arc::new(local_signer(Secret32::random()));
-    let label = "local key (single signer)";
+    let mut nodes: Vec<NodeHandle> = Vec::new();
+    let (signer, label): (Arc<dyn ThresholdSigner>, &str) = if local {
+        (
+            Arc::new(local_signer(Secret32::random())),
+            "local key (single signer, no FROSTR round)",
+        )
+    } else {
+        let ks = frost::keygen(2, 2)?;
+        let group = GroupPackage::from_keys("nip46 bench", &ks.group);
+        relay.allow_pubkeys(group.members.iter().map(|m| m.xonly()));
+        for s in &ks.shares {
+            let mut cfg = NodeConfig::new(
+                group.clone(),
+                s.secret.duplicate(),
+                vec![url.clone()],
+                Arc::new(MemoryNonceLedger::new()),
+            );
+            cfg.label = format!("m{}", s.idx);
+            nodes.push(Node::start(cfg).await?);
+        }
+        let mut ready = false;
+        for _ in 0..500 {
+            if nodes.iter().all(|n| n.status().ready) {
+                ready = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if !ready {
+            return Err("FROSTR nodes not ready".into());
+        }
+        (
+            Arc::new(frostbox::nip46::node_signer(nodes[0].clone())),
+            "FROSTR 2-of-2: bunker node + Frostbox co-signer node, same embedded relay",
+        )
+    };
     let cfg = BunkerConfig {
         relays: vec![url.clone()],
         rate_burst: 100_000,
@@ -42,7 +85,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let (bunker, io) = Bunker::new(cfg, signer, Arc::new(MemStore::new()))?;
     relay.allow_pubkeys([bunker.transport_pubkey()]);
-    let _stop = spawn_with_ws_pool(bunker.clone(), io);
+    let _stop = spawn_with_relay_pool(bunker.clone(), io);
     let (_, uri) =
         bunker.create_bunker_uri("bench", Some(Policy::from_perms("sign_event").0), None)?;
     let uri = BunkerUri::parse(&uri)?;
@@ -50,18 +93,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sk = Secret32::random();
     let pk = keys::xonly_pubkey(&sk)?;
     let conv = nip44::conversation_key(&sk, &uri.signer_pubkey)?;
-    let pool = WsPool::new(vec![url.clone()]);
-    let mut rx = pool
-        .subscribe(
-            "bench",
-            vec![
-                Filter::new()
-                    .kinds([24133])
-                    .authors([uri.signer_pubkey])
-                    .p_tags([pk]),
-            ],
-        )
-        .await;
+    let pool = Pool::new(vec![url.clone()]);
+    let mut rx = NostrPool::subscribe(
+        &pool,
+        "bench",
+        vec![
+            Filter::new()
+                .kinds([24133])
+                .authors([uri.signer_pubkey])
+                .p_tags([pk]),
+        ],
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let mut call = async |id: String,
@@ -80,7 +123,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             vec![vec!["p".into(), hex::encode(uri.signer_pubkey)]],
             content,
         )?;
-        pool.publish(ev).await;
+        let _ = pool.publish(&ev).await;
         loop {
             let resp = tokio::time::timeout(Duration::from_secs(10), rx.recv())
                 .await?
@@ -116,6 +159,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     times.sort();
     let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
     let mean = times.iter().sum::<Duration>() / times.len() as u32;
+    for node in &nodes {
+        node.shutdown().await;
+    }
     println!("signer: {label}");
     println!(
         "n={n} p50={:?} p95={:?} p99={:?} mean={mean:?} max={:?}",

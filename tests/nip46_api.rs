@@ -290,3 +290,55 @@ async fn routes_cover_tokens_sessions_policy_requests_audit_qr() {
     .await;
     assert_eq!(code, 400);
 }
+
+/// Every `(method, path)` of `ROUTE_LIST` is served by `routes` (no 404/405 from the router
+/// itself) and documented in the OpenAPI spec with a 409 answer; without a bunker the same
+/// routes (through `routes_on` on an empty source) answer 409 JSON.
+#[tokio::test]
+async fn route_list_is_served_and_documented() {
+    use frostbox::nip46::api::{BunkerSource, ROUTE_LIST, routes_on};
+    let (bunker, _io) = Bunker::new(
+        BunkerConfig {
+            relays: vec!["ws://127.0.0.1:7".into()],
+            ..Default::default()
+        },
+        Arc::new(local_signer(Secret32::random())),
+        Arc::new(MemStore::new()),
+    )
+    .expect("bunker");
+    #[derive(Clone)]
+    struct NoBunker;
+    impl BunkerSource for NoBunker {
+        fn current(&self) -> Option<Bunker> {
+            None
+        }
+    }
+    let serve = async |app: axum::Router| {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let a = l.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(l, app).await });
+        a
+    };
+    let with = serve(frostbox::nip46::api::routes(bunker)).await;
+    let without = serve(routes_on::<NoBunker>().with_state(NoBunker)).await;
+    let spec = frostbox::api::openapi::spec();
+    for (m, p) in ROUTE_LIST {
+        let concrete = p
+            .replace("{pubkey}", &"ab".repeat(32))
+            .replace("{id}", "00");
+        let (code, head, _) = http(with, m, &concrete, Some(json!({}))).await;
+        assert!(
+            code != 405 && (code != 404 || head.contains("application/json")),
+            "{m} {p} is not routed: {head}"
+        );
+        let op = &spec["paths"][*p][m.to_lowercase()];
+        assert!(op["responses"]["409"].is_object(), "{m} {p} not documented");
+        if *p != "/api/nip46/qr" {
+            let (code, body) = json_req(without, m, &concrete, Some(json!({}))).await;
+            assert_eq!(code, 409, "{m} {p}");
+            assert_eq!(body["code"], "NODE_UNAVAILABLE", "{m} {p}");
+        }
+    }
+}

@@ -3,9 +3,10 @@
 //! "ephemeral events p-tagging an allowed key" rule. Includes a reconnect: the TCP path to the
 //! relay is cut and the bunker must resubscribe and keep answering.
 
-use frostbox::nip46::transport::{NostrPool, WsPool, spawn_with_relay_pool};
+use frostbox::nip46::transport::{NostrPool, spawn_with_relay_pool};
 use frostbox::nip46::{Bunker, BunkerConfig, BunkerUri, Event, MemStore, Policy, local_signer};
 use frostbox::nostr::{Filter, keys, nip44};
+use frostbox::relay::Pool;
 use frostbox::relay::{Relay, RelayConfig};
 use frostbox::vault::secret::Secret32;
 use serde_json::{Value, json};
@@ -53,7 +54,7 @@ impl Proxy {
 
 struct RemoteClient {
     sk: Secret32,
-    pool: WsPool,
+    pool: Pool,
     rx: mpsc::Receiver<Event>,
     signer: [u8; 32],
 }
@@ -62,7 +63,7 @@ impl RemoteClient {
     async fn new(relay: &str, signer: [u8; 32]) -> RemoteClient {
         let sk = Secret32::random();
         let pk = keys::xonly_pubkey(&sk).expect("pk");
-        let pool = WsPool::new(vec![relay.to_string()]);
+        let pool = Pool::new(vec![relay.to_string()]);
         let rx = pool
             .subscribe(
                 "c",
@@ -93,7 +94,7 @@ impl RemoteClient {
             content,
         )
         .expect("sign");
-        self.pool.publish(ev).await;
+        NostrPool::publish(&self.pool, ev).await;
         loop {
             let resp = tokio::time::timeout(Duration::from_secs(10), self.rx.recv())
                 .await

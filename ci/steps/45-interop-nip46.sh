@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# NIP-46 interop: nostr-tools' BunkerSigner (npm, committed lockfile) drives a Frostbox bunker on
+# NIP-46 interop: nostr-tools' BunkerSigner (npm, committed lockfile) drives a Frostbox bunker (in
+# process, and inside a real `frostbox serve` with a 2-of-3 bfprofile and a co-signer node) on
 # the embedded relay through a bunker:// URI and a nostrconnect:// flow, every method.
 set -euo pipefail
 source ci/lib.sh
@@ -8,4 +9,4 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends nodejs npm
 fi
 npm_ci tests/interop/nip46
-cargo test --locked --test nip46_interop_node -- --ignored
+cargo test --locked --test nip46_interop_node --test nip46_serve -- --ignored

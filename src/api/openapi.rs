@@ -834,6 +834,9 @@ pub fn spec() -> Value {
         let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
         entry[r.method.to_lowercase()] = op;
     }
+    for (m, p, op) in crate::nip46::api::openapi_ops() {
+        paths.entry(p.to_string()).or_insert_with(|| json!({}))[m] = op;
+    }
     json!({
         "openapi": "3.0.3",
         "info": {

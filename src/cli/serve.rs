@@ -133,7 +133,9 @@ async fn serve(cfg: Config, store: Store) -> i32 {
 
     // Decrypted credentials (keyset import, unlock, unattended start, GROUP_CRED/SHARE_CRED)
     // start the signing node; see `crate::frostr::node::factory`.
-    crate::frostr::node::factory::install(&st, &relay, &liveness, &bind);
+    // Each started node also runs its NIP-46 bunker, found by `/api/nip46/*` through `bunkers`.
+    let bunkers = crate::nip46::BunkerSlot::new();
+    crate::frostr::node::factory::install_with_bunker(&st, &relay, &liveness, &bind, &bunkers);
     if let Some(c) = env_creds
         && let Some(h) = st.credentials_hook()
     {
@@ -145,7 +147,11 @@ async fn serve(cfg: Config, store: Store) -> i32 {
         Err(e) => eprintln!("frostbox: could not unseal the stored keyset: {}", e.error),
     }
 
-    let extra: Vec<axum::Router> = vec![relay.router(), crate::api::ui::router()];
+    let extra: Vec<axum::Router> = vec![
+        relay.router(),
+        crate::nip46::runtime::mount(st.clone(), bunkers),
+        crate::api::ui::router(),
+    ];
     // --------------------------------------------------------------------------------------
     let app = api::app(st.clone(), extra);
 

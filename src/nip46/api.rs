@@ -6,7 +6,9 @@ use super::service::{ApprovalDecision, Bunker};
 use super::store::{ClientSession, RequestStatus, SessionStatus, TransportKind};
 use super::uri::{Profile, parse_hex_pubkey};
 use super::{Error, now_secs, qr};
-use axum::extract::{Path, Query, State};
+use crate::api::JsonBody;
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -18,6 +20,69 @@ use std::collections::HashMap;
 /// All NIP-46 routes with the bunker as state. Paths are absolute (`/api/nip46/...`); merge
 /// into the API router behind authentication.
 pub fn routes(bunker: Bunker) -> Router {
+    routes_on::<Bunker>().with_state(bunker)
+}
+
+/// Where the handlers find the bunker: a fixed [`Bunker`] ([`routes`]) or the running one of
+/// `serve` ([`super::runtime::BunkerSlot`], `None` while no signing node runs).
+pub trait BunkerSource: Clone + Send + Sync + 'static {
+    fn current(&self) -> Option<Bunker>;
+}
+
+impl BunkerSource for Bunker {
+    fn current(&self) -> Option<Bunker> {
+        Some(self.clone())
+    }
+}
+
+/// The current bunker; `409 {"error","code":"NODE_UNAVAILABLE"}` when none runs.
+pub struct Cur(pub Bunker);
+
+impl<S: BunkerSource> FromRequestParts<S> for Cur {
+    type Rejection = Response;
+    async fn from_request_parts(_parts: &mut Parts, st: &S) -> Result<Self, Response> {
+        st.current().map(Cur).ok_or_else(|| {
+            (
+                StatusCode::CONFLICT,
+                Json(json!({
+                    "error": "no signer is running: import or unlock a keyset first (the NIP-46 bunker runs with the signing node)",
+                    "code": "NODE_UNAVAILABLE",
+                })),
+            )
+                .into_response()
+        })
+    }
+}
+
+/// Every `(method, path)` [`routes_on`] registers (the OpenAPI table is checked against it).
+pub const ROUTE_LIST: &[(&str, &str)] = &[
+    ("GET", "/api/nip46/status"),
+    ("GET", "/api/nip46/transport"),
+    ("GET", "/api/nip46/relays"),
+    ("PUT", "/api/nip46/relays"),
+    ("POST", "/api/nip46/relays"),
+    ("GET", "/api/nip46/requests"),
+    ("POST", "/api/nip46/requests"),
+    ("DELETE", "/api/nip46/requests"),
+    ("POST", "/api/nip46/requests/{id}/approve"),
+    ("POST", "/api/nip46/requests/{id}/deny"),
+    ("POST", "/api/nip46/connect"),
+    ("GET", "/api/nip46/sessions"),
+    ("POST", "/api/nip46/sessions"),
+    ("GET", "/api/nip46/sessions/{pubkey}"),
+    ("DELETE", "/api/nip46/sessions/{pubkey}"),
+    ("PUT", "/api/nip46/sessions/{pubkey}/policy"),
+    ("PUT", "/api/nip46/sessions/{pubkey}/status"),
+    ("GET", "/api/nip46/history"),
+    ("GET", "/api/nip46/bunker"),
+    ("POST", "/api/nip46/bunker"),
+    ("DELETE", "/api/nip46/bunker/{id}"),
+    ("GET", "/api/nip46/audit"),
+    ("GET", "/api/nip46/qr"),
+];
+
+/// All NIP-46 routes, generic over where the bunker comes from (no state applied).
+pub fn routes_on<S: BunkerSource>() -> Router<S> {
     Router::new()
         .route("/api/nip46/status", get(status))
         .route("/api/nip46/transport", get(transport))
@@ -50,7 +115,6 @@ pub fn routes(bunker: Bunker) -> Router {
         )
         .route("/api/nip46/audit", get(audit))
         .route("/api/nip46/qr", get(qr_svg))
-        .with_state(bunker)
 }
 
 struct ApiError(StatusCode, String);
@@ -103,7 +167,7 @@ fn session_json(s: &ClientSession, history: bool) -> Value {
     v
 }
 
-async fn status(State(b): State<Bunker>) -> R {
+async fn status(Cur(b): Cur) -> R {
     let sessions = b.list_sessions()?;
     let pending = b
         .store()
@@ -122,13 +186,13 @@ async fn status(State(b): State<Bunker>) -> R {
 }
 
 /// Unlike igloo-server, never returns the transport *secret* (§8 W18).
-async fn transport(State(b): State<Bunker>) -> R {
+async fn transport(Cur(b): Cur) -> R {
     Ok(Json(
         json!({ "transport_pubkey": hex::encode(b.transport_pubkey()) }),
     ))
 }
 
-async fn get_relays(State(b): State<Bunker>) -> R {
+async fn get_relays(Cur(b): Cur) -> R {
     Ok(Json(json!({ "relays": b.relays() })))
 }
 
@@ -137,19 +201,19 @@ struct RelaysBody {
     relays: Option<Vec<String>>,
 }
 
-async fn put_relays(State(b): State<Bunker>, Json(body): Json<RelaysBody>) -> R {
+async fn put_relays(Cur(b): Cur, JsonBody(body): JsonBody<RelaysBody>) -> R {
     let relays = b.set_relays(body.relays.unwrap_or_default())?;
     Ok(Json(json!({ "relays": relays })))
 }
 
-async fn post_relays(State(b): State<Bunker>, Json(body): Json<RelaysBody>) -> R {
+async fn post_relays(Cur(b): Cur, JsonBody(body): JsonBody<RelaysBody>) -> R {
     let mut all = b.relays();
     all.extend(body.relays.ok_or_else(|| bad("relays must be an array"))?);
     let relays = b.set_relays(all)?;
     Ok(Json(json!({ "relays": relays })))
 }
 
-async fn list_requests(State(b): State<Bunker>, Query(q): Query<HashMap<String, String>>) -> R {
+async fn list_requests(Cur(b): Cur, Query(q): Query<HashMap<String, String>>) -> R {
     let mut statuses = Vec::new();
     if let Some(s) = q.get("status") {
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -192,7 +256,7 @@ fn decision_for(action: &str) -> Result<ApprovalDecision, ApiError> {
 }
 
 /// igloo-server compatible: `{id, action, policy?}`.
-async fn post_request(State(b): State<Bunker>, Json(body): Json<RequestAction>) -> R {
+async fn post_request(Cur(b): Cur, JsonBody(body): JsonBody<RequestAction>) -> R {
     let d = decision_for(&body.action)?;
     let rec = b.resolve(&body.id, d, body.policy)?;
     Ok(Json(json!({ "request": rec })))
@@ -203,7 +267,7 @@ struct IdBody {
     id: String,
 }
 
-async fn delete_request(State(b): State<Bunker>, Json(body): Json<IdBody>) -> R {
+async fn delete_request(Cur(b): Cur, JsonBody(body): JsonBody<IdBody>) -> R {
     if let Ok(Some(r)) = b.store().get_request(&body.id)
         && r.status == RequestStatus::Pending
     {
@@ -221,11 +285,7 @@ struct DecisionBody {
     policy: Option<Policy>,
 }
 
-async fn approve(
-    State(b): State<Bunker>,
-    Path(id): Path<String>,
-    body: Option<Json<DecisionBody>>,
-) -> R {
+async fn approve(Cur(b): Cur, Path(id): Path<String>, body: Option<Json<DecisionBody>>) -> R {
     let body = body.map(|b| b.0).unwrap_or_default();
     let d = if body.always {
         ApprovalDecision::ApproveAlways
@@ -235,11 +295,7 @@ async fn approve(
     Ok(Json(json!({ "request": b.resolve(&id, d, body.policy)? })))
 }
 
-async fn deny(
-    State(b): State<Bunker>,
-    Path(id): Path<String>,
-    body: Option<Json<DecisionBody>>,
-) -> R {
+async fn deny(Cur(b): Cur, Path(id): Path<String>, body: Option<Json<DecisionBody>>) -> R {
     let body = body.map(|b| b.0).unwrap_or_default();
     let d = if body.always {
         ApprovalDecision::DenyAlways
@@ -258,12 +314,12 @@ struct ConnectBody {
 
 /// Pairs a pasted/scanned `nostrconnect://` URI. The operator's call is the approval: the
 /// client gets `policy` if given, else the permissions it requested.
-async fn connect(State(b): State<Bunker>, Json(body): Json<ConnectBody>) -> R {
+async fn connect(Cur(b): Cur, JsonBody(body): JsonBody<ConnectBody>) -> R {
     let s = b.pair_nostrconnect(&body.uri, body.policy)?;
     Ok(Json(json!({ "session": session_json(&s, false) })))
 }
 
-async fn list_sessions(State(b): State<Bunker>, Query(q): Query<HashMap<String, String>>) -> R {
+async fn list_sessions(Cur(b): Cur, Query(q): Query<HashMap<String, String>>) -> R {
     let history = q.get("history").is_some_and(|v| v == "true" || v == "1");
     let sessions: Vec<Value> = b
         .list_sessions()?
@@ -273,7 +329,7 @@ async fn list_sessions(State(b): State<Bunker>, Query(q): Query<HashMap<String, 
     Ok(Json(json!({ "sessions": sessions })))
 }
 
-async fn get_session(State(b): State<Bunker>, Path(pk): Path<String>) -> R {
+async fn get_session(Cur(b): Cur, Path(pk): Path<String>) -> R {
     let pk = pk_param(&pk)?;
     let s = b
         .session(&pk)?
@@ -294,7 +350,7 @@ struct CreateSession {
     policy: Option<Policy>,
 }
 
-async fn create_session(State(b): State<Bunker>, Json(body): Json<CreateSession>) -> R {
+async fn create_session(Cur(b): Cur, JsonBody(body): JsonBody<CreateSession>) -> R {
     let pk = pk_param(&body.pubkey)?;
     let now = now_secs();
     let mut relays = Vec::new();
@@ -335,9 +391,9 @@ struct PolicyBody {
 }
 
 async fn put_policy(
-    State(b): State<Bunker>,
+    Cur(b): Cur,
     Path(pk): Path<String>,
-    Json(body): Json<PolicyBody>,
+    JsonBody(body): JsonBody<PolicyBody>,
 ) -> R {
     let pk = pk_param(&pk)?;
     let m = body.methods.map(|methods| Policy {
@@ -358,9 +414,9 @@ struct StatusBody {
 }
 
 async fn put_status(
-    State(b): State<Bunker>,
+    Cur(b): Cur,
     Path(pk): Path<String>,
-    Json(body): Json<StatusBody>,
+    JsonBody(body): JsonBody<StatusBody>,
 ) -> R {
     let pk = pk_param(&pk)?;
     match body.status.as_str() {
@@ -377,12 +433,12 @@ async fn put_status(
     }
 }
 
-async fn delete_session(State(b): State<Bunker>, Path(pk): Path<String>) -> R {
+async fn delete_session(Cur(b): Cur, Path(pk): Path<String>) -> R {
     let pk = pk_param(&pk)?;
     Ok(Json(json!({ "ok": b.revoke(&pk)? })))
 }
 
-async fn history(State(b): State<Bunker>) -> R {
+async fn history(Cur(b): Cur) -> R {
     let sessions: Vec<Value> = b
         .list_sessions()?
         .iter()
@@ -415,7 +471,7 @@ struct TokenBody {
 }
 
 /// Creates a single-use `bunker://` URI. The secret appears only in this response.
-async fn create_token(State(b): State<Bunker>, body: Option<Json<TokenBody>>) -> R {
+async fn create_token(Cur(b): Cur, body: Option<Json<TokenBody>>) -> R {
     let body = body.map(|b| b.0).unwrap_or_default();
     let policy = match (body.policy, body.perms) {
         (Some(p), _) => Some(p),
@@ -441,7 +497,7 @@ async fn create_token(State(b): State<Bunker>, body: Option<Json<TokenBody>>) ->
     })))
 }
 
-async fn list_tokens(State(b): State<Bunker>) -> R {
+async fn list_tokens(Cur(b): Cur) -> R {
     let toks: Vec<Value> = b
         .store()
         .list_tokens()
@@ -459,13 +515,13 @@ async fn list_tokens(State(b): State<Bunker>) -> R {
     Ok(Json(json!({ "tokens": toks })))
 }
 
-async fn delete_token(State(b): State<Bunker>, Path(id): Path<String>) -> R {
+async fn delete_token(Cur(b): Cur, Path(id): Path<String>) -> R {
     Ok(Json(
         json!({ "ok": b.store().delete_token(&id).map_err(Error::from)? }),
     ))
 }
 
-async fn audit(State(b): State<Bunker>, Query(q): Query<HashMap<String, String>>) -> R {
+async fn audit(Cur(b): Cur, Query(q): Query<HashMap<String, String>>) -> R {
     let limit = q
         .get("limit")
         .and_then(|l| l.parse::<usize>().ok())
@@ -494,4 +550,96 @@ async fn qr_svg(Query(q): Query<HashMap<String, String>>) -> Result<Response, Ap
         svg,
     )
         .into_response())
+}
+
+// ------------------------------------------------------------------ OpenAPI
+
+fn o(props: Value) -> Value {
+    json!({ "type": "object", "properties": props })
+}
+fn req(required: &[&str], props: Value) -> Value {
+    json!({ "type": "object", "required": required, "properties": props })
+}
+
+/// OpenAPI operations of [`ROUTE_LIST`] (`crate::api::openapi::spec` adds them): method
+/// (lowercase), path, operation object. Every operation answers 409 while no signer runs.
+pub fn openapi_ops() -> Vec<(String, &'static str, Value)> {
+    let s = || json!({ "type": "string" });
+    let i = || json!({ "type": "integer" });
+    let arr = |v: Value| json!({ "type": "array", "items": v });
+    let any = || json!({ "type": "object" });
+    let ok = || req(&["ok"], json!({ "ok": { "type": "boolean" } }));
+    let policy = || o(json!({ "methods": arr(s()), "kinds": arr(i()) }));
+    ROUTE_LIST
+        .iter()
+        .map(|(m, p)| {
+            let (summary, request, response): (&str, Option<Value>, Value) = match (*m, *p) {
+                ("GET", "/api/nip46/status") => ("Bunker status: transport and identity pubkeys, relays, counts", None,
+                    req(&["transport_pubkey", "identity_pubkey", "relays"], json!({ "transport_pubkey": s(), "identity_pubkey": s(), "npub": s(), "relays": arr(s()), "listen_relays": arr(s()) }))),
+                ("GET", "/api/nip46/transport") => ("The remote-signer (transport) pubkey", None, any()),
+                ("GET", "/api/nip46/relays") => ("The bunker's relays", None, req(&["relays"], json!({ "relays": arr(s()) }))),
+                ("PUT", "/api/nip46/relays") => ("Replace the bunker's relays", Some(o(json!({ "relays": arr(s()) }))), req(&["relays"], json!({ "relays": arr(s()) }))),
+                ("POST", "/api/nip46/relays") => ("Add relays to the bunker", Some(o(json!({ "relays": arr(s()) }))), req(&["relays"], json!({ "relays": arr(s()) }))),
+                ("GET", "/api/nip46/requests") => ("Requests waiting for (or decided by) the operator", None, req(&["requests"], json!({ "requests": arr(any()) }))),
+                ("POST", "/api/nip46/requests") => ("Approve or deny a request (igloo-server shape)", Some(any()), any()),
+                ("DELETE", "/api/nip46/requests") => ("Delete a request record", Some(req(&["id"], json!({ "id": s() }))), ok()),
+                ("POST", "/api/nip46/requests/{id}/approve") => ("Approve a pending request (once or always)", Some(o(json!({ "always": { "type": "boolean" }, "policy": policy() }))), req(&["request"], json!({ "request": any() }))),
+                ("POST", "/api/nip46/requests/{id}/deny") => ("Deny a pending request (once or always)", Some(o(json!({ "always": { "type": "boolean" } }))), req(&["request"], json!({ "request": any() }))),
+                ("POST", "/api/nip46/connect") => ("Pair with a nostrconnect:// URI", Some(req(&["uri"], json!({ "uri": s() }))), any()),
+                ("GET", "/api/nip46/sessions") => ("Client sessions", None, req(&["sessions"], json!({ "sessions": arr(any()) }))),
+                ("POST", "/api/nip46/sessions") => ("Create or update a client session", Some(any()), any()),
+                ("GET", "/api/nip46/sessions/{pubkey}") => ("One client session with recent activity", None, req(&["session"], json!({ "session": any() }))),
+                ("DELETE", "/api/nip46/sessions/{pubkey}") => ("Revoke a client (deletes the session)", None, ok()),
+                ("PUT", "/api/nip46/sessions/{pubkey}/policy") => ("Set a client's allowed methods and kinds", Some(policy()), any()),
+                ("PUT", "/api/nip46/sessions/{pubkey}/status") => ("Set a client's status (active, pending, revoked)", Some(req(&["status"], json!({ "status": s() }))), ok()),
+                ("GET", "/api/nip46/history") => ("Recent methods and kinds per client", None, req(&["sessions"], json!({ "sessions": arr(any()) }))),
+                ("GET", "/api/nip46/bunker") => ("bunker:// tokens", None, req(&["tokens"], json!({ "tokens": arr(any()) }))),
+                ("POST", "/api/nip46/bunker") => ("Create a single-use bunker:// URI (secret shown only here) with its QR code",
+                    Some(o(json!({ "label": s(), "perms": s(), "policy": policy(), "ttl_secs": i() }))),
+                    req(&["token", "uri"], json!({ "token": any(), "uri": s(), "qr_svg": s() }))),
+                ("DELETE", "/api/nip46/bunker/{id}") => ("Delete a bunker:// token", None, ok()),
+                ("GET", "/api/nip46/audit") => ("NIP-46 audit log", None, req(&["entries"], json!({ "entries": arr(any()) }))),
+                _ => ("QR code (SVG) of a bunker:// or nostrconnect:// URI", None, s()),
+            };
+            let mut op = json!({
+                "summary": summary,
+                "tags": ["nip46"],
+                "operationId": format!("{}{}", m.to_lowercase(), p.replace(['/', '{', '}', '-', '.'], "_")),
+                "responses": {},
+            });
+            let ok_content = if *p == "/api/nip46/qr" {
+                json!({ "image/svg+xml": { "schema": response } })
+            } else {
+                json!({ "application/json": { "schema": response } })
+            };
+            op["responses"]["200"] = json!({ "description": "OK", "content": ok_content });
+            for e in [400u16, 401, 403, 404, 409, 413, 429] {
+                op["responses"][e.to_string()] = json!({
+                    "description": if e == 409 { "No signer is running" } else { "Error" },
+                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } },
+                });
+            }
+            if let Some(q) = request {
+                op["requestBody"] = json!({
+                    "required": true,
+                    "content": { "application/json": { "schema": q } },
+                });
+            }
+            let mut params = Vec::new();
+            if p.contains("{pubkey}") {
+                params.push(json!({ "name": "pubkey", "in": "path", "required": true,
+                    "schema": { "type": "string", "pattern": "^[0-9a-fA-F]{64}$" } }));
+            }
+            if p.contains("{id}") {
+                params.push(json!({ "name": "id", "in": "path", "required": true, "schema": s() }));
+            }
+            if *p == "/api/nip46/qr" {
+                params.push(json!({ "name": "text", "in": "query", "required": true, "schema": s() }));
+            }
+            if !params.is_empty() {
+                op["parameters"] = json!(params);
+            }
+            (m.to_lowercase(), *p, op)
+        })
+        .collect()
 }

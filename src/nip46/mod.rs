@@ -12,6 +12,7 @@ pub mod api;
 pub mod policy;
 pub mod qr;
 pub mod redb_store;
+pub mod runtime;
 pub mod service;
 pub mod signer;
 pub mod store;
@@ -23,6 +24,7 @@ pub(crate) use crate::nostr;
 
 pub use nostr::Event;
 pub use policy::{Decision, Policy};
+pub use runtime::{BunkerRuntime, BunkerSlot};
 pub use service::{ApprovalDecision, Bunker, BunkerConfig, Notice};
 pub use signer::{
     ThresholdAdapter, ThresholdOps, ThresholdSigner, UnsignedEvent, local_signer, node_signer,

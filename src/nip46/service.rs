@@ -165,11 +165,12 @@ impl Bunker {
         let mut cfg = cfg;
         match store.relays()? {
             Some(r) if !r.is_empty() => cfg.relays = r,
+            // Defaults are not persisted: only relays the operator sets (`set_relays`) are, so
+            // a changed port or relay list in the configuration takes effect on the next start.
             _ => {
                 for r in &cfg.relays {
                     validate_relay(r)?;
                 }
-                store.set_relays(&cfg.relays)?;
             }
         }
         let (outbox, outbox_rx) = mpsc::unbounded_channel();

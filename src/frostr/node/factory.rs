@@ -8,7 +8,10 @@ use super::{Node, NodeConfig, NodeHandle, StoreLedger};
 use crate::api::{AppState, UnlockedCredentials};
 use crate::frostr::next::credential::BfProfile;
 use crate::health::Liveness;
+use crate::nip46::runtime::StartOptions;
+use crate::nip46::{BunkerConfig, BunkerRuntime, BunkerSlot};
 use crate::relay::Relay;
+use crate::vault::secret::Secret32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +35,8 @@ pub enum FactoryError {
     Unsupported,
     #[error("node: {0}")]
     Node(String),
+    #[error("NIP-46 bunker: {0}")]
+    Bunker(String),
 }
 
 /// Registers the credentials hook on `st`: each call decodes the credentials off the async
@@ -39,28 +44,71 @@ pub enum FactoryError {
 /// none are configured), lets the group's members write to the embedded relay, and attaches
 /// the node to the API.
 pub fn install(st: &AppState, relay: &Relay, liveness: &Liveness, bind: &str) {
+    install_with_bunker(st, relay, liveness, bind, &BunkerSlot::new());
+}
+
+/// [`install`], plus the NIP-46 bunker: each started node gets a bunker for its identity
+/// (published in `bunkers` for the `/api/nip46/*` routes); a new keyset stops the old bunker
+/// before the old node, so one transport key never answers twice.
+pub fn install_with_bunker(
+    st: &AppState,
+    relay: &Relay,
+    liveness: &Liveness,
+    bind: &str,
+    bunkers: &BunkerSlot,
+) {
     let local_relay = format!("ws://{}", bind.replace("0.0.0.0", "127.0.0.1"));
-    let (st2, relay, liveness) = (st.clone(), relay.clone(), liveness.clone());
+    let (st2, relay, liveness, slot) =
+        (st.clone(), relay.clone(), liveness.clone(), bunkers.clone());
     // The running node: a new keyset (re-import, unlock) shuts it down before its successor
     // starts, so one share never runs twice. Holding the lock serialises concurrent starts.
-    let current: Arc<tokio::sync::Mutex<Option<NodeHandle>>> = Arc::default();
+    let current: Arc<tokio::sync::Mutex<Option<Running>>> = Arc::default();
     st.set_credentials_hook(Arc::new(move |creds: UnlockedCredentials| {
-        let (st, relay, liveness, local_relay, current) = (
+        let (st, relay, liveness, local_relay, current, slot) = (
             st2.clone(),
             relay.clone(),
             liveness.clone(),
             local_relay.clone(),
             current.clone(),
+            slot.clone(),
         );
         tokio::spawn(async move {
             let mut current = current.lock().await;
             if let Some(old) = current.take() {
+                if let Some(b) = old.bunker {
+                    b.shutdown().await;
+                }
                 st.detach_node();
-                old.shutdown().await;
+                old.node.shutdown().await;
             }
             match start(&st, &relay, &liveness, &local_relay, creds).await {
-                Ok((label, handle)) => {
-                    *current = Some(handle);
+                Ok((label, handle, relays)) => {
+                    let bunker = match start_bunker(
+                        &st,
+                        &relay,
+                        &slot,
+                        &handle,
+                        &label,
+                        relays,
+                        &local_relay,
+                    ) {
+                        Ok(b) => {
+                            tracing::info!(
+                                transport = %hex::encode(b.bunker().transport_pubkey()),
+                                "nip46: bunker started"
+                            );
+                            Some(b)
+                        }
+                        Err(e) => {
+                            tracing::warn!("nip46: bunker not started: {e}");
+                            st.publish("error", &format!("NIP-46 bunker not started: {e}"), None);
+                            None
+                        }
+                    };
+                    *current = Some(Running {
+                        node: handle,
+                        bunker,
+                    });
                     tracing::info!(profile = %label, "signer started");
                     crate::health::notify_status("signer started");
                 }
@@ -73,13 +121,69 @@ pub fn install(st: &AppState, relay: &Relay, liveness: &Liveness, bind: &str) {
     }));
 }
 
+/// The running node and its bunker.
+struct Running {
+    node: NodeHandle,
+    bunker: Option<BunkerRuntime>,
+}
+
+/// The device key (file or systemd credential), loaded once and kept in the API state.
+fn device_key(st: &AppState) -> Result<Secret32, FactoryError> {
+    let mut g = st.device_key.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(k) = g.as_ref() {
+        return Ok(k.duplicate());
+    }
+    let creds = std::env::var_os("CREDENTIALS_DIRECTORY").map(std::path::PathBuf::from);
+    let (k, src) = crate::vault::at_rest::load_or_create_device_key(&st.cfg.data_dir, creds)
+        .map_err(|e| FactoryError::Bunker(format!("device key: {e}")))?;
+    st.vault
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .device_key_source = Some(src);
+    *g = Some(k.duplicate());
+    Ok(k)
+}
+
+/// Starts the NIP-46 bunker of a started node: threshold signer = the node, listening on the
+/// node's relays plus the embedded relay, transport key sealed in the store under the profile id.
+fn start_bunker(
+    st: &AppState,
+    relay: &Relay,
+    slot: &BunkerSlot,
+    node: &NodeHandle,
+    profile_id: &str,
+    mut relays: Vec<String>,
+    local_relay: &str,
+) -> Result<BunkerRuntime, FactoryError> {
+    if !relays.iter().any(|r| r == local_relay) {
+        relays.push(local_relay.to_string());
+    }
+    let cfg = BunkerConfig {
+        relays,
+        ..Default::default()
+    };
+    BunkerRuntime::start(
+        Arc::new(crate::nip46::node_signer(node.clone())),
+        StartOptions {
+            cfg,
+            store: st.store.clone(),
+            device_key: device_key(st)?,
+            namespace: profile_id,
+            relay: Some(relay),
+            slot: Some(slot),
+            events: Some(st.clone()),
+        },
+    )
+    .map_err(|e| FactoryError::Bunker(e.to_string()))
+}
+
 async fn start(
     st: &AppState,
     relay: &Relay,
     liveness: &Liveness,
     local_relay: &str,
     creds: UnlockedCredentials,
-) -> Result<(String, NodeHandle), FactoryError> {
+) -> Result<(String, NodeHandle, Vec<String>), FactoryError> {
     let share = creds.share_cred.expose().trim().to_ascii_lowercase();
     // Only the legacy generation has a `bfgroup`; a current-generation group travels in a bfprofile.
     if creds.group_cred.as_ref().is_some_and(|g| {
@@ -117,7 +221,7 @@ async fn start(
     let mut cfg = NodeConfig::new(
         profile.group_package,
         profile.device.share_secret.duplicate(),
-        relays,
+        relays.clone(),
         Arc::new(StoreLedger::new(st.store.clone())),
     );
     cfg.label = label.clone();
@@ -128,5 +232,5 @@ async fn start(
         .await
         .map_err(|e| FactoryError::Node(e.to_string()))?;
     st.attach_node(Arc::new(handle.clone()));
-    Ok((label, handle))
+    Ok((label, handle, relays))
 }

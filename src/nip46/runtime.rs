@@ -1,0 +1,203 @@
+//! The bunker as part of `frostbox serve`: one running [`Bunker`] per started signing node,
+//! published in a [`BunkerSlot`] that the API's `/api/nip46/*` routes read on every request.
+//!
+//! * [`BunkerRuntime::start`] builds the bunker on the node (threshold signer), the box's redb
+//!   store (transport key sealed with the device key, so the remote-signer pubkey is stable
+//!   across restarts), listens on the relays through `crate::relay::Pool`, lets the embedded
+//!   relay accept requests addressed to it, and forwards its notices to `/api/events`.
+//! * [`BunkerRuntime::shutdown`] stops the transport and waits for it, so a re-import never
+//!   leaves two bunkers answering on one transport key.
+//! * [`mount`] is the API side: auth first, then `409 {"error"}` while no bunker runs, else the
+//!   handlers of [`super::api`] on the current bunker.
+
+use super::service::{Bunker, BunkerConfig, Notice};
+use super::{Error, redb_store::RedbNip46Store};
+use crate::api::AppState;
+use crate::relay::Relay;
+use crate::vault::secret::Secret32;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use std::sync::{Arc, RwLock};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The bunker currently serving (None while no signing node runs). Cheap clone.
+#[derive(Clone, Default)]
+pub struct BunkerSlot(Arc<RwLock<Option<Bunker>>>);
+
+impl BunkerSlot {
+    pub fn new() -> BunkerSlot {
+        BunkerSlot::default()
+    }
+
+    /// The running bunker, if any.
+    pub fn get(&self) -> Option<Bunker> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set(&self, b: Option<Bunker>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = b;
+    }
+}
+
+/// A running bunker: its transport task and the notice forwarder.
+pub struct BunkerRuntime {
+    bunker: Bunker,
+    stop: watch::Sender<bool>,
+    transport: JoinHandle<()>,
+    notices: Option<JoinHandle<()>>,
+    relay: Option<Relay>,
+    slot: Option<BunkerSlot>,
+}
+
+/// What [`BunkerRuntime::start`] needs besides the signer.
+pub struct StartOptions<'a> {
+    pub cfg: BunkerConfig,
+    /// The box's store and device key (the transport key is sealed with it).
+    pub store: crate::store::Store,
+    pub device_key: Secret32,
+    /// Names the identity (the profile id): each keyset has its own bunker and transport key.
+    pub namespace: &'a str,
+    /// The embedded relay: the transport pubkey is allowed on it, so clients can address
+    /// kind-24133 requests to the bunker (ephemeral, `p`-tagged to an allowed key).
+    pub relay: Option<&'a Relay>,
+    /// Where the API finds the bunker.
+    pub slot: Option<&'a BunkerSlot>,
+    /// Notices go to `/api/events` as type `nip46`.
+    pub events: Option<AppState>,
+}
+
+impl BunkerRuntime {
+    /// Builds the bunker and starts its transport (one `crate::relay::Pool` per relay).
+    pub fn start(
+        signer: Arc<dyn super::ThresholdSigner>,
+        opts: StartOptions<'_>,
+    ) -> Result<BunkerRuntime, Error> {
+        let store = RedbNip46Store::new(opts.store, opts.device_key, opts.namespace);
+        let (bunker, io) = Bunker::new(opts.cfg, signer, Arc::new(store))?;
+        if let Some(r) = opts.relay {
+            r.allow_pubkeys([bunker.transport_pubkey()]);
+        }
+        let notices = opts.events.map(|st| {
+            let mut rx = bunker.subscribe_notices();
+            tokio::spawn(async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(n) => {
+                            let (msg, data) = notice_event(&n);
+                            st.publish("nip46", &msg, Some(data));
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(_) => break,
+                    }
+                }
+            })
+        });
+        let (stop, stop_rx) = watch::channel(false);
+        let factory: super::transport::PoolFactory<crate::relay::Pool> =
+            Arc::new(crate::relay::Pool::new);
+        let transport = tokio::spawn(super::transport::run(bunker.clone(), io, factory, stop_rx));
+        if let Some(s) = opts.slot {
+            s.set(Some(bunker.clone()));
+        }
+        Ok(BunkerRuntime {
+            bunker,
+            stop,
+            transport,
+            notices,
+            relay: opts.relay.cloned(),
+            slot: opts.slot.cloned(),
+        })
+    }
+
+    pub fn bunker(&self) -> &Bunker {
+        &self.bunker
+    }
+
+    /// Stops answering: the API slot is emptied first, then the transport closes its relay
+    /// connections (waited for), the notice forwarder ends and the embedded relay forgets the
+    /// transport pubkey.
+    pub async fn shutdown(self) {
+        if let Some(s) = &self.slot {
+            s.set(None);
+        }
+        let _ = self.stop.send(true);
+        let mut t = self.transport;
+        if tokio::time::timeout(std::time::Duration::from_secs(5), &mut t)
+            .await
+            .is_err()
+        {
+            t.abort();
+        }
+        if let Some(n) = self.notices {
+            n.abort();
+        }
+        if let Some(r) = &self.relay {
+            r.disallow_pubkeys([self.bunker.transport_pubkey()]);
+        }
+    }
+}
+
+/// `/api/events` message and data for a bunker notice (no secrets: request params are the
+/// template/peer only, see `RequestRecord`).
+pub fn notice_event(n: &Notice) -> (String, serde_json::Value) {
+    let msg = match n {
+        Notice::Request { request } => format!(
+            "NIP-46: {} from {}… waits for approval",
+            request.method,
+            request.session_pubkey.chars().take(12).collect::<String>()
+        ),
+        Notice::Resolved { id, status } => {
+            format!("NIP-46: request {id} {}", serde_json::json!(status))
+        }
+        Notice::Session { pubkey, status } => match status {
+            Some(s) => format!(
+                "NIP-46: app {}… is {}",
+                pubkey.chars().take(12).collect::<String>(),
+                serde_json::json!(s)
+            ),
+            None => format!(
+                "NIP-46: app {}… removed",
+                pubkey.chars().take(12).collect::<String>()
+            ),
+        },
+    };
+    (
+        msg.replace('"', ""),
+        serde_json::to_value(n).unwrap_or_default(),
+    )
+}
+
+impl super::api::BunkerSource for BunkerSlot {
+    fn current(&self) -> Option<Bunker> {
+        self.get()
+    }
+}
+
+async fn require_auth(
+    State(st): State<AppState>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (mut parts, body) = req.into_parts();
+    if let Err(e) =
+        <crate::api::auth::Auth as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+            &mut parts, &st,
+        )
+        .await
+    {
+        return e.into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// `/api/nip46/*` for the API router (state applied): authenticated like every user route
+/// (auth is checked first), then `409 {"error","code":"NODE_UNAVAILABLE"}` while no bunker
+/// runs. Unknown `/api/nip46/...` paths fall through to the API's JSON 404.
+pub fn mount(st: AppState, slot: BunkerSlot) -> Router {
+    super::api::routes_on::<BunkerSlot>()
+        .route_layer(axum::middleware::from_fn_with_state(st, require_auth))
+        .layer(axum::extract::DefaultBodyLimit::max(crate::api::MAX_BODY))
+        .with_state(slot)
+}
