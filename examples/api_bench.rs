@@ -3,7 +3,11 @@
 //!   cargo build --release && cargo run --release --example api_bench -- target/release/frostbox
 //!
 //! Measures process start → first 200 on /ready, idle RSS, RSS after N requests, and sequential
-//! request latency. Prints a Markdown table for BENCHMARKS.md.
+//! request latency; then `POST /api/sign` with a Frostbox co-signer: a 2-of-3 keyset, share 1 in
+//! one `frostbox serve` (imported through `POST /api/keyset`), share 2 in a second one on the
+//! first one's embedded relay. Sign p50/p99 sequential (one keep-alive connection), throughput
+//! with 8 concurrent keep-alive clients, RSS of both processes before/after 10,000 signs.
+//! Prints Markdown tables for BENCHMARKS.md.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -142,4 +146,221 @@ fn main() {
         pct(&mut lat, 0.99)
     );
     println!("| Argon2id m=64 MiB t=3 p=1 (one derivation) | {kdf_ms:.0} ms |");
+    sign_bench(&bin);
+}
+
+/// A keep-alive HTTP/1.1 connection.
+struct Conn {
+    s: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    fn open(addr: SocketAddr) -> Conn {
+        let s = TcpStream::connect(addr).expect("connect");
+        s.set_nodelay(true).expect("nodelay");
+        s.set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("timeout");
+        Conn { s, buf: Vec::new() }
+    }
+    /// Sends one request; returns (status, body).
+    fn call(&mut self, method: &str, path: &str, auth: &str, body: &str) -> (u16, String) {
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        self.s.write_all(req.as_bytes()).expect("write");
+        let mut tmp = [0u8; 8192];
+        loop {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&self.buf[..end]).to_string();
+                let status = head
+                    .split(' ')
+                    .nth(1)
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse().ok())?
+                    })
+                    .unwrap_or(0);
+                while self.buf.len() < end + 4 + len {
+                    let n = self.s.read(&mut tmp).expect("read");
+                    assert!(n > 0, "connection closed");
+                    self.buf.extend_from_slice(&tmp[..n]);
+                }
+                let body = String::from_utf8_lossy(&self.buf[end + 4..end + 4 + len]).to_string();
+                self.buf.drain(..end + 4 + len);
+                return (status, body);
+            }
+            let n = self.s.read(&mut tmp).expect("read");
+            assert!(n > 0, "connection closed");
+            self.buf.extend_from_slice(&tmp[..n]);
+        }
+    }
+}
+
+const SECRET: &str = "bench-admin-secret";
+
+fn spawn_serve(
+    bin: &str,
+    port: u16,
+    data: &std::path::Path,
+    env: &[(&str, &str)],
+) -> std::process::Child {
+    let mut c = Command::new(bin);
+    c.args(["serve", "--port", &port.to_string(), "--data"])
+        .arg(data)
+        .env("ADMIN_SECRET", SECRET)
+        .env("RATE_LIMIT_ENABLED", "false")
+        .env_remove("RELAYS")
+        .env_remove("SHARE_CRED")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.spawn().expect("spawn")
+}
+
+fn wait_ready(addr: SocketAddr) {
+    let t0 = Instant::now();
+    while get(addr, "/ready") != Some(200) {
+        assert!(t0.elapsed() < Duration::from_secs(20), "never ready");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn sign_body(i: u64) -> String {
+    let mut m = [0u8; 32];
+    m[..8].copy_from_slice(&i.to_be_bytes());
+    m[8..16].copy_from_slice(&std::process::id().to_be_bytes().repeat(2));
+    format!("{{\"message\":\"{}\"}}", hex::encode(m))
+}
+
+fn sign_bench(bin: &str) {
+    use frostbox::frostr::next::credential::BfProfile;
+    use frostbox::frostr::next::group::GroupPackage;
+    let (da, db) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let (pa, pb) = (free_port(), free_port());
+    let a_addr: SocketAddr = format!("127.0.0.1:{pa}").parse().expect("addr");
+    let b_addr: SocketAddr = format!("127.0.0.1:{pb}").parse().expect("addr");
+    let relay = format!("ws://127.0.0.1:{pa}");
+    let mut a = spawn_serve(bin, pa, da.path(), &[]);
+    wait_ready(a_addr);
+    let ks = frostbox::frost::keygen(2, 3).expect("keygen");
+    let group = GroupPackage::from_keys("bench", &ks.group);
+    let pw = "bench-profile-password";
+    let profile = |i: usize| {
+        BfProfile::new(
+            "bench",
+            ks.shares[i].secret.duplicate(),
+            vec![relay.clone()],
+            vec![],
+            group.clone(),
+        )
+        .expect("profile")
+        .encode(pw)
+        .expect("encode")
+    };
+    let import = format!(
+        "{{\"share_cred\":\"{}\",\"share_password\":\"{pw}\",\"mode\":\"unattended\"}}",
+        profile(0)
+    );
+    let (st, body) = Conn::open(a_addr).call("POST", "/api/keyset", SECRET, &import);
+    assert_eq!(st, 200, "{body}");
+    let p1 = profile(1);
+    let mut b = spawn_serve(
+        bin,
+        pb,
+        db.path(),
+        &[
+            ("SHARE_CRED", &p1),
+            ("SHARE_PASSWORD", pw),
+            ("RELAYS", &relay),
+        ],
+    );
+    wait_ready(b_addr);
+    let t0 = Instant::now();
+    loop {
+        let (_, body) = Conn::open(a_addr).call("GET", "/api/status", SECRET, "");
+        if body.contains("\"thresholdReachable\":true") {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "signer not ready: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut c = Conn::open(a_addr);
+    for i in 0..200 {
+        let (st, body) = c.call("POST", "/api/sign", SECRET, &sign_body(i));
+        assert_eq!(st, 200, "{body}");
+    }
+    let (ra0, rb0) = (rss_kib(a.id()), rss_kib(b.id()));
+    let seq = 2000u64;
+    let mut lat = Vec::with_capacity(seq as usize);
+    for i in 0..seq {
+        let t = Instant::now();
+        let (st, body) = c.call("POST", "/api/sign", SECRET, &sign_body(1_000 + i));
+        assert_eq!(st, 200, "{body}");
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let clients = 8u64;
+    let per = (10_000 - seq) / clients;
+    let t = Instant::now();
+    let hs: Vec<_> = (0..clients)
+        .map(|k| {
+            std::thread::spawn(move || {
+                let mut c = Conn::open(a_addr);
+                for i in 0..per {
+                    let (st, body) = c.call(
+                        "POST",
+                        "/api/sign",
+                        SECRET,
+                        &sign_body(100_000 * (k + 1) + i),
+                    );
+                    assert_eq!(st, 200, "{body}");
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().expect("client");
+    }
+    let conc_s = t.elapsed().as_secs_f64();
+    let (ra1, rb1) = (rss_kib(a.id()), rss_kib(b.id()));
+    println!();
+    println!("| POST /api/sign, Frostbox co-signer (2-of-3, shared embedded relay) | value |");
+    println!("|---|---|");
+    println!(
+        "| sequential, one keep-alive client (p50 / p99 of {seq}) | {:.2} / {:.2} ms |",
+        pct(&mut lat.clone(), 0.5),
+        pct(&mut lat, 0.99)
+    );
+    println!(
+        "| 8 concurrent keep-alive clients ({} signs) | {:.0} signs/s |",
+        per * clients,
+        (per * clients) as f64 / conc_s
+    );
+    println!(
+        "| RSS signer / co-signer before → after 10,000 signs | {:.1} → {:.1} MiB / {:.1} → {:.1} MiB |",
+        ra0 as f64 / 1024.0,
+        ra1 as f64 / 1024.0,
+        rb0 as f64 / 1024.0,
+        rb1 as f64 / 1024.0
+    );
+    for ch in [&mut a, &mut b] {
+        let _ = Command::new("kill")
+            .args(["-TERM", &ch.id().to_string()])
+            .status();
+        let _ = ch.wait();
+    }
 }

@@ -367,6 +367,10 @@ async fn bad_input_is_4xx_json() {
 
     // Oversized bodies, with and without Content-Length (chunked).
     let big = format!(r#"{{"message":"{}"}}"#, "a".repeat(70 * 1024));
+    let r = post(s.addr, "/api/env", &h, &big).await;
+    assert_eq!(r.status, 413, "{}", r.body);
+    // The crypto routes take a largest NIP-44 payload (87,472 characters), not more than 192 KiB.
+    let big = format!(r#"{{"message":"{}"}}"#, "a".repeat(200 * 1024));
     let r = post(s.addr, "/api/nip44/encrypt", &h, &big).await;
     assert_eq!(r.status, 413, "{}", r.body);
     assert_eq!(r.json()["code"], "REQUEST_TOO_LARGE");
@@ -557,7 +561,7 @@ async fn sign_and_crypto_with_a_node() {
     let group_point = secp256k1::PublicKey::from_x_only_public_key(gpk, secp256k1::Parity::Even);
     let shared = secp256k1::ecdh::shared_secret_point(&group_point, &peer_sk);
     let shared_x = frostbox::vault::Secret32::from_slice(&shared[..32]).expect("x");
-    let conv = frostbox::api::crypto::nip44_conversation_key(&shared_x);
+    let conv = frostbox::nostr::nip44::conversation_key_from_shared_x(&shared_x);
 
     let body =
         json!({ "peer_pubkey": hex::encode(peer_x), "content": "secret message ✓" }).to_string();
@@ -565,11 +569,11 @@ async fn sign_and_crypto_with_a_node() {
     assert_eq!(r.status, 200, "{}", r.body);
     let ct = r.json()["result"].as_str().expect("ct").to_string();
     assert_eq!(
-        frostbox::api::crypto::nip44_decrypt(&conv, &ct).expect("peer decrypts"),
+        frostbox::nostr::nip44::decrypt(&conv, &ct).expect("peer decrypts"),
         "secret message ✓"
     );
-    let back =
-        frostbox::api::crypto::nip44_encrypt_with_nonce(&conv, "reply", &[5u8; 32]).expect("enc");
+    let back = frostbox::nostr::nip44::encrypt(&conv, "reply", frostbox::nostr::nip44::B64::Padded)
+        .expect("enc");
     let body =
         json!({ "peer_pubkey": format!("02{}", hex::encode(peer_x)), "content": back }).to_string();
     let r = post(s.addr, "/api/nip44/decrypt", &h, &body).await;
@@ -581,7 +585,7 @@ async fn sign_and_crypto_with_a_node() {
     assert_eq!(r.status, 200);
     let ct = r.json()["result"].as_str().expect("ct").to_string();
     assert_eq!(
-        frostbox::api::crypto::nip04_decrypt(&shared_x, &ct).expect("dec"),
+        frostbox::nostr::nip04::decrypt_shared(&shared_x, &ct).expect("dec"),
         "old school"
     );
     let body = json!({ "peer_pubkey": hex::encode(peer_x), "content": ct }).to_string();

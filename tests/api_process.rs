@@ -4,89 +4,14 @@
 
 mod api_support;
 
+use api_support::procs::{sigterm_and_wait, spawn};
 use api_support::{Resp, get, post, req};
-use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const ADMIN: &str = "proc-admin-secret-7f1e2d3c";
 const PASSWORD: &str = "Pr0cess-Password-Zebra";
 const KEYSET_PW: &str = "Keyset-Locking-Pass-88";
 const SHARE: &str = "bfshare1qqqsyqcyq5rqwzqfpg9scrgwpugpzysnzs23v9ccrydpk8qarc0jqszuprocess";
-
-struct Proc {
-    child: Child,
-    addr: SocketAddr,
-    log: Arc<Mutex<String>>,
-}
-
-fn spawn(data: &std::path::Path, envs: &[(&str, &str)]) -> Proc {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_frostbox"));
-    cmd.args(["serve", "--port", "0", "--data"])
-        .arg(data)
-        .env_remove("ADMIN_SECRET")
-        .env_remove("API_KEY")
-        .env_remove("FROSTBOX_DATA")
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn frostbox");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let log = Arc::new(Mutex::new(String::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let l2 = log.clone();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if let Some(rest) = line.split("listening on http://").nth(1)
-                && let (Some(t), Some(a)) = (tx.take(), rest.split_whitespace().next())
-            {
-                let _ = t.send(a.to_string());
-            }
-            if let Ok(mut g) = l2.lock() {
-                g.push_str(&line);
-                g.push('\n');
-            }
-        }
-    });
-    let l3 = log.clone();
-    std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        if let Ok(mut g) = l3.lock() {
-            g.push_str(&s);
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("frostbox printed its address")
-        .parse()
-        .expect("addr");
-    Proc { child, addr, log }
-}
-
-fn sigterm_and_wait(p: &mut Proc) -> (i32, Duration) {
-    let t0 = Instant::now();
-    let st = Command::new("kill")
-        .args(["-TERM", &p.child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(st.success());
-    loop {
-        if let Some(s) = p.child.try_wait().expect("wait") {
-            return (s.code().unwrap_or(-1), t0.elapsed());
-        }
-        assert!(t0.elapsed() < Duration::from_secs(10), "did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_run_prints_setup_code_and_url() {

@@ -8,3 +8,5 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 fi
 npm_ci tests/interop/nostr-tools
 cargo test --locked --test relay_nostr_tools -- --ignored
+# /api/nip44/* and /api/nip04/* of a running frostbox with a 2-of-3 signer (threshold ECDH).
+cargo test --locked --test api_nostr_tools -- --ignored

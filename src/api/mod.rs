@@ -11,6 +11,7 @@ pub mod limits;
 pub mod metrics;
 pub mod node;
 pub mod openapi;
+pub mod policy;
 pub mod routes;
 pub mod ui;
 
@@ -38,6 +39,9 @@ use tokio::sync::broadcast;
 /// on the bytes actually read, so chunked bodies cannot bypass it (igloo W23).
 pub const MAX_BODY: usize = 64 * 1024;
 pub const MAX_SIGN_BODY: usize = 100 * 1000;
+/// `/api/nip44/*` and `/api/nip04/*`: a largest NIP-44 payload (87,472 base64 characters) or a
+/// 65,535-byte NIP-04 plaintext must fit.
+pub const MAX_CRYPTO_BODY: usize = 192 * 1024;
 
 /// A JSON error: `{"error": "...", "code"?: "..."}`.
 #[derive(Debug)]
@@ -264,8 +268,9 @@ impl AppState {
         }))
     }
 
-    /// Attaches (or replaces) the signing node.
+    /// Attaches (or replaces) the signing node and applies the peer policies to it.
     pub fn attach_node(&self, n: Arc<dyn SignerNode>) {
+        policy::apply_to_node(self, n.as_ref());
         *self.node.write().unwrap_or_else(|p| p.into_inner()) = Some(n);
         self.publish("system", "signer attached", None);
     }

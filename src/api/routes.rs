@@ -2,10 +2,11 @@
 //! events, docs). Auth/onboarding/admin handlers live in `auth.rs`.
 
 use super::auth::{self, Admin, Auth, MaybeAuth, Principal};
+use super::crypto::CryptoOp;
 use super::node::{NodeCallError, SignerNode};
 use super::{
-    ApiError, ApiResult, AppState, JsonBody, MAX_SIGN_BODY, UnlockedCredentials, iso8601, metrics,
-    origin_allowed,
+    ApiError, ApiResult, AppState, JsonBody, MAX_CRYPTO_BODY, MAX_SIGN_BODY, UnlockedCredentials,
+    iso8601, metrics, origin_allowed,
 };
 use crate::config::{self, VaultMode};
 use crate::store::{AuditEntry, PeerPolicy, now};
@@ -95,10 +96,26 @@ fn build() -> Builder {
             "/api/sign",
             sign.layer(axum::extract::DefaultBodyLimit::max(MAX_SIGN_BODY)),
         )
-        .add(M::POST, "/api/nip44/encrypt", nip44_encrypt)
-        .add(M::POST, "/api/nip44/decrypt", nip44_decrypt)
-        .add(M::POST, "/api/nip04/encrypt", nip04_encrypt)
-        .add(M::POST, "/api/nip04/decrypt", nip04_decrypt)
+        .add(
+            M::POST,
+            "/api/nip44/encrypt",
+            nip44_encrypt.layer(axum::extract::DefaultBodyLimit::max(MAX_CRYPTO_BODY)),
+        )
+        .add(
+            M::POST,
+            "/api/nip44/decrypt",
+            nip44_decrypt.layer(axum::extract::DefaultBodyLimit::max(MAX_CRYPTO_BODY)),
+        )
+        .add(
+            M::POST,
+            "/api/nip04/encrypt",
+            nip04_encrypt.layer(axum::extract::DefaultBodyLimit::max(MAX_CRYPTO_BODY)),
+        )
+        .add(
+            M::POST,
+            "/api/nip04/decrypt",
+            nip04_decrypt.layer(axum::extract::DefaultBodyLimit::max(MAX_CRYPTO_BODY)),
+        )
         .add(M::POST, "/api/recover", recover)
         .add(M::POST, "/api/recover/validate", recover_validate)
         .add(M::GET, "/api/events", events)
@@ -702,28 +719,22 @@ async fn keyset_delete(State(st): State<AppState>, Admin(p): Admin) -> ApiResult
 
 // ---------- peers ----------
 
-fn policy_json(st: &AppState, pubkey: &str, live: Option<(bool, bool)>) -> ApiResult<Value> {
-    let stored = st
-        .store
-        .peer_policies()?
-        .into_iter()
-        .find(|p| p.pubkey == pubkey);
-    let (send, recv) = stored
-        .as_ref()
-        .map(|p| (p.allow_send, p.allow_receive))
-        .or(live)
-        .unwrap_or((true, true));
+fn policy_json(st: &AppState, pubkey: &str) -> ApiResult<Value> {
+    let x = peer_xonly(pubkey).ok_or_else(|| ApiError::bad("invalid pubkey"))?;
+    let e = super::policy::effective(st, &x)?;
+    let stored = e.stored.as_ref();
+    let seed = e.seed.as_ref();
     Ok(json!({
         "pubkey": pubkey,
-        "allowSend": stored.as_ref().map(|p| p.allow_send),
-        "allowReceive": stored.as_ref().map(|p| p.allow_receive),
-        "label": stored.as_ref().and_then(|p| p.label.clone()),
-        "note": stored.as_ref().and_then(|p| p.note.clone()),
-        "source": if stored.is_some() { "stored" } else { "default" },
-        "lastUpdated": stored.as_ref().map(|p| iso8601(p.updated_at)),
-        "effectiveSend": send,
-        "effectiveReceive": recv,
-        "hasExplicitPolicy": stored.is_some(),
+        "allowSend": stored.map(|p| p.allow_send).or(seed.and_then(|s| s.allow_send)),
+        "allowReceive": stored.map(|p| p.allow_receive).or(seed.and_then(|s| s.allow_receive)),
+        "label": stored.and_then(|p| p.label.clone()).or(seed.and_then(|s| s.label.clone())),
+        "note": stored.and_then(|p| p.note.clone()).or(seed.and_then(|s| s.note.clone())),
+        "source": e.source.as_str(),
+        "lastUpdated": stored.map(|p| iso8601(p.updated_at)),
+        "effectiveSend": e.allow_send,
+        "effectiveReceive": e.allow_receive,
+        "hasExplicitPolicy": e.source != super::policy::Source::Default,
     }))
 }
 
@@ -738,7 +749,7 @@ async fn peers(State(st): State<AppState>, Auth(_p): Auth) -> ApiResult<Json<Val
             "latency": p.rtt_ms,
             "noncesIn": p.nonces_in,
             "noncesOut": p.nonces_out,
-            "policy": policy_json(&st, &p.pubkey, Some((p.allow_send, p.allow_receive)))?,
+            "policy": policy_json(&st, &p.pubkey)?,
         }));
     }
     let online = n.peers.iter().filter(|p| p.online).count();
@@ -827,8 +838,15 @@ async fn peers_ping(
 
 async fn policies(State(st): State<AppState>, Auth(_p): Auth) -> ApiResult<Json<Value>> {
     let mut out = Vec::new();
+    let mut seen = Vec::new();
     for p in st.store.peer_policies()? {
-        out.push(policy_json(&st, &p.pubkey, None)?);
+        seen.extend(peer_xonly(&p.pubkey));
+        out.push(policy_json(&st, &p.pubkey)?);
+    }
+    for s in &st.cfg.peer_policy_seeds {
+        if !seen.contains(&s.xonly) {
+            out.push(policy_json(&st, &s.pubkey)?);
+        }
     }
     Ok(Json(json!({ "policies": out })))
 }
@@ -849,7 +867,7 @@ async fn policy_get(
     Path(pk): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let pk = norm_pubkey(&pk)?;
-    Ok(Json(json!({ "policy": policy_json(&st, &pk, None)? })))
+    Ok(Json(json!({ "policy": policy_json(&st, &pk)? })))
 }
 
 #[derive(Deserialize)]
@@ -880,17 +898,18 @@ async fn policy_put(
             return Err(ApiError::bad("label and note: at most 256 characters"));
         }
     }
-    let cur = st
-        .store
-        .peer_policies()?
-        .into_iter()
-        .find(|x| x.pubkey == pk);
-    // An omitted direction keeps its current value (default allow) — igloo-server reset it
-    // to false (W4).
-    let (cs, cr) = cur
-        .as_ref()
-        .map(|c| (c.allow_send, c.allow_receive))
-        .unwrap_or((true, true));
+    let x = peer_xonly(&pk).ok_or_else(|| ApiError::bad("invalid pubkey"))?;
+    let eff = super::policy::effective(&st, &x)?;
+    // An omitted direction keeps its current value (stored, PEER_POLICIES, else allow) —
+    // igloo-server reset it to false (W4).
+    let (cs, cr) = (eff.allow_send, eff.allow_receive);
+    let cur = eff.stored;
+    if let Some(old) = &cur
+        && old.pubkey != pk
+    {
+        // The same peer stored under its other key form: keep one record.
+        st.store.delete_peer_policy(&old.pubkey)?;
+    }
     let rec = PeerPolicy {
         pubkey: pk.clone(),
         allow_send: b.allow_send.unwrap_or(cs),
@@ -907,7 +926,7 @@ async fn policy_put(
             .map_err(node_err)?;
     }
     audit(&st, &p.who(), "peer.policy", &pk, "ok");
-    Ok(Json(json!({ "policy": policy_json(&st, &pk, None)? })))
+    Ok(Json(json!({ "policy": policy_json(&st, &pk)? })))
 }
 
 async fn policy_delete(
@@ -916,17 +935,25 @@ async fn policy_delete(
     Path(pk): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let pk = norm_pubkey(&pk)?;
-    if !st.store.delete_peer_policy(&pk)? {
+    let x = peer_xonly(&pk).ok_or_else(|| ApiError::bad("invalid pubkey"))?;
+    let Some(stored) = super::policy::stored_for(&st, &x)? else {
         return Err(ApiError::not_found("policy not found"));
-    }
+    };
+    st.store.delete_peer_policy(&stored.pubkey)?;
+    // Back to PEER_POLICIES or the default on the live node.
+    let eff = super::policy::effective(&st, &x)?;
     if let Some(n) = st.node()
-        && let Ok(bytes) = hex::decode(&pk)
+        && n.status()
+            .peers
+            .iter()
+            .any(|q| peer_xonly(&q.pubkey) == Some(x))
     {
-        n.set_peer_policy(bytes, true, true).map_err(node_err)?;
+        n.set_peer_policy(x.to_vec(), eff.allow_send, eff.allow_receive)
+            .map_err(node_err)?;
     }
     audit(&st, &p.who(), "peer.policy.delete", &pk, "ok");
     Ok(Json(
-        json!({ "removed": true, "policy": policy_json(&st, &pk, None)? }),
+        json!({ "removed": true, "policy": policy_json(&st, &pk)? }),
     ))
 }
 
@@ -1037,14 +1064,6 @@ struct CryptoBody {
     content: String,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum CryptoOp {
-    Nip44Encrypt,
-    Nip44Decrypt,
-    Nip04Encrypt,
-    Nip04Decrypt,
-}
-
 async fn crypto(st: AppState, p: Principal, op: CryptoOp, b: CryptoBody) -> ApiResult<Json<Value>> {
     let peer = peer_xonly(&b.peer_pubkey)
         .ok_or_else(|| ApiError::bad("invalid peer_pubkey: expected 64 or 66 hex characters"))?;
@@ -1074,17 +1093,8 @@ async fn crypto(st: AppState, p: Principal, op: CryptoOp, b: CryptoBody) -> ApiR
         }
     };
     audit(&st, &p.who(), "ecdh", &hex::encode(peer), "ok");
-    let result = super::crypto::apply(op_name(op), &shared, &b.content)?;
+    let result = super::crypto::apply(op, &shared, &b.content)?;
     Ok(Json(json!({ "result": result })))
-}
-
-fn op_name(op: CryptoOp) -> &'static str {
-    match op {
-        CryptoOp::Nip44Encrypt => "nip44_encrypt",
-        CryptoOp::Nip44Decrypt => "nip44_decrypt",
-        CryptoOp::Nip04Encrypt => "nip04_encrypt",
-        CryptoOp::Nip04Decrypt => "nip04_decrypt",
-    }
 }
 
 async fn nip44_encrypt(

@@ -56,6 +56,10 @@ pub struct KeygenArgs {
     /// Print one JSON document instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Print each share as a bfprofile (share + group package + relays, encrypted with the
+    /// password): what `frostbox serve` imports to run a signer. Default: bfshare strings.
+    #[arg(long)]
+    pub profile: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -121,11 +125,23 @@ fn read_source(path: &str) -> Result<Zeroizing<String>, Fail> {
 
 /// Password from a file (first line, line ending stripped) or the environment.
 fn password(file: Option<&str>) -> Result<Option<SecretString>, Fail> {
+    password_from(file, true).map_err(bad)
+}
+
+/// Password from `file` (first line, line ending stripped; `-` = stdin when `stdin_ok`) or
+/// `FROSTBOX_PASSWORD`. Shared by `keygen`, `recover`, `inspect` and `migrate`.
+pub(crate) fn password_from(
+    file: Option<&str>,
+    stdin_ok: bool,
+) -> Result<Option<SecretString>, String> {
     if let Some(p) = file {
-        let s = read_source(p)?;
+        if p == "-" && !stdin_ok {
+            return Err("--password-file - is not possible: stdin carries the shares".into());
+        }
+        let s = read_source(p).map_err(|Fail(_, m)| m)?;
         let line = s.lines().next().unwrap_or("");
         if line.is_empty() {
-            return Err(bad(format!("password file {p} is empty")));
+            return Err(format!("password file {p} is empty"));
         }
         return Ok(Some(SecretString::new(line.to_string())));
     }
@@ -133,6 +149,82 @@ fn password(file: Option<&str>) -> Result<Option<SecretString>, Fail> {
         Ok(v) if !v.is_empty() => Ok(Some(SecretString::new(v))),
         _ => Ok(None),
     }
+}
+
+/// Relays written into new credentials: the given ones (trimmed, empty dropped), or
+/// [`DEFAULT_RELAY`] when none were given.
+pub(crate) fn relays_or_default(given: &[String]) -> Result<Vec<String>, String> {
+    if given.is_empty() {
+        return Ok(vec![DEFAULT_RELAY.to_string()]);
+    }
+    let relays: Vec<String> = given
+        .iter()
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
+        .collect();
+    if relays.is_empty() {
+        return Err("--relay must not be empty".into());
+    }
+    Ok(relays)
+}
+
+/// One new share of a current-generation keyset, encrypted with the user's password.
+pub(crate) struct NewShare {
+    pub idx: u16,
+    /// `bfshare1…`, or `bfprofile1…` (share + group + relays) when asked for profiles.
+    pub credential: String,
+    pub profile_id: String,
+    pub pubkey_hex: String,
+}
+
+/// Encrypts every share of `shares` as a bfshare (or, with `profiles`, a bfprofile carrying
+/// the group too: what `frostbox serve` imports).
+pub(crate) fn encrypt_shares(
+    shares: &[KeyShare],
+    group: &GroupPackage,
+    relays: &[String],
+    pw: &SecretString,
+    profiles: bool,
+) -> Result<Vec<NewShare>, String> {
+    let mut out = Vec::with_capacity(shares.len());
+    for s in shares {
+        let x = frost::xonly(&s.secret).map_err(|e| e.to_string())?;
+        let credential = if profiles {
+            BfProfile::new(
+                &format!("share {}", s.idx),
+                s.secret.duplicate(),
+                relays.to_vec(),
+                vec![],
+                group.clone(),
+            )
+            .and_then(|p| p.encode(pw.expose()))
+        } else {
+            BfShare {
+                share_secret: s.secret.duplicate(),
+                relays: relays.to_vec(),
+            }
+            .encode(pw.expose())
+        }
+        .map_err(|e| e.to_string())?;
+        out.push(NewShare {
+            idx: s.idx,
+            credential,
+            profile_id: profile_id(&x),
+            pubkey_hex: hex::encode(x),
+        });
+    }
+    Ok(out)
+}
+
+/// The `shares` array of the `--json` output.
+pub(crate) fn shares_json(shares: &[NewShare], profiles: bool) -> Value {
+    let key = if profiles { "bfprofile" } else { "bfshare" };
+    Value::Array(
+        shares
+            .iter()
+            .map(|s| json!({"idx": s.idx, "pubkey": s.pubkey_hex, "profile_id": s.profile_id, key: s.credential}))
+            .collect(),
+    )
 }
 
 /// Parses an nsec (bech32 `nsec1…`) or 64 hex characters.
@@ -212,18 +304,7 @@ fn keygen_inner(a: KeygenArgs) -> Result<(), Fail> {
             "only one of --nsec-file and --password-file can read stdin",
         ));
     }
-    let relays: Vec<String> = if a.relays.is_empty() {
-        vec![DEFAULT_RELAY.to_string()]
-    } else {
-        a.relays
-            .iter()
-            .map(|r| r.trim().to_string())
-            .filter(|r| !r.is_empty())
-            .collect()
-    };
-    if relays.is_empty() {
-        return Err(bad("--relay must not be empty"));
-    }
+    let relays = relays_or_default(&a.relays).map_err(bad)?;
     let pw = password(a.password_file.as_deref())?.ok_or_else(|| {
         bad(format!(
             "a password is required: every share is printed as a password-encrypted bfshare. \
@@ -240,18 +321,8 @@ fn keygen_inner(a: KeygenArgs) -> Result<(), Fail> {
         None => frost::keygen(a.threshold, a.count).map_err(|e| runtime(e.to_string()))?,
     };
     let group = GroupPackage::from_keys(a.name.trim(), &keyset.group);
-    let mut shares = Vec::with_capacity(keyset.shares.len());
-    for s in &keyset.shares {
-        let share = BfShare {
-            share_secret: s.secret.duplicate(),
-            relays: relays.clone(),
-        };
-        let enc = share
-            .encode(pw.expose())
-            .map_err(|e| runtime(e.to_string()))?;
-        let x = frost::xonly(&s.secret).map_err(|e| runtime(e.to_string()))?;
-        shares.push((s.idx, enc, profile_id(&x), hex::encode(x)));
-    }
+    let shares =
+        encrypt_shares(&keyset.shares, &group, &relays, &pw, a.profile).map_err(runtime)?;
     let gnpub = npub(&group.group_pk);
     if a.json {
         let out = json!({
@@ -259,7 +330,7 @@ fn keygen_inner(a: KeygenArgs) -> Result<(), Fail> {
             "group_npub": gnpub,
             "group_id": hex::encode(group.group_id()),
             "group_package": serde_json::to_value(&group).unwrap_or(Value::Null),
-            "shares": shares.iter().map(|(i, b, p, x)| json!({"idx": i, "pubkey": x, "profile_id": p, "bfshare": b})).collect::<Vec<_>>(),
+            "shares": shares_json(&shares, a.profile),
         });
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
@@ -273,10 +344,14 @@ fn keygen_inner(a: KeygenArgs) -> Result<(), Fail> {
         println!();
         println!("# group package (public; every member needs it)");
         println!("{}", group.to_json_pretty());
-        for (i, b, p, x) in &shares {
+        let what = if a.profile { "bfprofile" } else { "bfshare" };
+        for s in &shares {
             println!();
-            println!("# share {i} (pubkey {x}, profile {p}); encrypted with your password");
-            println!("{b}");
+            println!(
+                "# share {} (pubkey {}, profile {}): {what}, encrypted with your password",
+                s.idx, s.pubkey_hex, s.profile_id
+            );
+            println!("{}", s.credential);
         }
     }
     Ok(())

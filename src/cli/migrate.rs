@@ -9,6 +9,7 @@ use std::io::Read;
 
 use zeroize::Zeroizing;
 
+use crate::cli::keys::password_from;
 use crate::frostr::legacy::{self, GroupPackage, SharePackage};
 use crate::vault::secret::SecretString;
 
@@ -100,28 +101,6 @@ pub fn parse_input(text: &str) -> Result<LegacyInput, Fail> {
     Ok(LegacyInput { group, shares })
 }
 
-fn password(file: Option<&str>) -> Result<Option<SecretString>, Fail> {
-    if let Some(p) = file {
-        if p == "-" {
-            return Err(bad(
-                "--password-file - is not possible: stdin carries the shares",
-            ));
-        }
-        let s = Zeroizing::new(
-            std::fs::read_to_string(p).map_err(|e| bad(format!("cannot read {p}: {e}")))?,
-        );
-        let line = s.lines().next().unwrap_or("");
-        if line.is_empty() {
-            return Err(bad(format!("password file {p} is empty")));
-        }
-        return Ok(Some(SecretString::new(line.to_string())));
-    }
-    match std::env::var(PASSWORD_ENV) {
-        Ok(v) if !v.is_empty() => Ok(Some(SecretString::new(v))),
-        _ => Ok(None),
-    }
-}
-
 /// The whole command on a given stdin text; returns what is printed on stdout.
 pub fn run_with(a: &MigrateArgs, input: &str) -> Result<Zeroizing<String>, Fail> {
     let li = parse_input(input)?;
@@ -133,7 +112,9 @@ pub fn run_with(a: &MigrateArgs, input: &str) -> Result<Zeroizing<String>, Fail>
             "the new keyset must be k-of-n with 2 ≤ k ≤ n ≤ 1000 (got {t} of {n})"
         )));
     }
-    let pw = password(a.password_file.as_deref())?.ok_or_else(|| {
+    let pw = password_from(a.password_file.as_deref(), false)
+        .map_err(bad)?
+        .ok_or_else(|| {
         bad(format!(
             "a password is required: the new shares are printed as password-encrypted bfshares. \
              Give --password-file PATH or set {PASSWORD_ENV}."
@@ -149,42 +130,20 @@ fn next_keyset(
     m: &legacy::migrate::MigratedKeyset,
     pw: &SecretString,
 ) -> Result<Zeroizing<String>, Fail> {
-    use crate::cli::keys::{DEFAULT_RELAY, npub};
-    use crate::frostr::next::credential::BfShare;
-    use crate::frostr::next::group::{GroupPackage as NextGroup, profile_id};
+    use crate::cli::keys::{encrypt_shares, npub, relays_or_default, shares_json};
+    use crate::frostr::next::group::GroupPackage as NextGroup;
     use std::fmt::Write;
 
     if a.name.trim().is_empty() {
         return Err(bad("--name must not be empty"));
     }
-    let relays: Vec<String> = if a.relays.is_empty() {
-        vec![DEFAULT_RELAY.to_string()]
-    } else {
-        a.relays
-            .iter()
-            .map(|r| r.trim().to_string())
-            .filter(|r| !r.is_empty())
-            .collect()
-    };
-    if relays.is_empty() {
-        return Err(bad("--relay must not be empty"));
-    }
+    let relays = relays_or_default(&a.relays).map_err(bad)?;
     let ks = legacy::migrate::to_next(m).map_err(|e| Fail(1, e.to_string()))?;
     let group = NextGroup::from_keys(a.name.trim(), &ks.group);
     if group.group_pk != m.recovered.group_xonly {
         return Err(Fail(1, "new group key differs from the legacy npub".into()));
     }
-    let mut shares = Vec::with_capacity(ks.shares.len());
-    for s in &ks.shares {
-        let enc = BfShare {
-            share_secret: s.secret.duplicate(),
-            relays: relays.clone(),
-        }
-        .encode(pw.expose())
-        .map_err(|e| Fail(1, e.to_string()))?;
-        let x = crate::frost::xonly(&s.secret).map_err(|e| Fail(1, e.to_string()))?;
-        shares.push((s.idx, enc, profile_id(&x), hex::encode(x)));
-    }
+    let shares = encrypt_shares(&ks.shares, &group, &relays, pw, false).map_err(|e| Fail(1, e))?;
     let gnpub = npub(&group.group_pk);
     let mut out = Zeroizing::new(String::new());
     if a.json {
@@ -197,7 +156,7 @@ fn next_keyset(
             "secret_negated": m.recovered.negated,
             "group_id": hex::encode(group.group_id()),
             "group_package": serde_json::to_value(&group).unwrap_or(serde_json::Value::Null),
-            "shares": shares.iter().map(|(i, b, p, x)| serde_json::json!({"idx": i, "pubkey": x, "profile_id": p, "bfshare": b})).collect::<Vec<_>>(),
+            "shares": shares_json(&shares, false),
         });
         let _ = writeln!(
             out,
@@ -223,13 +182,14 @@ fn next_keyset(
         let _ = writeln!(out);
         let _ = writeln!(out, "# group package (public; every member needs it)");
         let _ = writeln!(out, "{}", group.to_json_pretty());
-        for (i, b, p, x) in &shares {
+        for s in &shares {
             let _ = writeln!(out);
             let _ = writeln!(
                 out,
-                "# share {i} (pubkey {x}, profile {p}); encrypted with your password"
+                "# share {} (pubkey {}, profile {}); encrypted with your password",
+                s.idx, s.pubkey_hex, s.profile_id
             );
-            let _ = writeln!(out, "{b}");
+            let _ = writeln!(out, "{}", s.credential);
         }
         let _ = writeln!(out);
         let _ = writeln!(

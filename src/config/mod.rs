@@ -38,8 +38,11 @@ pub struct Config {
     pub group_cred: Option<SecretString>,
     pub share_cred: Option<SecretString>,
     pub group_name: Option<String>,
-    /// Raw `PEER_POLICIES` JSON (validated to be JSON).
+    /// Raw `PEER_POLICIES` JSON.
     pub peer_policies: Option<String>,
+    /// `PEER_POLICIES` parsed ([`parse_peer_policies`]): seeds the live node's policies;
+    /// policies stored through the API take precedence.
+    pub peer_policy_seeds: Vec<PeerPolicySeed>,
     /// `ALLOWED_ORIGINS`: exact origins, `*`, or `@self` (same host as the request).
     pub allowed_origins: Vec<String>,
     pub trust_proxy: bool,
@@ -70,6 +73,7 @@ impl Default for Config {
             share_cred: None,
             group_name: None,
             peer_policies: None,
+            peer_policy_seeds: vec![],
             allowed_origins: vec!["@self".into()],
             trust_proxy: false,
             session_timeout: 3600,
@@ -135,6 +139,87 @@ where
         });
     }
     Ok(n)
+}
+
+/// One `PEER_POLICIES` entry (igloo-server's format): a peer and the directions set for it.
+/// `allowSend: false` = never ask this peer to co-sign; `allowReceive: false` = refuse its
+/// requests. An omitted direction is allowed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerPolicySeed {
+    /// x-only key of the peer.
+    pub xonly: [u8; 32],
+    /// The key as given (lowercase hex, 64 or 66 characters).
+    pub pubkey: String,
+    pub allow_send: Option<bool>,
+    pub allow_receive: Option<bool>,
+    pub label: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Parses `PEER_POLICIES`: a JSON array of `{pubkey, allowSend?, allowReceive?, label?, note?}`,
+/// one such object, or an object keyed by pubkey (`{"<hex>": {allowSend?, allowReceive?}}`).
+/// Pubkeys are 64 (x-only) or 66 (compressed) hex characters.
+pub fn parse_peer_policies(v: &str) -> Result<Vec<PeerPolicySeed>, Error> {
+    use serde_json::Value;
+    let bad = |reason: String| Error::Invalid {
+        var: "PEER_POLICIES",
+        reason,
+    };
+    let json: Value = serde_json::from_str(v).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let entries: Vec<(Option<String>, Value)> = match json {
+        Value::Array(a) => a.into_iter().map(|e| (None, e)).collect(),
+        Value::Object(o) if o.contains_key("pubkey") => vec![(None, Value::Object(o))],
+        Value::Object(o) => o.into_iter().map(|(k, e)| (Some(k), e)).collect(),
+        _ => return Err(bad("expected a JSON array or object".into())),
+    };
+    let mut out: Vec<PeerPolicySeed> = Vec::with_capacity(entries.len());
+    for (i, (key, e)) in entries.into_iter().enumerate() {
+        let Value::Object(o) = e else {
+            return Err(bad(format!("entry {i} is not an object")));
+        };
+        let pk = match (key, o.get("pubkey")) {
+            (_, Some(Value::String(p))) => p.clone(),
+            (Some(k), None) => k,
+            _ => return Err(bad(format!("entry {i}: pubkey missing"))),
+        };
+        let pubkey = pk.trim().to_ascii_lowercase();
+        let hex_part = match pubkey.len() {
+            64 => Some(pubkey.as_str()),
+            66 if pubkey.starts_with("02") || pubkey.starts_with("03") => Some(&pubkey[2..]),
+            _ => None,
+        };
+        let mut xonly = [0u8; 32];
+        if hex_part.is_none_or(|h| hex::decode_to_slice(h, &mut xonly).is_err()) {
+            return Err(bad(format!(
+                "entry {i}: pubkey must be 64 (x-only) or 66 (compressed) hex characters"
+            )));
+        }
+        let flag = |name: &str| match o.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(bad(format!("entry {i}: {name} must be true or false"))),
+        };
+        let text = |name: &str| match o.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.chars().count() <= 256 => Ok(Some(s.clone())),
+            Some(_) => Err(bad(format!(
+                "entry {i}: {name} must be a string of ≤ 256 characters"
+            ))),
+        };
+        let seed = PeerPolicySeed {
+            xonly,
+            allow_send: flag("allowSend")?,
+            allow_receive: flag("allowReceive")?,
+            label: text("label")?,
+            note: text("note")?,
+            pubkey,
+        };
+        if out.iter().any(|s| s.xonly == seed.xonly) {
+            return Err(bad(format!("entry {i}: peer listed twice")));
+        }
+        out.push(seed);
+    }
+    Ok(out)
 }
 
 /// Parses `RELAYS`: a JSON array of strings or a comma/space separated list. Every entry must be
@@ -215,10 +300,7 @@ impl Config {
             c.headless = parse_bool("HEADLESS", &v)?;
         }
         if let Some(v) = nonempty("PEER_POLICIES") {
-            serde_json::from_str::<serde_json::Value>(&v).map_err(|e| Error::Invalid {
-                var: "PEER_POLICIES",
-                reason: format!("not JSON: {e}"),
-            })?;
+            c.peer_policy_seeds = parse_peer_policies(&v)?;
             c.peer_policies = Some(v);
         }
         if let Some(v) = nonempty("ALLOWED_ORIGINS") {
@@ -343,5 +425,44 @@ mod tests {
         );
         assert!(!valid_relay_url("ws://"));
         assert!(!valid_relay_url("wss://a b"));
+    }
+
+    #[test]
+    fn peer_policies_in_all_three_forms() {
+        let x = "aa".repeat(32);
+        let y = format!("03{}", "bb".repeat(32));
+        let arr = format!(
+            r#"[{{"pubkey":"{x}","allowReceive":false,"label":"laptop"}},{{"pubkey":"{}","allowSend":false}}]"#,
+            y.to_uppercase()
+        );
+        let c = cfg(&[("PEER_POLICIES", &arr)]).expect("array");
+        let s = &c.peer_policy_seeds;
+        assert_eq!(s.len(), 2);
+        assert_eq!(
+            (s[0].xonly, s[0].allow_send, s[0].allow_receive),
+            ([0xaa; 32], None, Some(false))
+        );
+        assert_eq!(s[0].label.as_deref(), Some("laptop"));
+        assert_eq!((s[1].xonly, s[1].pubkey.as_str()), ([0xbb; 32], y.as_str()));
+        assert_eq!(s[1].allow_send, Some(false));
+        let one = format!(r#"{{"pubkey":"{x}","allowSend":true}}"#);
+        assert_eq!(
+            parse_peer_policies(&one).expect("one")[0].allow_send,
+            Some(true)
+        );
+        let keyed = format!(r#"{{"{y}":{{"allowReceive":false}}}}"#);
+        let k = parse_peer_policies(&keyed).expect("keyed");
+        assert_eq!((k[0].xonly, k[0].allow_receive), ([0xbb; 32], Some(false)));
+        for bad in [
+            "nope".to_string(),
+            "3".to_string(),
+            r#"[{"allowSend":false}]"#.to_string(),
+            r#"[{"pubkey":"abcd"}]"#.to_string(),
+            format!(r#"[{{"pubkey":"{x}","allowSend":"no"}}]"#),
+            format!(r#"[{{"pubkey":"{x}"}},{{"pubkey":"02{x}"}}]"#),
+        ] {
+            let e = cfg(&[("PEER_POLICIES", &bad)]).expect_err(&bad);
+            assert!(e.to_string().starts_with("PEER_POLICIES:"), "{e}");
+        }
     }
 }

@@ -6,6 +6,7 @@ use crate::vault::secret::Secret32;
 use aes::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use zeroize::Zeroizing;
 
 type Enc = cbc::Encryptor<aes::Aes256>;
 type Dec = cbc::Decryptor<aes::Aes256>;
@@ -26,7 +27,31 @@ pub fn encrypt_with_iv(
     iv: &[u8; 16],
 ) -> Result<String> {
     let key = keys::ecdh_x(secret, peer_xonly)?;
-    let ct = Enc::new(key.expose().into(), iv.into())
+    encrypt_shared_with_iv(&key, plaintext, iv)
+}
+
+/// Decrypts `ciphertext?iv=iv` content.
+pub fn decrypt(secret: &Secret32, peer_xonly: &[u8; 32], content: &str) -> Result<String> {
+    let key = keys::ecdh_x(secret, peer_xonly)?;
+    decrypt_shared(&key, content)
+}
+
+/// Encrypts with a random IV under an already computed ECDH x coordinate (the AES key), e.g. a
+/// threshold ECDH result.
+pub fn encrypt_shared(shared_x: &Secret32, plaintext: &str) -> Result<String> {
+    use rand::RngCore;
+    let mut iv = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut iv);
+    encrypt_shared_with_iv(shared_x, plaintext, &iv)
+}
+
+/// Deterministic variant of [`encrypt_shared`].
+pub fn encrypt_shared_with_iv(
+    shared_x: &Secret32,
+    plaintext: &str,
+    iv: &[u8; 16],
+) -> Result<String> {
+    let ct = Enc::new(shared_x.expose().into(), iv.into())
         .encrypt_padded_vec_mut::<Pkcs7>(plaintext.as_bytes());
     Ok(format!(
         "{}?iv={}",
@@ -35,8 +60,8 @@ pub fn encrypt_with_iv(
     ))
 }
 
-/// Decrypts `ciphertext?iv=iv` content.
-pub fn decrypt(secret: &Secret32, peer_xonly: &[u8; 32], content: &str) -> Result<String> {
+/// Decrypts `ciphertext?iv=iv` content under an already computed ECDH x coordinate.
+pub fn decrypt_shared(shared_x: &Secret32, content: &str) -> Result<String> {
     let (ct_b64, iv_b64) = content
         .split_once("?iv=")
         .ok_or(Error::Nip04("missing ?iv="))?;
@@ -47,11 +72,12 @@ pub fn decrypt(secret: &Secret32, peer_xonly: &[u8; 32], content: &str) -> Resul
     if ct.is_empty() || ct.len() % 16 != 0 {
         return Err(Error::Nip04("ciphertext length is not a multiple of 16"));
     }
-    let key = keys::ecdh_x(secret, peer_xonly)?;
-    let pt = Dec::new(key.expose().into(), (&iv).into())
-        .decrypt_padded_vec_mut::<Pkcs7>(&ct)
-        .map_err(|_| Error::Nip04("bad padding (wrong key?)"))?;
-    String::from_utf8(pt).map_err(|_| Error::Utf8)
+    let pt = Zeroizing::new(
+        Dec::new(shared_x.expose().into(), (&iv).into())
+            .decrypt_padded_vec_mut::<Pkcs7>(&ct)
+            .map_err(|_| Error::Nip04("bad padding (wrong key?)"))?,
+    );
+    String::from_utf8(pt.to_vec()).map_err(|_| Error::Utf8)
 }
 
 #[cfg(test)]

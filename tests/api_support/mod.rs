@@ -2,6 +2,8 @@
 //! over a raw `TcpStream`, and a mock signing node backed by a real secp256k1 key.
 #![allow(dead_code)]
 
+pub mod procs;
+
 use frostbox::api::node::{BoxFut, NodeCallError, NodeStatusInfo, PeerInfo, SignerNode};
 use frostbox::api::{AppState, app};
 use frostbox::config::Config;

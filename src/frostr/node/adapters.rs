@@ -10,7 +10,6 @@ use crate::store::{NonceLedgerStore, Store};
 
 use super::engine::NodeError;
 use super::node::NodeHandle;
-use super::policy::{Method, Override};
 
 /// The durable nonce ledger backed by the redb store. `record_consumed` refuses a code that was
 /// recorded before (also across restarts) and is durable (committed) when it returns `Ok`.
@@ -160,19 +159,7 @@ impl SignerNode for NodeHandle {
                 hex::encode(k)
             )));
         }
-        let o = |allow: bool| {
-            if allow {
-                Override::Unset
-            } else {
-                Override::Deny
-            }
-        };
-        self.update_peer_policy(&k, |p| {
-            for m in [Method::Ping, Method::Sign, Method::Ecdh, Method::Onboard] {
-                p.request.set(m, o(allow_send));
-                p.respond.set(m, o(allow_receive));
-            }
-        });
+        self.update_peer_policy(&k, |p| p.set_send_receive(allow_send, allow_receive));
         Ok(())
     }
 }

@@ -215,7 +215,13 @@ async fn start(
     } else {
         vec![local_relay.to_string()]
     };
-    relay.allow_pubkeys(profile.group_package.members.iter().map(|m| m.xonly()));
+    let members: Vec<[u8; 32]> = profile
+        .group_package
+        .members
+        .iter()
+        .map(|m| m.xonly())
+        .collect();
+    relay.allow_pubkeys(members.iter().copied());
 
     let label = profile.profile_id.clone();
     let mut cfg = NodeConfig::new(
@@ -225,6 +231,12 @@ async fn start(
         Arc::new(StoreLedger::new(st.store.clone())),
     );
     cfg.label = label.clone();
+    // Peer policies (stored through the API, else PEER_POLICIES) hold from the first message.
+    for (peer, send, receive) in crate::api::policy::for_members(st, &members) {
+        let mut p = cfg.policy.local(&peer);
+        p.set_send_receive(send, receive);
+        cfg.policy.set_peer(peer, p);
+    }
     liveness.register("node", Duration::from_secs(60));
     let lv = liveness.clone();
     cfg.heartbeat = Some(Arc::new(move |_c: &str| lv.beat("node")));

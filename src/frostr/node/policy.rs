@@ -111,6 +111,25 @@ pub struct PeerPolicy {
     pub respond: MethodOverrides,
 }
 
+impl PeerPolicy {
+    /// igloo-server's two switches: `allow_send` = this node may ask the peer (ping, sign,
+    /// ECDH, onboard); `allow_receive` = this node answers the peer. `true` clears the override
+    /// (unset → allowed), `false` denies. Echo is left as it is.
+    pub fn set_send_receive(&mut self, allow_send: bool, allow_receive: bool) {
+        let o = |allow: bool| {
+            if allow {
+                Override::Unset
+            } else {
+                Override::Deny
+            }
+        };
+        for m in [Method::Ping, Method::Sign, Method::Ecdh, Method::Onboard] {
+            self.request.set(m, o(allow_send));
+            self.respond.set(m, o(allow_receive));
+        }
+    }
+}
+
 /// The node's policy: a default plus per-peer overrides (keyed by x-only key), and what each peer
 /// last told us about its own policy towards us.
 #[derive(Debug, Clone, Default)]
