@@ -78,7 +78,9 @@ export FB_OS_DIR=$os_dir FB_BOARD_DIR=$board_dir FB_BIN=$repo/$bin FB_UNIT=$repo
 export FB_TEST=$test FB_CONSOLES=$BOARD_CONSOLES
 case "$bin" in /*) FB_BIN=$bin ;; esac
 
-packages="systemd-sysv,udev,kmod,systemd-timesyncd,systemd-resolved,iproute2,ca-certificates,"
+# no ca-certificates: frostbox carries its TLS roots (webpki-roots), apt uses http mirrors with
+# signed Release files, and its postinst (one emulated fork per certificate) costs minutes.
+packages="systemd-sysv,udev,kmod,systemd-timesyncd,systemd-resolved,iproute2,"
 packages+="openssh-server,unattended-upgrades,fdisk,e2fsprogs,${BOARD_PACKAGES// /,}"
 
 # --- stage 1: Debian packages (mmdebstrap under qemu-user; ~6 min on 2 idle cores). Cached as a
@@ -121,7 +123,7 @@ mkdir -p "$rootfs"
 tar -C "$rootfs" --numeric-owner --xattrs --xattrs-include='*' -xpf "$base"
 r=$rootfs
 cp -a "$os_dir"/overlay/. "$r"/
-chown -R root:root "$r"/etc/systemd "$r"/usr/local "$r"/etc/ssh/sshd_config.d "$r"/etc/apt/apt.conf.d "$r"/var/log/journal
+chown -R root:root "$r"/etc/systemd "$r"/usr/local "$r"/etc/ssh/sshd_config.d "$r"/etc/apt/apt.conf.d
 install -m 0755 "$FB_BIN" "$r"/usr/local/bin/frostbox
 install -m 0644 "$FB_UNIT" "$r"/etc/systemd/system/frostbox.service
 units="frostbox.service systemd-networkd.service systemd-resolved.service systemd-timesyncd.service"
