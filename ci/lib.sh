@@ -5,6 +5,8 @@ APT_PACKAGES="pkg-config"
 APT_PACKAGES="$APT_PACKAGES file qemu-user-static binfmt-support systemd-container mmdebstrap skopeo jq podman runc"
 # nip46: QR decoding check (tests/nip46_qr.rs)
 APT_PACKAGES="$APT_PACKAGES zbar-tools"
+# os image (step 78): mmdebstrap + genimage, no loop devices; qemu-system-arm comes from backports in the step
+APT_PACKAGES="$APT_PACKAGES genimage mtools dosfstools fdisk arch-test"
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # Runs `npm ci` in a directory only when its node_modules is missing or older than the lockfile.
 npm_ci() {
