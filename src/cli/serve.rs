@@ -133,7 +133,19 @@ async fn serve(cfg: Config, store: Store) -> i32 {
 
     // Decrypted credentials (keyset import, unlock, unattended start, GROUP_CRED/SHARE_CRED)
     // start the signing node; see `crate::frostr::node::factory`.
-    crate::frostr::node::factory::install(&st, &relay, &liveness, &bind);
+    let listener = match tokio::net::TcpListener::bind(&bind).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("frostbox: cannot listen on {bind}: {e}");
+            return 1;
+        }
+    };
+    let local = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or(bind.clone());
+    // The node reaches the embedded relay at the bound address (`--port 0` included).
+    crate::frostr::node::factory::install(&st, &relay, &liveness, &local);
     if let Some(c) = env_creds
         && let Some(h) = st.credentials_hook()
     {
@@ -149,14 +161,6 @@ async fn serve(cfg: Config, store: Store) -> i32 {
     // --------------------------------------------------------------------------------------
     let app = api::app(st.clone(), extra);
 
-    let listener = match tokio::net::TcpListener::bind(&bind).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("frostbox: cannot listen on {bind}: {e}");
-            return 1;
-        }
-    };
-    let local = listener.local_addr().map(|a| a.to_string()).unwrap_or(bind);
     st.set_ready(true);
     let url = format!("http://{local}");
     eprintln!(

@@ -2,8 +2,11 @@
 //! (import, unlock, unattended start, `GROUP_CRED`/`SHARE_CRED`) and [`Node::start`].
 //!
 //! Only a `bfprofile` carries everything a node needs (share, group, relays); a current-generation
-//! `bfshare` has no group and legacy credentials are refused (FROSTR.md §0.2, `frostbox migrate`).
+//! `bfshare` has no group. Legacy credentials (`bfgroup` + `bfshare`) are refused (FROSTR.md §0.2,
+//! `frostbox migrate`) unless the legacy switch is on (`FROSTR_LEGACY=true` in the environment or
+//! the stored settings); then a legacy 1.0.x node ([`super::legacy`]) serves them.
 
+use super::legacy::{LegacyConfig, LegacyHandle, LegacyNode};
 use super::{Node, NodeConfig, NodeHandle, StoreLedger};
 use crate::api::{AppState, UnlockedCredentials};
 use crate::frostr::next::credential::BfProfile;
@@ -24,14 +27,63 @@ pub enum FactoryError {
     )]
     NoGroup,
     #[error(
-        "legacy 1.0.x credentials are not served by this node. {}",
+        "legacy 1.0.x credentials (bfgroup/bfshare) are refused: {} To serve them anyway (only \
+         with fully trusted peers), set FROSTR_LEGACY=true.",
         crate::frostr::legacy::LEGACY_WARNING
     )]
     Legacy,
+    #[error("invalid legacy credentials: {0}")]
+    LegacyCredential(String),
     #[error("unsupported credential")]
     Unsupported,
     #[error("node: {0}")]
     Node(String),
+}
+
+/// Name of the legacy switch (environment variable or stored setting).
+pub const LEGACY_SWITCH: &str = "FROSTR_LEGACY";
+
+/// Whether the legacy 1.0.x transport is enabled: `FROSTR_LEGACY` in the environment or in the
+/// stored settings (`/api/env`) is true.
+pub fn legacy_enabled(st: &AppState) -> bool {
+    let on = |v: &str| crate::config::parse_bool(LEGACY_SWITCH, v).unwrap_or(false);
+    std::env::var(LEGACY_SWITCH).is_ok_and(|v| on(&v))
+        || st
+            .store
+            .setting(LEGACY_SWITCH)
+            .ok()
+            .flatten()
+            .is_some_and(|v| on(&v))
+}
+
+/// Whether a group credential is a legacy 1.0.x `bfgroup` (a current-generation group travels
+/// in a `bfprofile`).
+pub fn is_legacy(group_cred: Option<&str>) -> bool {
+    group_cred.is_some_and(|g| g.trim().to_ascii_lowercase().starts_with("bfgroup1"))
+}
+
+/// Import-time check used by the API: legacy credentials without the switch are refused with
+/// [`FactoryError::Legacy`] (explains the risk and points at `frostbox migrate`).
+pub fn check_import(st: &AppState, group_cred: Option<&str>) -> Result<(), FactoryError> {
+    if is_legacy(group_cred) && !legacy_enabled(st) {
+        return Err(FactoryError::Legacy);
+    }
+    Ok(())
+}
+
+/// The node currently serving the keyset.
+enum Running {
+    Next(NodeHandle),
+    Legacy(LegacyHandle),
+}
+
+impl Running {
+    async fn shutdown(&self) {
+        match self {
+            Running::Next(h) => h.shutdown().await,
+            Running::Legacy(h) => h.shutdown().await,
+        }
+    }
 }
 
 /// Registers the credentials hook on `st`: each call decodes the credentials off the async
@@ -43,7 +95,7 @@ pub fn install(st: &AppState, relay: &Relay, liveness: &Liveness, bind: &str) {
     let (st2, relay, liveness) = (st.clone(), relay.clone(), liveness.clone());
     // The running node: a new keyset (re-import, unlock) shuts it down before its successor
     // starts, so one share never runs twice. Holding the lock serialises concurrent starts.
-    let current: Arc<tokio::sync::Mutex<Option<NodeHandle>>> = Arc::default();
+    let current: Arc<tokio::sync::Mutex<Option<Running>>> = Arc::default();
     st.set_credentials_hook(Arc::new(move |creds: UnlockedCredentials| {
         let (st, relay, liveness, local_relay, current) = (
             st2.clone(),
@@ -73,22 +125,59 @@ pub fn install(st: &AppState, relay: &Relay, liveness: &Liveness, bind: &str) {
     }));
 }
 
+fn relays_for(st: &AppState, from_cred: &[String], local_relay: &str) -> Vec<String> {
+    if !st.cfg.relays.is_empty() {
+        st.cfg.relays.clone()
+    } else if !from_cred.is_empty() {
+        from_cred.to_vec()
+    } else {
+        vec![local_relay.to_string()]
+    }
+}
+
+async fn start_legacy(
+    st: &AppState,
+    relay: &Relay,
+    liveness: &Liveness,
+    local_relay: &str,
+    creds: UnlockedCredentials,
+) -> Result<(String, Running), FactoryError> {
+    use crate::frostr::legacy::{GroupPackage, SharePackage};
+    let bad = |e: crate::frostr::legacy::Error| FactoryError::LegacyCredential(e.to_string());
+    let group_cred = creds.group_cred.ok_or(FactoryError::Unsupported)?;
+    let group =
+        GroupPackage::decode(&group_cred.expose().trim().to_ascii_lowercase()).map_err(bad)?;
+    let share = SharePackage::decode(&creds.share_cred.expose().trim().to_ascii_lowercase())
+        .map_err(bad)?;
+    group.check_share(&share).map_err(bad)?;
+    relay.allow_pubkeys(group.commits.iter().map(|c| c.xonly()));
+    let label = format!("legacy-{}", &hex::encode(group.gid())[..16]);
+    let mut cfg = LegacyConfig::new(group, share, relays_for(st, &[], local_relay));
+    cfg.label = label.clone();
+    liveness.register("node", Duration::from_secs(60));
+    let lv = liveness.clone();
+    cfg.heartbeat = Some(Arc::new(move |_c: &str| lv.beat("node")));
+    let handle = LegacyNode::start(cfg)
+        .await
+        .map_err(|e| FactoryError::Node(e.to_string()))?;
+    st.attach_node(Arc::new(handle.clone()));
+    Ok((label, Running::Legacy(handle)))
+}
+
 async fn start(
     st: &AppState,
     relay: &Relay,
     liveness: &Liveness,
     local_relay: &str,
     creds: UnlockedCredentials,
-) -> Result<(String, NodeHandle), FactoryError> {
+) -> Result<(String, Running), FactoryError> {
     let share = creds.share_cred.expose().trim().to_ascii_lowercase();
     // Only the legacy generation has a `bfgroup`; a current-generation group travels in a bfprofile.
-    if creds.group_cred.as_ref().is_some_and(|g| {
-        g.expose()
-            .trim()
-            .to_ascii_lowercase()
-            .starts_with("bfgroup1")
-    }) {
-        return Err(FactoryError::Legacy);
+    if is_legacy(creds.group_cred.as_ref().map(|g| g.expose())) {
+        if !legacy_enabled(st) {
+            return Err(FactoryError::Legacy);
+        }
+        return start_legacy(st, relay, liveness, local_relay, creds).await;
     }
     if share.starts_with("bfshare1") || share.starts_with("bfonboard1") {
         return Err(FactoryError::NoGroup);
@@ -104,13 +193,7 @@ async fn start(
             .map_err(|e| FactoryError::Profile(e.to_string()))?
             .map_err(|e| FactoryError::Profile(e.to_string()))?;
 
-    let relays = if !st.cfg.relays.is_empty() {
-        st.cfg.relays.clone()
-    } else if !profile.device.relays.is_empty() {
-        profile.device.relays.clone()
-    } else {
-        vec![local_relay.to_string()]
-    };
+    let relays = relays_for(st, &profile.device.relays, local_relay);
     relay.allow_pubkeys(profile.group_package.members.iter().map(|m| m.xonly()));
 
     let label = profile.profile_id.clone();
@@ -128,5 +211,5 @@ async fn start(
         .await
         .map_err(|e| FactoryError::Node(e.to_string()))?;
     st.attach_node(Arc::new(handle.clone()));
-    Ok((label, handle))
+    Ok((label, Running::Next(handle)))
 }
