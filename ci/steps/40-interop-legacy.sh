@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Interop with the real npm @frostr/bifrost 1.0.7 (legacy 1.0.x): Frostbox credentials signed
-# by JS, JS credentials signed by Frostbox (mixed partial signatures), ECDH across both.
+# by JS, JS credentials signed by Frostbox (mixed partial signatures), ECDH across both; then the
+# Frostbox legacy node (kind 20004) with two real BifrostNode processes on the embedded relay.
 set -euo pipefail
 source ci/lib.sh
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
@@ -8,4 +9,4 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends nodejs npm
 fi
 npm_ci tests/interop/legacy
-cargo test --locked --test interop_legacy -- --ignored
+cargo test --locked --test interop_legacy --test interop_legacy_node -- --ignored

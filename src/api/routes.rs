@@ -332,6 +332,7 @@ async fn status(State(st): State<AppState>, MaybeAuth(p): MaybeAuth) -> ApiResul
         v["node"] = json!({
             "ready": n.ready, "threshold": n.threshold, "total": n.total,
             "groupPubkey": n.group_pk, "selfPubkey": n.self_pubkey, "legacy": n.legacy,
+            "legacyWarning": n.legacy.then_some(crate::frostr::node::legacy::MIGRATE_HINT),
             "peersOnline": n.peers.iter().filter(|x| x.online).count(),
             "peerCount": n.peers.len(),
         });
@@ -362,6 +363,7 @@ pub const ENV_WRITABLE: &[&str] = &[
     "RATE_LIMIT_MAX",
     "ALLOWED_ORIGINS",
     "TRUST_PROXY",
+    "FROSTR_LEGACY",
 ];
 
 fn env_value(k: &str, v: &Value) -> Result<String, ApiError> {
@@ -386,6 +388,11 @@ fn env_value(k: &str, v: &Value) -> Result<String, ApiError> {
     if k == "RELAYS" {
         let list = config::parse_relays(&raw).map_err(|e| ApiError::bad(e.to_string()))?;
         return serde_json::to_string(&list).map_err(ApiError::internal);
+    }
+    if k == "FROSTR_LEGACY" {
+        return config::parse_bool("FROSTR_LEGACY", &raw)
+            .map(|b| b.to_string())
+            .map_err(|e| ApiError::bad(e.to_string()));
     }
     if k == "GROUP_NAME" && raw.chars().count() > 64 {
         return Err(ApiError::bad("GROUP_NAME: at most 64 characters"));
@@ -612,6 +619,8 @@ async fn keyset_import(
     if let Some(g) = &b.group_cred {
         check_cred("group_cred", g, GROUP_PREFIXES)?;
     }
+    crate::frostr::node::factory::check_import(&st, b.group_cred.as_deref())
+        .map_err(|e| ApiError::bad(e.to_string()).code("LEGACY_REFUSED"))?;
     let mode = match b.mode.as_deref() {
         None => st.cfg.vault_mode,
         Some("locked") => VaultMode::Locked,

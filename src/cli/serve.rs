@@ -133,9 +133,21 @@ async fn serve(cfg: Config, store: Store) -> i32 {
 
     // Decrypted credentials (keyset import, unlock, unattended start, GROUP_CRED/SHARE_CRED)
     // start the signing node; see `crate::frostr::node::factory`.
+    let listener = match tokio::net::TcpListener::bind(&bind).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("frostbox: cannot listen on {bind}: {e}");
+            return 1;
+        }
+    };
+    let local = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or(bind.clone());
+    // The node reaches the embedded relay at the bound address (`--port 0` included).
     // Each started node also runs its NIP-46 bunker, found by `/api/nip46/*` through `bunkers`.
     let bunkers = crate::nip46::BunkerSlot::new();
-    crate::frostr::node::factory::install_with_bunker(&st, &relay, &liveness, &bind, &bunkers);
+    crate::frostr::node::factory::install_with_bunker(&st, &relay, &liveness, &local, &bunkers);
     if let Some(c) = env_creds
         && let Some(h) = st.credentials_hook()
     {
@@ -155,14 +167,6 @@ async fn serve(cfg: Config, store: Store) -> i32 {
     // --------------------------------------------------------------------------------------
     let app = api::app(st.clone(), extra);
 
-    let listener = match tokio::net::TcpListener::bind(&bind).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("frostbox: cannot listen on {bind}: {e}");
-            return 1;
-        }
-    };
-    let local = listener.local_addr().map(|a| a.to_string()).unwrap_or(bind);
     st.set_ready(true);
     let url = format!("http://{local}");
     eprintln!(

@@ -2,8 +2,11 @@
 //! (import, unlock, unattended start, `GROUP_CRED`/`SHARE_CRED`) and [`Node::start`].
 //!
 //! Only a `bfprofile` carries everything a node needs (share, group, relays); a current-generation
-//! `bfshare` has no group and legacy credentials are refused (FROSTR.md §0.2, `frostbox migrate`).
+//! `bfshare` has no group. Legacy credentials (`bfgroup` + `bfshare`) are refused (FROSTR.md §0.2,
+//! `frostbox migrate`) unless the legacy switch is on (`FROSTR_LEGACY=true` in the environment or
+//! the stored settings); then a legacy 1.0.x node ([`super::legacy`]) serves them.
 
+use super::legacy::{LegacyConfig, LegacyHandle, LegacyNode};
 use super::{Node, NodeConfig, NodeHandle, StoreLedger};
 use crate::api::{AppState, UnlockedCredentials};
 use crate::frostr::next::credential::BfProfile;
@@ -27,16 +30,72 @@ pub enum FactoryError {
     )]
     NoGroup,
     #[error(
-        "legacy 1.0.x credentials are not served by this node. {}",
+        "legacy 1.0.x credentials (bfgroup/bfshare) are refused: {} To serve them anyway (only \
+         with fully trusted peers), set FROSTR_LEGACY=true.",
         crate::frostr::legacy::LEGACY_WARNING
     )]
     Legacy,
+    #[error("invalid legacy credentials: {0}")]
+    LegacyCredential(String),
     #[error("unsupported credential")]
     Unsupported,
     #[error("node: {0}")]
     Node(String),
     #[error("NIP-46 bunker: {0}")]
     Bunker(String),
+}
+
+/// Name of the legacy switch (environment variable or stored setting).
+pub const LEGACY_SWITCH: &str = "FROSTR_LEGACY";
+
+/// Whether the legacy 1.0.x transport is enabled: `FROSTR_LEGACY` in the environment or in the
+/// stored settings (`/api/env`) is true.
+pub fn legacy_enabled(st: &AppState) -> bool {
+    let on = |v: &str| crate::config::parse_bool(LEGACY_SWITCH, v).unwrap_or(false);
+    std::env::var(LEGACY_SWITCH).is_ok_and(|v| on(&v))
+        || st
+            .store
+            .setting(LEGACY_SWITCH)
+            .ok()
+            .flatten()
+            .is_some_and(|v| on(&v))
+}
+
+/// Whether a group credential is a legacy 1.0.x `bfgroup` (a current-generation group travels
+/// in a `bfprofile`).
+pub fn is_legacy(group_cred: Option<&str>) -> bool {
+    group_cred.is_some_and(|g| g.trim().to_ascii_lowercase().starts_with("bfgroup1"))
+}
+
+/// Import-time check used by the API: legacy credentials without the switch are refused with
+/// [`FactoryError::Legacy`] (explains the risk and points at `frostbox migrate`).
+pub fn check_import(st: &AppState, group_cred: Option<&str>) -> Result<(), FactoryError> {
+    if is_legacy(group_cred) && !legacy_enabled(st) {
+        return Err(FactoryError::Legacy);
+    }
+    Ok(())
+}
+
+/// The node currently serving the keyset.
+enum Serving {
+    Next(NodeHandle),
+    Legacy(LegacyHandle),
+}
+
+impl Serving {
+    async fn shutdown(&self) {
+        match self {
+            Serving::Next(h) => h.shutdown().await,
+            Serving::Legacy(h) => h.shutdown().await,
+        }
+    }
+}
+
+/// The running node and its NIP-46 bunker (current generation only: the bunker signs through
+/// [`NodeHandle`]).
+struct Running {
+    node: Serving,
+    bunker: Option<BunkerRuntime>,
 }
 
 /// Registers the credentials hook on `st`: each call decodes the credentials off the async
@@ -82,31 +141,36 @@ pub fn install_with_bunker(
                 old.node.shutdown().await;
             }
             match start(&st, &relay, &liveness, &local_relay, creds).await {
-                Ok((label, handle, relays)) => {
-                    let bunker = match start_bunker(
-                        &st,
-                        &relay,
-                        &slot,
-                        &handle,
-                        &label,
-                        relays,
-                        &local_relay,
-                    ) {
-                        Ok(b) => {
+                Ok((label, serving, relays)) => {
+                    let started = match &serving {
+                        Serving::Next(handle) => Some(start_bunker(
+                            &st,
+                            &relay,
+                            &slot,
+                            handle,
+                            &label,
+                            relays,
+                            &local_relay,
+                        )),
+                        Serving::Legacy(_) => None,
+                    };
+                    let bunker = match started {
+                        None => None,
+                        Some(Ok(b)) => {
                             tracing::info!(
                                 transport = %hex::encode(b.bunker().transport_pubkey()),
                                 "nip46: bunker started"
                             );
                             Some(b)
                         }
-                        Err(e) => {
+                        Some(Err(e)) => {
                             tracing::warn!("nip46: bunker not started: {e}");
                             st.publish("error", &format!("NIP-46 bunker not started: {e}"), None);
                             None
                         }
                     };
                     *current = Some(Running {
-                        node: handle,
+                        node: serving,
                         bunker,
                     });
                     tracing::info!(profile = %label, "signer started");
@@ -119,12 +183,6 @@ pub fn install_with_bunker(
             }
         });
     }));
-}
-
-/// The running node and its bunker.
-struct Running {
-    node: NodeHandle,
-    bunker: Option<BunkerRuntime>,
 }
 
 /// The device key (file or systemd credential), loaded once and kept in the API state.
@@ -177,22 +235,60 @@ fn start_bunker(
     .map_err(|e| FactoryError::Bunker(e.to_string()))
 }
 
+fn relays_for(st: &AppState, from_cred: &[String], local_relay: &str) -> Vec<String> {
+    if !st.cfg.relays.is_empty() {
+        st.cfg.relays.clone()
+    } else if !from_cred.is_empty() {
+        from_cred.to_vec()
+    } else {
+        vec![local_relay.to_string()]
+    }
+}
+
+async fn start_legacy(
+    st: &AppState,
+    relay: &Relay,
+    liveness: &Liveness,
+    local_relay: &str,
+    creds: UnlockedCredentials,
+) -> Result<(String, Serving, Vec<String>), FactoryError> {
+    use crate::frostr::legacy::{GroupPackage, SharePackage};
+    let bad = |e: crate::frostr::legacy::Error| FactoryError::LegacyCredential(e.to_string());
+    let group_cred = creds.group_cred.ok_or(FactoryError::Unsupported)?;
+    let group =
+        GroupPackage::decode(&group_cred.expose().trim().to_ascii_lowercase()).map_err(bad)?;
+    let share = SharePackage::decode(&creds.share_cred.expose().trim().to_ascii_lowercase())
+        .map_err(bad)?;
+    group.check_share(&share).map_err(bad)?;
+    relay.allow_pubkeys(group.commits.iter().map(|c| c.xonly()));
+    let label = format!("legacy-{}", &hex::encode(group.gid())[..16]);
+    let relays = relays_for(st, &[], local_relay);
+    let mut cfg = LegacyConfig::new(group, share, relays.clone());
+    cfg.label = label.clone();
+    liveness.register("node", Duration::from_secs(60));
+    let lv = liveness.clone();
+    cfg.heartbeat = Some(Arc::new(move |_c: &str| lv.beat("node")));
+    let handle = LegacyNode::start(cfg)
+        .await
+        .map_err(|e| FactoryError::Node(e.to_string()))?;
+    st.attach_node(Arc::new(handle.clone()));
+    Ok((label, Serving::Legacy(handle), relays))
+}
+
 async fn start(
     st: &AppState,
     relay: &Relay,
     liveness: &Liveness,
     local_relay: &str,
     creds: UnlockedCredentials,
-) -> Result<(String, NodeHandle, Vec<String>), FactoryError> {
+) -> Result<(String, Serving, Vec<String>), FactoryError> {
     let share = creds.share_cred.expose().trim().to_ascii_lowercase();
     // Only the legacy generation has a `bfgroup`; a current-generation group travels in a bfprofile.
-    if creds.group_cred.as_ref().is_some_and(|g| {
-        g.expose()
-            .trim()
-            .to_ascii_lowercase()
-            .starts_with("bfgroup1")
-    }) {
-        return Err(FactoryError::Legacy);
+    if is_legacy(creds.group_cred.as_ref().map(|g| g.expose())) {
+        if !legacy_enabled(st) {
+            return Err(FactoryError::Legacy);
+        }
+        return start_legacy(st, relay, liveness, local_relay, creds).await;
     }
     if share.starts_with("bfshare1") || share.starts_with("bfonboard1") {
         return Err(FactoryError::NoGroup);
@@ -208,13 +304,7 @@ async fn start(
             .map_err(|e| FactoryError::Profile(e.to_string()))?
             .map_err(|e| FactoryError::Profile(e.to_string()))?;
 
-    let relays = if !st.cfg.relays.is_empty() {
-        st.cfg.relays.clone()
-    } else if !profile.device.relays.is_empty() {
-        profile.device.relays.clone()
-    } else {
-        vec![local_relay.to_string()]
-    };
+    let relays = relays_for(st, &profile.device.relays, local_relay);
     let members: Vec<[u8; 32]> = profile
         .group_package
         .members
@@ -244,5 +334,5 @@ async fn start(
         .await
         .map_err(|e| FactoryError::Node(e.to_string()))?;
     st.attach_node(Arc::new(handle.clone()));
-    Ok((label, handle, relays))
+    Ok((label, Serving::Next(handle), relays))
 }

@@ -11,9 +11,11 @@ pub use peers::{NodeStatus, PeerStatus};
 pub mod adapters;
 pub mod codec;
 pub mod factory;
+pub mod legacy;
 #[allow(clippy::module_inception)]
 pub mod node;
 pub mod transport;
 
 pub use adapters::StoreLedger;
+pub use legacy::{LegacyConfig, LegacyHandle, LegacyNode};
 pub use node::{Clock, Node, NodeConfig, NodeHandle, Nodes, SupervisorConfig, Timeouts};

@@ -1,0 +1,294 @@
+//! End-to-end through the node factory: a real `frostbox serve` process (port 0) gets a keyset
+//! through the API, a second node holding another share runs on the process's embedded relay,
+//! then `/api/status` turns ready and `POST /api/sign` produces a signature under the group key.
+//! A re-import must leave exactly one node on the share (no duplicate responses). Legacy
+//! credentials are refused without `FROSTR_LEGACY` and served by a legacy node with it.
+
+mod api_support;
+
+use api_support::{get, post};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use frostbox::frost::{self, MemoryNonceLedger};
+use frostbox::frostr::next::credential::BfProfile;
+use frostbox::frostr::next::group::GroupPackage;
+use frostbox::frostr::node::{LegacyConfig, LegacyNode, Node, NodeConfig};
+use frostbox::nostr::keys;
+use serde_json::{Value, json};
+
+const ADMIN: &str = "node-serve-admin-secret-5b1d";
+const USER_PW: &str = "Node-Serve-Password-42";
+const SHARE_PW: &str = "share-password-for-e2e";
+
+struct Proc {
+    child: Child,
+    addr: SocketAddr,
+    log: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(envs: &[(&str, &str)]) -> Proc {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_frostbox"));
+    cmd.args(["serve", "--port", "0", "--data"])
+        .arg(dir.path().join("data"))
+        .env_remove("API_KEY")
+        .env_remove("FROSTBOX_DATA")
+        .env_remove("RELAYS")
+        .env_remove("FROSTR_LEGACY")
+        .env_remove("GROUP_CRED")
+        .env_remove("SHARE_CRED")
+        .env_remove("JOURNAL_STREAM")
+        .env_remove("LOG_FORMAT")
+        .env("ADMIN_SECRET", ADMIN)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn frostbox");
+    let stderr = child.stderr.take().expect("stderr");
+    let log = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let l2 = log.clone();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.split("listening on http://").nth(1)
+                && let (Some(t), Some(a)) = (tx.take(), rest.split_whitespace().next())
+            {
+                let _ = t.send(a.to_string());
+            }
+            if let Ok(mut g) = l2.lock() {
+                g.push_str(&line);
+                g.push('\n');
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("frostbox printed its address")
+        .parse()
+        .expect("addr");
+    Proc {
+        child,
+        addr,
+        log,
+        _dir: dir,
+    }
+}
+
+/// Onboards the admin and returns a session cookie.
+async fn admin_cookie(a: SocketAddr) -> String {
+    let r = post(
+        a,
+        "/api/onboarding/setup",
+        &[("Authorization", &format!("Bearer {ADMIN}"))],
+        &json!({"username": "owner", "password": USER_PW}).to_string(),
+    )
+    .await;
+    assert!(r.status < 300, "setup: {} {}", r.status, r.body);
+    let login = post(
+        a,
+        "/api/auth/login",
+        &[],
+        &json!({"username": "owner", "password": USER_PW}).to_string(),
+    )
+    .await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    format!("session={}", login.session_cookie().expect("cookie"))
+}
+
+async fn wait_status(a: SocketAddr, cookie: &str, what: &str, f: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..300 {
+        let r = get(a, "/api/status", &[("Cookie", cookie)]).await;
+        last = r.json();
+        if f(&last) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}; last status {last}");
+}
+
+async fn api_sign(a: SocketAddr, cookie: &str, msg: [u8; 32]) -> [u8; 64] {
+    let r = post(
+        a,
+        "/api/sign",
+        &[("Cookie", cookie)],
+        &json!({"message": hex::encode(msg)}).to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "sign: {}", r.body);
+    let v = r.json();
+    let mut sig = [0u8; 64];
+    hex::decode_to_slice(v["signature"].as_str().expect("signature"), &mut sig).expect("hex");
+    sig
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_imports_bfprofile_and_signs_with_a_peer_reimport_keeps_one_node() {
+    let ks = frost::keygen(2, 3).expect("keygen");
+    let group = GroupPackage::from_keys("e2e", &ks.group);
+    let profile = BfProfile::new(
+        "box",
+        ks.shares[0].secret.duplicate(),
+        vec![],
+        vec![],
+        group.clone(),
+    )
+    .expect("profile")
+    .encode(SHARE_PW)
+    .expect("encode");
+
+    let p = spawn(&[]);
+    let a = p.addr;
+    let cookie = admin_cookie(a).await;
+    let relay = format!("ws://{a}");
+
+    // The co-signer: another share, on the serve process's embedded relay.
+    let peer = Node::start(NodeConfig::new(
+        group.clone(),
+        ks.shares[1].secret.duplicate(),
+        vec![relay],
+        Arc::new(MemoryNonceLedger::new()),
+    ))
+    .await
+    .expect("peer node");
+
+    let import = json!({"share_cred": profile, "share_password": SHARE_PW}).to_string();
+    let r = post(a, "/api/keyset", &[("Cookie", &cookie)], &import).await;
+    assert_eq!(r.status, 200, "import: {}", r.body);
+    let st = wait_status(a, &cookie, "node ready", |v| v["node"]["ready"] == true).await;
+    assert_eq!(st["node"]["legacy"], false);
+    assert_eq!(
+        st["node"]["groupPubkey"],
+        json!(hex::encode(group.group_pk))
+    );
+
+    for k in 0..3u8 {
+        let msg = [k + 1; 32];
+        let sig = api_sign(a, &cookie, msg).await;
+        assert!(
+            keys::verify_bip340(&group.group_pk, &msg, &sig),
+            "API signature must verify under the group key"
+        );
+    }
+
+    // Re-import: the factory shuts the first node down before the second starts.
+    let r = post(a, "/api/keyset", &[("Cookie", &cookie)], &import).await;
+    assert_eq!(r.status, 200, "re-import: {}", r.body);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_status(a, &cookie, "node ready after re-import", |v| {
+        v["node"]["ready"] == true
+    })
+    .await;
+    let msg = [0x77; 32];
+    let sig = api_sign(a, &cookie, msg).await;
+    assert!(keys::verify_bip340(&group.group_pk, &msg, &sig));
+
+    // The peer initiates: with two nodes on share 0 it would get a second (duplicate)
+    // response, which its engine rejects and counts. Exactly one node → no extra rejects.
+    let (dropped_before, _) = peer.counters();
+    let box_x = {
+        let m = group
+            .members
+            .iter()
+            .find(|m| m.idx == ks.shares[0].idx)
+            .expect("member");
+        m.xonly()
+    };
+    for k in 0..3u8 {
+        let msg = [0xa0 + k; 32];
+        let sig = peer.sign(msg).await.expect("peer-initiated sign");
+        assert!(keys::verify_bip340(&group.group_pk, &msg, &sig));
+        peer.ping(box_x).await.expect("ping the box");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (dropped_after, _) = peer.counters();
+    assert_eq!(
+        dropped_after, dropped_before,
+        "duplicate responses reached the peer: more than one node runs on the share"
+    );
+    let log = p.log.lock().map(|g| g.clone()).unwrap_or_default();
+    assert_eq!(
+        log.matches("signer started").count(),
+        2,
+        "one start per import:\n{log}"
+    );
+    peer.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_keyset_refused_without_switch_and_served_with_it() {
+    use frostbox::frostr::legacy::keygen;
+    let (group, shares) = keygen(2, 3, None).expect("legacy keygen");
+    let import = json!({
+        "group_cred": group.encode(),
+        "share_cred": shares[0].encode().as_str(),
+    })
+    .to_string();
+
+    // Without FROSTR_LEGACY: refused at import, with the risk and the way out explained.
+    {
+        let p = spawn(&[]);
+        let cookie = admin_cookie(p.addr).await;
+        let r = post(p.addr, "/api/keyset", &[("Cookie", &cookie)], &import).await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body.contains("frostbox migrate"), "{}", r.body);
+        assert!(r.body.contains("FROSTR_LEGACY=true"), "{}", r.body);
+        assert!(r.body.contains("static signing nonces"), "{}", r.body);
+    }
+
+    // With the switch: a legacy node (kind 20004) serves the keyset.
+    let p = spawn(&[("FROSTR_LEGACY", "true")]);
+    let a = p.addr;
+    let cookie = admin_cookie(a).await;
+    let mut cfg = LegacyConfig::new(
+        group.clone(),
+        shares[1].duplicate(),
+        vec![format!("ws://{a}")],
+    );
+    cfg.label = "peer".into();
+    let peer = LegacyNode::start(cfg).await.expect("legacy peer");
+    let r = post(a, "/api/keyset", &[("Cookie", &cookie)], &import).await;
+    assert_eq!(r.status, 200, "import: {}", r.body);
+    let st = wait_status(a, &cookie, "legacy node ready", |v| {
+        v["node"]["ready"] == true
+    })
+    .await;
+    assert_eq!(st["node"]["legacy"], true);
+    assert!(
+        st["node"]["legacyWarning"]
+            .as_str()
+            .is_some_and(|w| w.contains("frostbox migrate")),
+        "{st}"
+    );
+    let npub = group.npub();
+    let msg = [0x5a; 32];
+    let sig = api_sign(a, &cookie, msg).await;
+    assert!(keys::verify_bip340(&npub, &msg, &sig));
+    let msg2 = [0x5b; 32];
+    let sig2 = peer.sign(msg2).await.expect("peer-initiated legacy sign");
+    assert!(keys::verify_bip340(&npub, &msg2, &sig2));
+    let log = p.log.lock().map(|g| g.clone()).unwrap_or_default();
+    assert!(
+        log.contains("static signing nonces"),
+        "the §0.2 warning is logged at start"
+    );
+    peer.shutdown().await;
+}
