@@ -167,10 +167,20 @@ async fn frostbox_legacy_node_with_two_bifrost_js_nodes() {
     let fb_hex = hex::encode(fb.pubkey());
 
     // Frostbox pings both JS nodes (answered with their policy) and becomes ready.
+    // (Retried while Frostbox's pool is still connecting to the relay.)
     for js in [&js1, &js2] {
-        fb.ping(hex32(&json!(js.pubkey)))
-            .await
-            .expect("JS answers Frostbox's ping");
+        let mut last = None;
+        for _ in 0..100 {
+            match fb.ping(hex32(&json!(js.pubkey))).await {
+                Ok(_) => {
+                    last = None;
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(last.is_none(), "JS answers Frostbox's ping: {last:?}");
     }
     wait_ready(&fb).await;
 
