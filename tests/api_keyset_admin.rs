@@ -459,7 +459,12 @@ async fn change_password() {
 #[tokio::test]
 async fn migrate_legacy_keeps_the_npub() {
     use frostbox::frostr::legacy;
+    // The box holds a legacy share only with the legacy switch on (import is refused otherwise:
+    // tests/node_serve.rs); migrating away is what that switch is for.
     let s = start(&[("ADMIN_SECRET", ADMIN_SECRET)]).await;
+    s.st.store
+        .set_settings(&[("FROSTR_LEGACY".into(), "true".into())])
+        .expect("legacy switch");
     let cookie = admin_session(&s).await;
     let h = [("Cookie", cookie.as_str())];
     let handed = capture(&s);
