@@ -338,6 +338,15 @@ async fn bad_input_is_4xx_json() {
             "/api/nip04/decrypt",
             r#"{"peer_pubkey": 5, "content": "x"}"#,
         ),
+        // Not the x coordinate of a curve point: refused before any ECDH round.
+        (
+            "/api/nip44/encrypt",
+            r#"{"peer_pubkey": "0303030303030303030303030303030303030303030303030303030303030303", "content": "x"}"#,
+        ),
+        (
+            "/api/nip44/decrypt",
+            r#"{"peer_pubkey": "abababababababababababababababababababababababababababababababab", "content": ""}"#,
+        ),
         ("/api/peers/ping", r#"{"target": "nobody"}"#),
         ("/api/env", r#"[1,2]"#),
         ("/api/env", r#"{"RELAYS": "https://not-a-relay"}"#),

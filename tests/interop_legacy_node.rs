@@ -153,7 +153,7 @@ async fn wait_ready(node: &LegacyHandle) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs node + npm ci in tests/interop/legacy (CI step 40)"]
+#[ignore = "not in CI yet: hangs after the first exchange (issue 4 note); run by hand after npm ci in tests/interop/legacy"]
 async fn frostbox_legacy_node_with_two_bifrost_js_nodes() {
     let (group, shares) = keygen(2, 3, None).expect("keygen");
     let npub = group.npub();

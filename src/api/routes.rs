@@ -1076,6 +1076,16 @@ struct CryptoBody {
 async fn crypto(st: AppState, p: Principal, op: CryptoOp, b: CryptoBody) -> ApiResult<Json<Value>> {
     let peer = peer_xonly(&b.peer_pubkey)
         .ok_or_else(|| ApiError::bad("invalid peer_pubkey: expected 64 or 66 hex characters"))?;
+    // Checked here, before a threshold ECDH round is spent on it (schemathesis found these
+    // reaching the node and coming back as 502/504).
+    if !crate::nostr::keys::is_valid_xonly(&peer) {
+        return Err(ApiError::bad(
+            "invalid peer_pubkey: not the x coordinate of a secp256k1 point",
+        ));
+    }
+    if b.content.is_empty() && matches!(op, CryptoOp::Nip44Decrypt | CryptoOp::Nip04Decrypt) {
+        return Err(ApiError::bad("content: the ciphertext is empty"));
+    }
     if b.content.len() > 256 * 1024 {
         return Err(ApiError::bad("content too long"));
     }

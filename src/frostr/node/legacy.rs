@@ -438,7 +438,14 @@ impl Inner {
             data,
         };
         let sends = targets.iter().map(|t| self.send(t, &env));
-        for r in futures_util::future::join_all(sends).await {
+        // Publishing is bounded by the request timeout too: a relay connection that never
+        // acknowledges must end in an error, not an await that never returns.
+        let sent =
+            match tokio::time::timeout(self.timeout, futures_util::future::join_all(sends)).await {
+                Ok(results) => results,
+                Err(_) => vec![Err(NodeError::Transport("publish timed out".into()))],
+            };
+        for r in sent {
             if let Err(e) = r {
                 lock(&self.pending).remove(&id);
                 return Err(e);
