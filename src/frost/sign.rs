@@ -219,11 +219,7 @@ pub fn aggregate(
     Ok(out)
 }
 
-/// Plain BIP-340 verification (libsecp256k1).
+/// Plain BIP-340 verification (libsecp256k1), the same check Nostr events use.
 pub fn verify_bip340(pubkey: &[u8; 32], msg: &[u8; 32], sig: &[u8; 64]) -> bool {
-    let Ok(pk) = secp256k1::XOnlyPublicKey::from_byte_array(*pubkey) else {
-        return false;
-    };
-    let sig = secp256k1::schnorr::Signature::from_byte_array(*sig);
-    secp256k1::schnorr::verify(&sig, msg, &pk).is_ok()
+    crate::nostr::keys::verify_bip340(pubkey, msg, sig)
 }
