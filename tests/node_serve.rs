@@ -6,11 +6,9 @@
 
 mod api_support;
 
-use api_support::{get, post};
-use std::io::{BufRead, BufReader};
+use api_support::{get, post, procs};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use frostbox::frost::{self, MemoryNonceLedger};
@@ -24,75 +22,36 @@ const ADMIN: &str = "node-serve-admin-secret-5b1d";
 const USER_PW: &str = "Node-Serve-Password-42";
 const SHARE_PW: &str = "share-password-for-e2e";
 
-struct Proc {
-    child: Child,
-    addr: SocketAddr,
-    log: Arc<Mutex<String>>,
+/// A `frostbox serve` (the shared `api_support::procs::spawn`) with its data dir; a failing test
+/// shows the server's log (it never holds secrets: see api_process).
+struct Served {
+    p: procs::Proc,
     _dir: tempfile::TempDir,
 }
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        // A failing test shows the server's log (it never holds secrets: see api_process).
-        if std::thread::panicking()
-            && let Ok(g) = self.log.lock()
-        {
-            eprintln!("--- frostbox serve log ---\n{g}");
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Served {
+    type Target = procs::Proc;
+    fn deref(&self) -> &procs::Proc {
+        &self.p
     }
 }
 
-fn spawn(envs: &[(&str, &str)]) -> Proc {
-    let dir = tempfile::tempdir().expect("tmp");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_frostbox"));
-    cmd.args(["serve", "--port", "0", "--data"])
-        .arg(dir.path().join("data"))
-        .env_remove("API_KEY")
-        .env_remove("FROSTBOX_DATA")
-        .env_remove("RELAYS")
-        .env_remove("FROSTR_LEGACY")
-        .env_remove("GROUP_CRED")
-        .env_remove("SHARE_CRED")
-        .env_remove("JOURNAL_STREAM")
-        .env_remove("LOG_FORMAT")
-        .env("ADMIN_SECRET", ADMIN)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn frostbox");
-    let stderr = child.stderr.take().expect("stderr");
-    let log = Arc::new(Mutex::new(String::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let l2 = log.clone();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if let Some(rest) = line.split("listening on http://").nth(1)
-                && let (Some(t), Some(a)) = (tx.take(), rest.split_whitespace().next())
-            {
-                let _ = t.send(a.to_string());
-            }
-            if let Ok(mut g) = l2.lock() {
-                g.push_str(&line);
-                g.push('\n');
-            }
+impl Drop for Served {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Ok(g) = self.p.log.lock()
+        {
+            eprintln!("--- frostbox serve log ---\n{g}");
         }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("frostbox printed its address")
-        .parse()
-        .expect("addr");
-    Proc {
-        child,
-        addr,
-        log,
+    }
+}
+
+fn spawn(envs: &[(&str, &str)]) -> Served {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut all = vec![("ADMIN_SECRET", ADMIN), ("RUST_LOG", "info")];
+    all.extend_from_slice(envs);
+    Served {
+        p: procs::spawn(&dir.path().join("data"), &all),
         _dir: dir,
     }
 }

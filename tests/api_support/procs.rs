@@ -41,6 +41,9 @@ pub fn spawn(data: &std::path::Path, envs: &[(&str, &str)]) -> Proc {
         .env_remove("SHARE_CRED")
         .env_remove("GROUP_CRED")
         .env_remove("PEER_POLICIES")
+        .env_remove("FROSTR_LEGACY")
+        .env_remove("JOURNAL_STREAM")
+        .env_remove("LOG_FORMAT")
         .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
