@@ -56,6 +56,24 @@ pub fn apply(op: CryptoOp, shared_x: &Secret32, content: &str) -> Result<String,
     })
 }
 
+/// The keyless structure checks of a decrypt's ciphertext (encrypt ops pass): a 400 before any
+/// threshold ECDH round is spent on a payload no key could open.
+pub fn check_ciphertext(op: CryptoOp, content: &str) -> Result<(), ApiError> {
+    let r = match op {
+        CryptoOp::Nip44Decrypt => nip44::parse_payload(content).map(drop),
+        CryptoOp::Nip04Decrypt => nip04::parse_payload(content).map(drop),
+        CryptoOp::Nip44Encrypt | CryptoOp::Nip04Encrypt => return Ok(()),
+    };
+    r.map_err(|e| {
+        let what = if op == CryptoOp::Nip44Decrypt {
+            "NIP-44"
+        } else {
+            "NIP-04"
+        };
+        ApiError::bad(format!("content: {what}: {e}"))
+    })
+}
+
 fn bad(m: &str) -> ApiError {
     ApiError::bad(m.to_string())
 }

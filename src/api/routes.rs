@@ -1083,9 +1083,8 @@ async fn crypto(st: AppState, p: Principal, op: CryptoOp, b: CryptoBody) -> ApiR
             "invalid peer_pubkey: not the x coordinate of a secp256k1 point",
         ));
     }
-    if b.content.is_empty() && matches!(op, CryptoOp::Nip44Decrypt | CryptoOp::Nip04Decrypt) {
-        return Err(ApiError::bad("content: the ciphertext is empty"));
-    }
+    // A ciphertext that cannot decrypt under any key is refused before the round.
+    super::crypto::check_ciphertext(op, &b.content)?;
     if b.content.len() > 256 * 1024 {
         return Err(ApiError::bad("content too long"));
     }

@@ -62,6 +62,18 @@ pub fn encrypt_shared_with_iv(
 
 /// Decrypts `ciphertext?iv=iv` content under an already computed ECDH x coordinate.
 pub fn decrypt_shared(shared_x: &Secret32, content: &str) -> Result<String> {
+    let (ct, iv) = parse_payload(content)?;
+    let pt = Zeroizing::new(
+        Dec::new(shared_x.expose().into(), (&iv).into())
+            .decrypt_padded_vec_mut::<Pkcs7>(&ct)
+            .map_err(|_| Error::Nip04("bad padding (wrong key?)"))?,
+    );
+    String::from_utf8(pt.to_vec()).map_err(|_| Error::Utf8)
+}
+
+/// `base64(ct)?iv=base64(iv)` split and checked without a key (16-byte IV, whole blocks); the API
+/// runs it before a threshold ECDH round.
+pub fn parse_payload(content: &str) -> Result<(Vec<u8>, [u8; 16])> {
     let (ct_b64, iv_b64) = content
         .split_once("?iv=")
         .ok_or(Error::Nip04("missing ?iv="))?;
@@ -72,12 +84,7 @@ pub fn decrypt_shared(shared_x: &Secret32, content: &str) -> Result<String> {
     if ct.is_empty() || ct.len() % 16 != 0 {
         return Err(Error::Nip04("ciphertext length is not a multiple of 16"));
     }
-    let pt = Zeroizing::new(
-        Dec::new(shared_x.expose().into(), (&iv).into())
-            .decrypt_padded_vec_mut::<Pkcs7>(&ct)
-            .map_err(|_| Error::Nip04("bad padding (wrong key?)"))?,
-    );
-    String::from_utf8(pt.to_vec()).map_err(|_| Error::Utf8)
+    Ok((ct, iv))
 }
 
 #[cfg(test)]

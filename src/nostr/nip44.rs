@@ -177,6 +177,14 @@ pub fn encrypt_with_nonce(
 
 /// Decrypts base64 content (standard alphabet, padded or not); plaintext must be UTF-8.
 pub fn decrypt(conv: &Secret32, content: &str) -> Result<String> {
+    let raw = parse_payload(content)?;
+    let pt = decrypt_raw(conv, &raw)?;
+    String::from_utf8(pt).map_err(|_| Error::Utf8)
+}
+
+/// The structural checks of `decrypt` that need no key: base64, version byte, length. The API
+/// runs them before a threshold ECDH round, so garbage never costs the peers a round.
+pub fn parse_payload(content: &str) -> Result<Vec<u8>> {
     if content.is_empty() {
         return Err(Error::PayloadLength);
     }
@@ -187,8 +195,13 @@ pub fn decrypt(conv: &Secret32, content: &str) -> Result<String> {
         return Err(Error::PayloadLength);
     }
     let raw = b64_decode_lenient(content)?;
-    let pt = decrypt_raw(conv, &raw)?;
-    String::from_utf8(pt).map_err(|_| Error::Utf8)
+    if raw.first().is_some_and(|v| *v != VERSION) {
+        return Err(Error::UnknownVersion);
+    }
+    if raw.len() < MIN_RAW_LEN || raw.len() > MAX_RAW_LEN {
+        return Err(Error::PayloadLength);
+    }
+    Ok(raw)
 }
 
 #[cfg(test)]
