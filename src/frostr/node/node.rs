@@ -249,6 +249,10 @@ impl Inner {
     }
 
     async fn send(&self, outgoing: Vec<Outgoing>) -> Result<(), NodeError> {
+        // A stopped node says nothing more (a reply computed just before the stop included).
+        if self.stopped.load(Ordering::SeqCst) {
+            return Err(NodeError::Stopped);
+        }
         let t = self.current_transport();
         let mut events: Vec<Event> = Vec::with_capacity(outgoing.len());
         for o in &outgoing {
@@ -279,6 +283,11 @@ impl Inner {
     }
 
     fn handle_event(self: &Arc<Self>, ev: Event) {
+        // `stop.notify_waiters` wakes only a receive loop parked in its select, so a loop busy at
+        // that instant would go on serving queued events; the flag closes that window.
+        if self.stopped.load(Ordering::SeqCst) {
+            return;
+        }
         let (from, env) = match self.codec.open(&ev) {
             Ok(x) => x,
             Err(r) => {
