@@ -37,7 +37,7 @@ case "$machine" in
     cmd=(qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 "${common[@]}"
       -append "root=LABEL=RASPIROOT rw console=ttyAMA0 net.ifnames=0 rootwait"
       -drive "file=$run/disk.qcow2,format=qcow2,if=none,id=hd0" -device virtio-blk-pci,drive=hd0
-      -netdev user,id=n0,restrict=on -device virtio-net-pci,netdev=n0)
+      -netdev user,id=n0,restrict=on -device virtio-net-pci,netdev=n0,romfile=)
     root_re='/dev/vda2' fw_re='/dev/vda1'
     ;;
   raspi3b)
@@ -52,7 +52,7 @@ esac
 log=$run/console.log
 t0=$(date +%s)
 rc=0
-timeout "$timeout_s" nice -n 19 "${cmd[@]}" </dev/null >"$log" 2>&1 || rc=$?
+timeout "$timeout_s" "${cmd[@]}" </dev/null >"$log" 2>&1 || rc=$?
 secs=$(( $(date +%s) - t0 ))
 tr -d '\r' < "$log" > "$run/console.txt"
 grep -a 'CI-REPORT' "$run/console.txt" | sed -E 's/^.*(CI-REPORT)/\1/' > "$run/report.txt" || true
