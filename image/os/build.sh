@@ -138,7 +138,7 @@ units="frostbox.service systemd-networkd.service systemd-resolved.service system
 units+=" frostbox-growroot.service frostbox-ssh-hostkeys.service frostbox-ssh-keys.service ssh.service"
 if [ "$test" = 1 ]; then
   cp -a "$os_dir"/test/overlay/. "$r"/
-  chown -R root:root "$r"/etc/systemd/system "$r"/usr/local/sbin
+  chown -R root:root "$r"/etc/systemd "$r"/usr/local/sbin
   units+=" frostbox-ci-report.service"
 fi
 systemctl --root="$r" enable $units
