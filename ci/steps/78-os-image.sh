@@ -8,8 +8,8 @@
 # systemd watchdog and restarted; then the guest powers off and qemu exits 0.
 # Needs root (mmdebstrap --mode=root). Env: KEEP_OS_IMAGE=1 keeps target/os-image/*.img after a pass.
 # Measured on the shared 2-core dev VM at load 12-16 (BENCHMARKS.md "## OS image"): build
-# 854-1406 s (Debian package stage 625-1000 s of it, emulated dpkg), boot -M virt 293 s,
-# -M raspi3b ~480 s: ~27 min, far over the 10 min a default CI step may take, so the step stays
+# 854-1406 s cold (Debian package stage 625-1000 s of it, emulated dpkg), boot -M virt 207-293 s,
+# -M raspi3b 316 s: 23-33 min, far over the 10 min a default CI step may take, so the step stays
 # opt-in (FROSTBOX_CI_OS_IMAGE=1; a release job or a nightly run sets it).
 set -euo pipefail
 source ci/lib.sh
