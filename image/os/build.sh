@@ -76,6 +76,7 @@ t_all=$(date +%s)
 # Exported for the hooks (mmdebstrap runs them with sh -c, the environment is inherited).
 export FB_OS_DIR=$os_dir FB_BOARD_DIR=$board_dir FB_BIN=$repo/$bin FB_UNIT=$repo/systemd/frostbox.service
 export FB_TEST=$test FB_CONSOLES=$BOARD_CONSOLES
+export FB_DPKG_LOG=$work/stage1-dpkg.log
 case "$bin" in /*) FB_BIN=$bin ;; esac
 
 # no ca-certificates: frostbox carries its TLS roots (webpki-roots), apt uses http mirrors with
@@ -89,7 +90,7 @@ packages+="openssh-server,unattended-upgrades,fdisk,e2fsprogs,${BOARD_PACKAGES//
 # install: under qemu-user each MODULES=most run takes 20+ minutes and triggers run it twice.
 cache=${OS_CACHE:-$repo/target/os-cache}
 mkdir -p "$cache"
-stage1_rev=1
+stage1_rev=2
 key=$(printf '%s\n' "$stage1_rev" "$suite" "$MIRROR" "$SECURITY_MIRROR" "$BOARD_ARCH" "$BOARD_COMPONENTS" "$packages" | sha256sum | cut -c1-16)
 base=$cache/base-$board-$key.tar
 max_days=${OS_CACHE_MAX_DAYS:-7}
@@ -101,18 +102,25 @@ else
   find "$cache" -name "base-$board-*.tar" -delete
   # docs, man pages and translations are not installed (less emulated unpacking, smaller image);
   # copyright files stay.
-  nice -n 19 mmdebstrap --mode=root --format=tar --architectures="$BOARD_ARCH" --variant=minbase \
+  mmdebstrap --mode=root --format=tar --architectures="$BOARD_ARCH" --variant=minbase \
     --components="$BOARD_COMPONENTS" --include="$packages" \
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
     --dpkgopt='path-include=/usr/share/locale/locale.alias' \
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
     --dpkgopt='path-exclude=/usr/share/info/*' \
     --essential-hook='chroot "$1" dpkg-divert --quiet --local --rename --divert /usr/sbin/update-initramfs.real --add /usr/sbin/update-initramfs && printf "#!/bin/sh\nexit 0\n" > "$1"/usr/sbin/update-initramfs && chmod 755 "$1"/usr/sbin/update-initramfs' \
+    --essential-hook='mkdir -p "$1"/etc/ssh && for t in rsa ecdsa ed25519; do : > "$1/etc/ssh/ssh_host_${t}_key"; done' \
+    --customize-hook='cp "$1"/var/log/dpkg.log "$FB_DPKG_LOG"' \
     "$suite" "$base.tmp" \
     "deb $MIRROR $suite $comps" \
     "deb $MIRROR $suite-updates $comps" \
     "deb $SECURITY_MIRROR $suite-security $comps"
   mv "$base.tmp" "$base"
+  # where the emulated time went: the slowest dpkg steps (unpack / configure incl. postinst)
+  echo "stage 1: slowest dpkg steps (seconds, package, step):"
+  awk '$3 == "status" { split($2, t, ":"); s = t[1] * 3600 + t[2] * 60 + t[3];
+         if (ps != "") printf "%5d %s %s\n", s - ps, $5, $4; ps = s }' "$FB_DPKG_LOG" \
+    | sort -rn | head -15 || true
 fi
 t_stage1=$(( $(date +%s) - t ))
 
@@ -130,7 +138,7 @@ units="frostbox.service systemd-networkd.service systemd-resolved.service system
 units+=" frostbox-growroot.service frostbox-ssh-hostkeys.service frostbox-ssh-keys.service ssh.service"
 if [ "$test" = 1 ]; then
   cp -a "$os_dir"/test/overlay/. "$r"/
-  chown -R root:root "$r"/etc/systemd/system "$r"/usr/local/sbin
+  chown -R root:root "$r"/etc/systemd "$r"/usr/local/sbin
   units+=" frostbox-ci-report.service"
 fi
 systemctl --root="$r" enable $units
@@ -141,7 +149,7 @@ printf 'LABEL=RASPIROOT / ext4 defaults,noatime,commit=60 0 1\nLABEL=RASPIFIRM /
 mkdir -p "$r"/etc/initramfs-tools/conf.d "$r"/etc/initramfs-tools/hooks
 echo MODULES=list > "$r"/etc/initramfs-tools/conf.d/frostbox.conf
 install -m 0755 "$board_dir"/initramfs-hook "$r"/etc/initramfs-tools/hooks/frostbox
-nice -n 19 unshare --mount --propagation private --fork sh -ec '
+unshare --mount --propagation private --fork sh -ec '
   r=$1
   mount -t proc proc "$r/proc"; mount -t sysfs sysfs "$r/sys"; mount --rbind /dev "$r/dev"
   rm "$r"/usr/sbin/update-initramfs
@@ -192,7 +200,7 @@ volid=$(printf '%08x' $(( SOURCE_DATE_EPOCH & 0xffffffff )))
 sed -e "s/@UUID@/$uuid/g" -e "s/@VOLID@/$volid/g" -e "s/@ROOTSIZE@/$BOARD_ROOTSIZE/g" -e "s/@IMAGE@/$img/g" \
   "$board_dir/genimage.cfg" > "$work/genimage.cfg"
 rm -rf "$work/gtmp" "$out/$img" "$out/firmware.vfat" "$out/root.ext4"
-E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH nice -n 19 genimage --config "$work/genimage.cfg" --rootpath "$rootfs" \
+E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH genimage --config "$work/genimage.cfg" --rootpath "$rootfs" \
   --tmppath "$work/gtmp" --inputpath "$out" --outputpath "$out" >"$work/genimage.log" 2>&1 \
   || { tail -30 "$work/genimage.log"; exit 1; }
 rm -f "$out/firmware.vfat" "$out/root.ext4"
