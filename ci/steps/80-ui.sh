@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Web UI: end-to-end tests in Debian's Chromium (playwright-core) against the real
-# `frostbox serve`, plus the QR encoder checked with zbarimg. Screenshots: target/ui-shots/.
+# `frostbox serve` (a NIP-46 app included: nostr-tools from tests/interop/nip46), plus the QR
+# encoder checked with zbarimg. Screenshots: target/ui-shots/.
 set -euo pipefail
 source ci/lib.sh
 need=()
@@ -10,6 +11,8 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 npm_ci tests/ui
+# The NIP-46 app in cosign.test.mjs: nostr-tools' BunkerSigner from step 45's lockfile.
+npm_ci tests/interop/nip46
 # The test profile: step 20 already built this binary, so this is a no-op in CI.
 cargo build --locked --profile test --bin frostbox
 mkdir -p target/ui-shots

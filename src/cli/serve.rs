@@ -104,7 +104,9 @@ pub fn run(args: ServeArgs) -> i32 {
             return 1;
         }
     };
-    rt.block_on(serve(cfg, store))
+    let code = rt.block_on(serve(cfg, store));
+    rt.shutdown_timeout(RUNTIME_DROP_BUDGET);
+    code
 }
 
 async fn serve(cfg: Config, store: Store) -> i32 {
@@ -147,7 +149,8 @@ async fn serve(cfg: Config, store: Store) -> i32 {
     // The node reaches the embedded relay at the bound address (`--port 0` included).
     // Each started node also runs its NIP-46 bunker, found by `/api/nip46/*` through `bunkers`.
     let bunkers = crate::nip46::BunkerSlot::new();
-    crate::frostr::node::factory::install_with_bunker(&st, &relay, &liveness, &local, &bunkers);
+    let signer =
+        crate::frostr::node::factory::install_with_bunker(&st, &relay, &liveness, &local, &bunkers);
     if let Some(c) = env_creds
         && let Some(h) = st.credentials_hook()
     {
@@ -206,6 +209,9 @@ async fn serve(cfg: Config, store: Store) -> i32 {
         }
     });
 
+    // SIGTERM/SIGINT: not ready, STOPPING=1, then the bunker and the node stop (subscriptions
+    // and relay connections closed while the embedded relay still runs), then the HTTP server
+    // drains. Everything within STOP_BUDGET (systemd's TimeoutStopSec is 15 s).
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let st2 = st.clone();
     let graceful = async move {
@@ -214,6 +220,12 @@ async fn serve(cfg: Config, store: Store) -> i32 {
         crate::health::notify_stopping();
         eprintln!("frostbox: shutting down");
         let _ = stop_tx.send(());
+        if tokio::time::timeout(SIGNER_STOP_BUDGET, signer.shutdown(&st2))
+            .await
+            .is_err()
+        {
+            eprintln!("frostbox: the signer did not stop in time");
+        }
     };
     let server = axum::serve(
         crate::relay::server::nodelay(listener),
@@ -229,10 +241,20 @@ async fn serve(cfg: Config, store: Store) -> i32 {
         }
         _ = async {
             let _ = stop_rx.await;
-            tokio::time::sleep(Duration::from_millis(4500)).await;
+            tokio::time::sleep(STOP_BUDGET).await;
         } => {
             eprintln!("frostbox: open connections did not close in time; exiting");
         }
     }
+    // Every store write is a committed redb transaction (durable on return); the database
+    // file is closed when the runtime drops the last handle (`run`).
+    eprintln!("frostbox: stopped");
     0
 }
+
+/// From the signal to exit (the runtime then gets [`RUNTIME_DROP_BUDGET`] more).
+const STOP_BUDGET: Duration = Duration::from_millis(4000);
+/// Of which the bunker and node may take this much.
+const SIGNER_STOP_BUDGET: Duration = Duration::from_millis(3000);
+/// Blocking tasks still running at exit (a PBKDF2 decode, a store write) get this long.
+const RUNTIME_DROP_BUDGET: Duration = Duration::from_millis(500);

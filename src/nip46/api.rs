@@ -4,12 +4,12 @@
 use super::policy::Policy;
 use super::service::{ApprovalDecision, Bunker};
 use super::store::{ClientSession, RequestStatus, SessionStatus, TransportKind};
-use super::uri::{Profile, parse_hex_pubkey};
+use super::uri::{Profile, RequestOrigin, parse_hex_pubkey};
 use super::{Error, now_secs, qr};
 use crate::api::JsonBody;
-use axum::extract::{FromRequestParts, Path, Query};
+use axum::extract::{Extension, FromRequestParts, Path, Query};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -470,8 +470,23 @@ struct TokenBody {
     ttl_secs: Option<u64>,
 }
 
-/// Creates a single-use `bunker://` URI. The secret appears only in this response.
-async fn create_token(Cur(b): Cur, body: Option<Json<TokenBody>>) -> R {
+/// Whether `X-Forwarded-*` / `Forwarded` headers come from a trusted proxy (`TRUST_PROXY`):
+/// `serve` puts it in the request extensions ([`super::runtime::mount`]); absent → untrusted.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TrustProxy(pub bool);
+
+/// Creates a single-use `bunker://` URI. The secret appears only in this response. The
+/// embedded relay is named as this request reached the box (`Host`, or a trusted proxy's
+/// forwarded host/proto), not by its loopback address.
+async fn create_token(
+    Cur(b): Cur,
+    headers: HeaderMap,
+    uri: Uri,
+    trust: Option<Extension<TrustProxy>>,
+    body: Option<Json<TokenBody>>,
+) -> R {
+    let trust = trust.is_some_and(|Extension(TrustProxy(t))| t);
+    let origin = RequestOrigin::from_parts(&headers, uri.authority().map(|a| a.as_str()), trust);
     let body = body.map(|b| b.0).unwrap_or_default();
     let policy = match (body.policy, body.perms) {
         (Some(p), _) => Some(p),
@@ -484,8 +499,12 @@ async fn create_token(Cur(b): Cur, body: Option<Json<TokenBody>>) -> R {
         }
         (None, None) => None,
     };
-    let (tok, uri) =
-        b.create_bunker_uri(body.label.as_deref().unwrap_or(""), policy, body.ttl_secs)?;
+    let (tok, uri) = b.create_bunker_uri_for(
+        body.label.as_deref().unwrap_or(""),
+        policy,
+        body.ttl_secs,
+        Some(&origin),
+    )?;
     let svg = qr::svg_for(&uri).ok();
     Ok(Json(json!({
         "token": {

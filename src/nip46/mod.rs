@@ -30,7 +30,7 @@ pub use signer::{
     ThresholdAdapter, ThresholdOps, ThresholdSigner, UnsignedEvent, local_signer, node_signer,
 };
 pub use store::{MemStore, Nip46Store};
-pub use uri::{BunkerUri, NostrConnectUri};
+pub use uri::{BunkerUri, NostrConnectUri, RequestOrigin};
 
 use crate::vault::secret::Secret32;
 

@@ -189,6 +189,9 @@ async fn require_auth(
     {
         return e.into_response();
     }
+    parts
+        .extensions
+        .insert(super::api::TrustProxy(st.cfg.trust_proxy));
     next.run(Request::from_parts(parts, body)).await
 }
 

@@ -7,7 +7,7 @@ use super::store::{
     AuditEntry, BunkerToken, ClientSession, Nip46Store, RequestRecord, RequestStatus,
     SessionStatus, TransportKind,
 };
-use super::uri::{BunkerUri, NostrConnectUri, validate_relay};
+use super::uri::{BunkerUri, NostrConnectUri, RequestOrigin, validate_relay};
 use super::{Error, KIND_NIP46, now_secs, random_hex16};
 use crate::vault::secret::Secret32;
 use serde::Serialize;
@@ -22,6 +22,11 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 pub struct BunkerConfig {
     /// Relays the bunker listens on and puts in `bunker://` URIs (used when the store has none).
     pub relays: Vec<String>,
+    /// The embedded relay as the box reaches it on loopback (`ws://127.0.0.1:<port>`), set when
+    /// no `RELAYS` are configured: a `bunker://` URI made for an API request names it the way
+    /// the requester reached the box ([`RequestOrigin::relay_url`]: the `Host` it used, else
+    /// `frostbox.local:<port>`), since a loopback URL is useless to a phone on the LAN.
+    pub embedded_relay: Option<String>,
     /// How long a request outside policy waits for the operator. Zero → denied at once.
     pub pending_timeout: Duration,
     /// When set, requests that wait for the operator get an `auth_url` response
@@ -44,6 +49,7 @@ impl Default for BunkerConfig {
     fn default() -> Self {
         BunkerConfig {
             relays: Vec::new(),
+            embedded_relay: None,
             pending_timeout: Duration::from_secs(120),
             auth_url_base: None,
             rate_burst: 30,
@@ -313,11 +319,42 @@ impl Bunker {
         policy: Option<Policy>,
         ttl_secs: Option<u64>,
     ) -> Result<(BunkerToken, String), Error> {
+        self.create_bunker_uri_for(label, policy, ttl_secs, None)
+    }
+
+    /// The relays a `bunker://` URI names: the bunker's own, with the embedded relay
+    /// ([`BunkerConfig::embedded_relay`]) as `origin` reaches it. Without an origin (no HTTP
+    /// request behind the call) the relays are named as the bunker uses them.
+    pub fn advertised_relays(&self, origin: Option<&RequestOrigin>) -> Vec<String> {
+        let cfg = self.cfg();
+        let mut out: Vec<String> = Vec::with_capacity(cfg.relays.len());
+        for r in cfg.relays {
+            let r = match (origin, &cfg.embedded_relay) {
+                (Some(o), Some(local)) if same_relay(&r, local) => o.relay_url(local),
+                _ => r,
+            };
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+        out
+    }
+
+    /// [`Self::create_bunker_uri`] for an operator's HTTP request: the embedded relay is named
+    /// as that request reached the box (see [`Self::advertised_relays`]).
+    pub fn create_bunker_uri_for(
+        &self,
+        label: &str,
+        policy: Option<Policy>,
+        ttl_secs: Option<u64>,
+        origin: Option<&RequestOrigin>,
+    ) -> Result<(BunkerToken, String), Error> {
         if let Some(p) = &policy {
             p.validate().map_err(Error::Invalid)?;
         }
         let cfg = self.cfg();
-        if cfg.relays.is_empty() {
+        let relays = self.advertised_relays(origin);
+        if relays.is_empty() {
             return Err(Error::Invalid("the bunker has no relays configured".into()));
         }
         let mut raw = [0u8; 32];
@@ -332,7 +369,7 @@ impl Bunker {
             id: random_hex16(),
             secret_hash: Sha256::digest(secret.as_bytes()).into(),
             label: label.chars().take(128).collect(),
-            relays: cfg.relays.clone(),
+            relays: relays.clone(),
             policy,
             created_at: now,
             expires_at: now + ttl,
@@ -342,7 +379,7 @@ impl Bunker {
         self.inner.store.put_token(&token)?;
         let uri = BunkerUri {
             signer_pubkey: self.inner.transport_pk,
-            relays: cfg.relays,
+            relays,
             secret: Some(secret.to_string()),
         }
         .to_uri();
@@ -1179,6 +1216,12 @@ impl Bunker {
             }
         }
     }
+}
+
+/// Two relay URLs name the same relay (case of scheme/host, a trailing slash).
+fn same_relay(a: &str, b: &str) -> bool {
+    let norm = |s: &str| s.trim().trim_end_matches('/').to_ascii_lowercase();
+    norm(a) == norm(b)
 }
 
 fn parse_params(req: &Value) -> Result<Vec<String>, String> {

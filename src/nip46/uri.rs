@@ -157,6 +157,137 @@ pub fn validate_relay(r: &str) -> Result<String, Error> {
     Ok(r.to_string())
 }
 
+/// Fallback host of a `bunker://` relay when the request named none (mDNS name of the box).
+pub const FALLBACK_HOST: &str = "frostbox.local";
+
+/// How the operator reached the box (the request that asked for a `bunker://` URI): decides
+/// the URL a phone on the LAN uses for the embedded relay, which the bunker itself reaches on
+/// loopback.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestOrigin {
+    /// `host[:port]` as the client addressed the box (validated, lowercase), if any.
+    pub host: Option<String>,
+    /// The request came over TLS (a trusted proxy said `https`): the relay URL is `wss://`.
+    pub tls: bool,
+}
+
+impl RequestOrigin {
+    /// From the request: `Host` (or the HTTP/2 authority, `authority`); with `trust_proxy` a
+    /// proxy's `X-Forwarded-Host`/`X-Forwarded-Proto` (or RFC 7239 `Forwarded`) win. Values
+    /// that are not a plain `host[:port]` are ignored.
+    pub fn from_parts(
+        headers: &axum::http::HeaderMap,
+        authority: Option<&str>,
+        trust_proxy: bool,
+    ) -> RequestOrigin {
+        let first = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .map(|v| v.trim().to_string())
+        };
+        let mut host = None;
+        let mut tls = false;
+        if trust_proxy {
+            if let Some(fwd) = first("forwarded") {
+                for pair in fwd.split(';') {
+                    if let Some((k, v)) = pair.split_once('=') {
+                        let v = v.trim().trim_matches('"');
+                        match k.trim().to_ascii_lowercase().as_str() {
+                            "host" => host = host.or_else(|| clean_host(v)),
+                            "proto" => tls |= v.eq_ignore_ascii_case("https"),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            if let Some(h) = first("x-forwarded-host").and_then(|h| clean_host(&h)) {
+                host = Some(h);
+            }
+            if let Some(p) = first("x-forwarded-proto") {
+                tls = p.eq_ignore_ascii_case("https") || p.eq_ignore_ascii_case("wss");
+            }
+        }
+        let host = host
+            .or_else(|| {
+                headers
+                    .get(axum::http::header::HOST)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(clean_host)
+            })
+            .or_else(|| authority.and_then(clean_host));
+        RequestOrigin { host, tls }
+    }
+
+    /// The embedded relay (reached by the box on `local`, e.g. `ws://127.0.0.1:8002`) as this
+    /// client reaches it: `ws://<host[:port]>` (`wss://` over TLS), else
+    /// `ws://frostbox.local:<port of local>`.
+    pub fn relay_url(&self, local: &str) -> String {
+        let scheme = if self.tls { "wss" } else { "ws" };
+        match &self.host {
+            Some(h) => format!("{scheme}://{h}"),
+            None => {
+                let port = local
+                    .split_once("://")
+                    .map_or(local, |(_, rest)| rest)
+                    .split('/')
+                    .next()
+                    .and_then(|hp| hp.rsplit_once(':'))
+                    .map(|(_, p)| p)
+                    .filter(|p| p.parse::<u16>().is_ok());
+                match port {
+                    Some(p) => format!("{scheme}://{FALLBACK_HOST}:{p}"),
+                    None => format!("{scheme}://{FALLBACK_HOST}"),
+                }
+            }
+        }
+    }
+}
+
+/// `host[:port]` with a DNS name, IPv4 address or bracketed IPv6 literal, else `None`.
+fn clean_host(s: &str) -> Option<String> {
+    let s = s.trim();
+    if s.is_empty() || s.len() > 260 {
+        return None;
+    }
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let (inner, after) = rest.split_once(']')?;
+        if inner.is_empty() || inner.parse::<std::net::Ipv6Addr>().is_err() {
+            return None;
+        }
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':')?),
+        };
+        (format!("[{}]", inner.to_ascii_lowercase()), port)
+    } else {
+        let (h, p) = match s.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (s, None),
+        };
+        let ok = !h.is_empty()
+            && h.len() <= 253
+            && !h.starts_with(['.', '-'])
+            && h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        if !ok {
+            return None;
+        }
+        (h.to_ascii_lowercase(), p)
+    };
+    match port {
+        None => Some(host),
+        Some(p) => {
+            let ok = !p.is_empty()
+                && p.len() <= 5
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && p.parse::<u16>().is_ok_and(|n| n > 0);
+            ok.then(|| format!("{host}:{p}"))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,5 +340,82 @@ mod tests {
                 .and_then(|u| u.profile.name),
             Some("Old".into())
         );
+    }
+
+    fn origin(pairs: &[(&str, &str)], trust: bool) -> RequestOrigin {
+        let mut h = axum::http::HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                axum::http::HeaderValue::from_str(v).expect("value"),
+            );
+        }
+        RequestOrigin::from_parts(&h, None, trust)
+    }
+
+    #[test]
+    fn relay_url_from_the_request() {
+        let local = "ws://127.0.0.1:8002";
+        let o = origin(&[("host", "192.168.1.20:8002")], false);
+        assert_eq!(o.relay_url(local), "ws://192.168.1.20:8002");
+        assert_eq!(
+            origin(&[("host", "Frostbox.LAN")], false).relay_url(local),
+            "ws://frostbox.lan"
+        );
+        assert_eq!(
+            origin(&[("host", "[FE80::1]:8002")], false).relay_url(local),
+            "ws://[fe80::1]:8002"
+        );
+        // no Host, or one that is not a plain host[:port] → frostbox.local with the port
+        for bad in [
+            "",
+            "evil.example/x",
+            "a b",
+            "h:99999",
+            "h:0",
+            "h:",
+            "[zz]:1",
+            "-x",
+            "u@h",
+        ] {
+            let o = origin(&[("host", bad)], false);
+            assert_eq!(o.host, None, "{bad}");
+            assert_eq!(o.relay_url(local), "ws://frostbox.local:8002", "{bad}");
+        }
+        assert_eq!(
+            RequestOrigin::default().relay_url("ws://127.0.0.1:41234/"),
+            "ws://frostbox.local:41234"
+        );
+        // HTTP/2: the authority when no Host header
+        let o = RequestOrigin::from_parts(&axum::http::HeaderMap::new(), Some("box:9"), false);
+        assert_eq!(o.relay_url(local), "ws://box:9");
+    }
+
+    #[test]
+    fn proxy_headers_only_when_trusted() {
+        let local = "ws://127.0.0.1:8002";
+        let hdrs = [
+            ("host", "127.0.0.1:8002"),
+            ("x-forwarded-host", "umbrel.local"),
+            ("x-forwarded-proto", "https"),
+        ];
+        assert_eq!(origin(&hdrs, false).relay_url(local), "ws://127.0.0.1:8002");
+        assert_eq!(origin(&hdrs, true).relay_url(local), "wss://umbrel.local");
+        let o = origin(
+            &[
+                ("host", "10.0.0.2:8002"),
+                (
+                    "forwarded",
+                    "for=1.2.3.4;proto=https;host=\"box.example:8443\"",
+                ),
+            ],
+            true,
+        );
+        assert_eq!(o.relay_url(local), "wss://box.example:8443");
+        // a trusted proxy that only says https keeps the Host
+        let o = origin(&[("host", "box.lan"), ("x-forwarded-proto", "https")], true);
+        assert_eq!(o.relay_url(local), "wss://box.lan");
+        let o = origin(&[("x-forwarded-proto", "https")], true);
+        assert_eq!(o.relay_url(local), "wss://frostbox.local:8002");
     }
 }

@@ -1,10 +1,13 @@
 // Create a new 2-of-2 key in the browser, hand share 2 to a second local Frostbox (its own
 // process and data directory, importing the bfprofile it was given), watch the dashboard turn
-// "Ready to sign", then sign an event from the tools page and check the BIP-340 signature.
+// "Ready to sign", then sign an event from the tools page and check the BIP-340 signature, and
+// connect a real NIP-46 app (nostr-tools BunkerSigner) whose out-of-policy request is approved
+// in the browser.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, watchedPage, shot, ADMIN_SECRET } from './harness.mjs';
 import { verifySchnorr, eventId } from './schnorr.mjs';
+import { nostrTools, within } from './nip46-client.mjs';
 
 const PASS = 'Correct-Horse-42-battery';
 const PKG_PW = 'share-package-pw-8812';
@@ -120,6 +123,71 @@ test('sign an event from the tools page', async (t) => {
   assert.ok(verifySchnorr(ev.sig, ev.id, ev.pubkey), 'BIP-340 signature by the group key');
   const other = ev.sig.slice(0, 127) + (ev.sig[127] === '0' ? '1' : '0');
   assert.ok(!verifySchnorr(other, ev.id, ev.pubkey), 'a changed signature fails');
+});
+
+test('connect a NIP-46 app and approve a pending request', async (t) => {
+  if (!secondNode) { t.skip('the second node is not running'); return; }
+  const nt = await nostrTools();
+  const groupPk = (await page.evaluate(async () => (await fetch('api/status')).json())).node.groupPubkey;
+  assert.match(groupPk, /^[0-9a-f]{64}$/);
+
+  // The operator creates a one-time link that pre-approves kind-1 signing only.
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Apps', exact: true }).click();
+  await page.getByRole('heading', { name: 'Apps', level: 1 }).waitFor();
+  const form = page.getByRole('form', { name: 'Connect an app with a link from this box' });
+  await form.getByLabel('Name for the app (optional)').fill('nostr-tools app');
+  assert.equal(await form.getByLabel('Sign events').isChecked(), true);
+  assert.equal(await form.getByLabel('Encrypt (NIP-44)').isChecked(), false);
+  assert.equal(await form.getByLabel('Event kinds it may sign').inputValue(), '1');
+  await form.getByRole('button', { name: 'Create connection link' }).click();
+  const uri = (await page.getByTestId('bunker-uri').innerText()).trim();
+  assert.match(uri, /^bunker:\/\/[0-9a-f]{64}\?/);
+  const tokens = await page.evaluate(async () => (await fetch('api/nip46/bunker')).json());
+  const tok = tokens.tokens.find((x) => x.label === 'nostr-tools app');
+  assert.deepEqual(tok?.policy, { methods: { sign_event: true }, kinds: { 1: true } }, JSON.stringify(tokens));
+
+  // The app connects with the link copied from the page.
+  const pool = new nt.SimplePool();
+  const bp = await nt.parseBunkerInput(uri);
+  assert.ok(bp && bp.relays.length > 0, `nostr-tools parses ${uri}`);
+  const signer = nt.BunkerSigner.fromBunker(nt.generateSecretKey(), bp, { pool });
+  try {
+    await within(signer.connect(), 20000, 'connect');
+    assert.equal(await within(signer.getPublicKey(), 15000, 'get_public_key'), groupPk);
+    // Inside the grant: signed without asking.
+    const note = await within(signer.signEvent({ kind: 1, content: 'pre-approved', tags: [], created_at: Math.floor(Date.now() / 1000) }), 30000, 'sign kind 1');
+    assert.ok(nt.verifyEvent(note) && note.pubkey === groupPk, 'kind 1 signed by the group key');
+
+    // Outside the grant: the request waits for the operator, who approves it in the browser.
+    const tpl = { kind: 30023, content: 'a long-form note, approved in the UI', tags: [['d', 'frostbox-ui']], created_at: Math.floor(Date.now() / 1000) };
+    let settled = false;
+    const asked = signer.signEvent(tpl).finally(() => { settled = true; });
+    asked.catch(() => {});
+    const req = page.getByTestId('pending-request').filter({ hasText: 'kind 30023' });
+    await req.waitFor({ timeout: 30000 });
+    assert.match(await req.innerText(), /nostr-tools app asks to sign_event \(kind 30023\)/);
+    await shot(page, '24-apps-pending');
+    assert.equal(settled, false, 'nothing was signed before the operator answered');
+    await req.getByRole('button', { name: 'Approve once' }).click();
+    const ev = await within(asked, 30000, 'sign kind 30023 after approval');
+    assert.equal(ev.kind, 30023);
+    assert.equal(ev.content, tpl.content);
+    assert.deepEqual(ev.tags, tpl.tags);
+    assert.equal(ev.pubkey, groupPk, 'signed as the group key');
+    assert.equal(ev.id, eventId(ev), 'NIP-01 id');
+    assert.ok(verifySchnorr(ev.sig, ev.id, groupPk), 'BIP-340 signature verifies under the group key');
+    assert.ok(nt.verifyEvent(ev), 'nostr-tools verifies it too');
+
+    // The page reflects it: nothing waits, the app is listed, the request was audited.
+    await page.getByRole('region', { name: /Waiting for your answer \(0\)/ }).getByText('No requests are waiting.').waitFor();
+    await page.getByTestId('app-session').filter({ hasText: 'nostr-tools app' }).waitFor();
+    await shot(page, '25-apps-approved');
+    const audit = await page.evaluate(async () => (await fetch('api/nip46/audit?limit=200')).json());
+    assert.ok(audit.entries.some((e) => e.method === 'sign_event' && e.kind === 30023 && e.outcome === 'ok'), JSON.stringify(audit));
+  } finally {
+    await signer.close().catch(() => {});
+    pool.destroy?.();
+  }
 });
 
 test('no request left the box, no script error, no secret in the logs', () => {

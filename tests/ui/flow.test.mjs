@@ -198,4 +198,4 @@ test('Apps: create a one-time bunker:// link with a QR code', async (t) => {
   await page.getByRole('img', { name: 'QR code of the connection link' }).waitFor();
   await shot(page, '18-apps-bunker');
 });
-test('later with NIP-46 and the node: connect an app and approve a pending request', { skip: 'needs a NIP-46 client (nostr-tools BunkerSigner) against a ready node; the node is not merged yet' }, () => {});
+// Connecting a NIP-46 app and approving its pending request needs a ready signer: cosign.test.mjs.

@@ -103,7 +103,34 @@ struct Running {
 /// none are configured), lets the group's members write to the embedded relay, and attaches
 /// the node to the API.
 pub fn install(st: &AppState, relay: &Relay, liveness: &Liveness, bind: &str) {
-    install_with_bunker(st, relay, liveness, bind, &BunkerSlot::new());
+    let _ = install_with_bunker(st, relay, liveness, bind, &BunkerSlot::new());
+}
+
+/// The signer `serve` runs (node + bunker), for a graceful stop.
+#[derive(Clone)]
+pub struct SignerControl {
+    current: Arc<tokio::sync::Mutex<Option<Running>>>,
+    stopping: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SignerControl {
+    /// Stops the bunker (API slot emptied, relay connections closed), detaches and stops the
+    /// node (subscriptions and relay connections closed); credentials arriving afterwards start
+    /// nothing. Waits for a start in progress to finish first.
+    pub async fn shutdown(&self, st: &AppState) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let old = self.current.lock().await.take();
+        if let Some(old) = old {
+            if let Some(b) = old.bunker {
+                b.shutdown().await;
+                tracing::info!("nip46: bunker stopped");
+            }
+            st.detach_node();
+            old.node.shutdown().await;
+            tracing::info!("signer stopped");
+        }
+    }
 }
 
 /// [`install`], plus the NIP-46 bunker: each started node gets a bunker for its identity
@@ -115,24 +142,33 @@ pub fn install_with_bunker(
     liveness: &Liveness,
     bind: &str,
     bunkers: &BunkerSlot,
-) {
+) -> SignerControl {
     let local_relay = format!("ws://{}", bind.replace("0.0.0.0", "127.0.0.1"));
     let (st2, relay, liveness, slot) =
         (st.clone(), relay.clone(), liveness.clone(), bunkers.clone());
     // The running node: a new keyset (re-import, unlock) shuts it down before its successor
     // starts, so one share never runs twice. Holding the lock serialises concurrent starts.
     let current: Arc<tokio::sync::Mutex<Option<Running>>> = Arc::default();
+    let control = SignerControl {
+        current: current.clone(),
+        stopping: Arc::default(),
+    };
+    let stopping = control.stopping.clone();
     st.set_credentials_hook(Arc::new(move |creds: UnlockedCredentials| {
-        let (st, relay, liveness, local_relay, current, slot) = (
+        let (st, relay, liveness, local_relay, current, slot, stopping) = (
             st2.clone(),
             relay.clone(),
             liveness.clone(),
             local_relay.clone(),
             current.clone(),
             slot.clone(),
+            stopping.clone(),
         );
         tokio::spawn(async move {
             let mut current = current.lock().await;
+            if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
             if let Some(old) = current.take() {
                 if let Some(b) = old.bunker {
                     b.shutdown().await;
@@ -183,6 +219,7 @@ pub fn install_with_bunker(
             }
         });
     }));
+    control
 }
 
 /// The device key (file or systemd credential), loaded once and kept in the API state.
@@ -218,6 +255,8 @@ fn start_bunker(
     }
     let cfg = BunkerConfig {
         relays,
+        // Without RELAYS, bunker:// URIs name the embedded relay as the operator reached the box.
+        embedded_relay: st.cfg.relays.is_empty().then(|| local_relay.to_string()),
         ..Default::default()
     };
     BunkerRuntime::start(

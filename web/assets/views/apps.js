@@ -20,15 +20,34 @@ export async function render(root) {
   // --- connect by bunker:// --------------------------------------------------------------
   const bunkerOut = h('div', { 'aria-live': 'polite' });
   const bname = h('input', { type: 'text', autocomplete: 'off', placeholder: 'e.g. Phone client' });
+  // What the app may do without asking (the link is the operator's approval of the connection).
+  const gboxes = METHODS.map(([m, label]) => {
+    const id = `grant-${m}`;
+    return h('label', { class: 'check', for: id }, h('input', { type: 'checkbox', id, 'data-method': m, checked: m === 'sign_event' }), label);
+  });
+  const gkinds = h('input', { type: 'text', value: '1', autocomplete: 'off', placeholder: 'e.g. 1, 7 or * for all' });
   const bmsg = msgBox();
   const bbtn = h('button', { class: 'btn', type: 'submit' }, 'Create connection link');
-  const bform = h('form', { class: 'card', novalidate: true }, h('h2', {}, 'Connect an app with a link from this box'),
+  const bform = h('form', { class: 'card', novalidate: true, 'aria-labelledby': 'bunker-h' }, h('h2', { id: 'bunker-h' }, 'Connect an app with a link from this box'),
     h('p', {}, 'Create a one-time bunker:// link, then paste it into the app or scan the QR code with it.'),
-    field('Name for the app (optional)', bname), bmsg, bbtn, bunkerOut);
+    field('Name for the app (optional)', bname),
+    h('fieldset', {}, h('legend', {}, 'Allowed without asking'), gboxes,
+      field('Event kinds it may sign', gkinds, 'Anything else the app asks for waits for your answer on this page.')),
+    bmsg, bbtn, bunkerOut);
   bform.addEventListener('submit', async (e) => {
-    e.preventDefault(); bmsg.clear(); bunkerOut.textContent = ''; bbtn.disabled = true;
+    e.preventDefault(); bmsg.clear(); bunkerOut.textContent = '';
+    const methods = {};
+    for (const b of gboxes) { const cb = b.querySelector('input'); if (cb.checked) methods[cb.dataset.method] = true; }
+    const kinds = {};
+    for (const part of gkinds.value.split(/[\s,]+/).filter(Boolean)) {
+      if (part !== '*' && !(/^\d+$/.test(part) && Number(part) <= 65535)) { bmsg.show(`"${part}" is not an event kind number.`); gkinds.focus(); return; }
+      kinds[part] = true;
+    }
+    const body = { policy: { methods, kinds: methods.sign_event ? kinds : {} } };
+    if (bname.value.trim()) body.label = bname.value.trim();
+    bbtn.disabled = true;
     try {
-      const r = await post('api/nip46/bunker', bname.value.trim() ? { label: bname.value.trim() } : {});
+      const r = await post('api/nip46/bunker', body);
       const uri = r.uri || r.bunker || r.url;
       const exp = r.token?.expires_at ?? r.expires_at;
       const qr = h('div', { class: 'qr-holder' });
@@ -66,11 +85,12 @@ export async function render(root) {
     let reqs = []; let sess = []; let err = null;
     try { reqs = (await get('api/nip46/requests?status=pending')).requests || []; } catch (e) { err = e; }
     try { sess = (await get('api/nip46/sessions?history=true')).sessions || []; } catch (e) { err = err || e; }
-    drawPending(reqs, err);
+    const names = new Map(sess.map((x) => [x.pubkey, x.profile?.name]).filter(([, n]) => n));
+    drawPending(reqs, err, names);
     drawSessions(sess, err);
   }
 
-  function drawPending(reqs, err) {
+  function drawPending(reqs, err, names) {
     pending.textContent = '';
     pending.append(h('h2', { id: 'pend-h' }, `Waiting for your answer (${reqs.length})`));
     if (err) { pending.append(h('p', { class: err.missing ? 'msg info' : 'msg error' }, errorText(err))); return; }
@@ -89,7 +109,7 @@ export async function render(root) {
           await load();
         } catch (e) { toast(errorText(e), 'error'); }
       };
-      const app = r.app_name || r.session_name || short(r.session_pubkey || r.client_pubkey, 8);
+      const app = names.get(r.session_pubkey) || r.app_name || r.session_name || short(r.session_pubkey || r.client_pubkey, 8);
       pending.append(h('div', { class: 'card', 'data-testid': 'pending-request' },
         h('p', {}, h('strong', {}, app), ` asks to ${r.method}${kind !== null ? ` (kind ${kind})` : ''}, ${ago(r.created_at)}.`),
         h('details', {}, h('summary', {}, 'Details'), h('pre', {}, JSON.stringify(params, null, 2))),
