@@ -10,4 +10,6 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 fi
 npm_ci tests/interop/legacy
 cargo test --locked --test interop_legacy -- --ignored
-# Not yet: `--test interop_legacy_node` (Frostbox legacy node + two BifrostNode processes) does not pass yet.
+# Frostbox legacy node + two BifrostNode processes (node.mjs, `ws` for Node < 22) on the embedded
+# relay: ping both ways, sign and ECDH in both directions (bounded: 90 s deadline in the test).
+cargo test --locked --test interop_legacy_node -- --ignored

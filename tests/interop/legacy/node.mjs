@@ -1,6 +1,7 @@
 // A real @frostr/bifrost 1.0.7 BifrostNode driven over stdin/stdout, one JSON object per line.
 //   node node.mjs <bfgroup> <bfshare> <relay-url>
-// Prints {"event":"ready","pubkey":…} once connected, then answers each command line with one
+// Prints {"event":"ready","pubkey":…} once connected (proven by an echo through the relay: nostr-tools
+// reports EOSE even when the socket never opened), or {"event":"failed","err":…} and exits 1; then answers each command line with one
 // JSON line {"id":…, "ok":bool, …}. Commands:
 //   {"id":1,"op":"sign","msg":hex32,"peers":[xonly…]}   → {"sigs":[[sighash,pubkey33,sig64]]}
 //   {"id":2,"op":"ecdh","pk":hex,"peers":[xonly…]}      → {"secret":hex33}
@@ -11,7 +12,13 @@
 // (the 1.0.7 library never verifies its own aggregates).
 import { BifrostNode, PackageEncoder } from '@frostr/bifrost'
 import { schnorr } from '@noble/curves/secp256k1'
+import WebSocket from 'ws'
 import readline from 'node:readline'
+
+// nostr-tools (bundled into nostr-p2p's import) falls back to the global WebSocket, which Node < 22
+// does not have: without one the pool never connects, yet BifrostNode still emits `ready` because
+// nostr-tools counts a failed connection as EOSE. `ws` is what a Node user of bifrost installs.
+if (typeof globalThis.WebSocket === 'undefined') globalThis.WebSocket = WebSocket
 
 const [groupStr, shareStr, relay] = process.argv.slice(2)
 if (!groupStr || !shareStr || !relay) {
@@ -32,8 +39,16 @@ node.on('bounced', (e) => { process.stderr.write('bounced: ' + JSON.stringify(e[
 
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n')
 
-node.on('ready', () => out({ event: 'ready', pubkey: node.pubkey }))
+const connected = new Promise((resolve) => node.on('ready', resolve))
 await node.connect()
+await Promise.race([connected, new Promise((resolve) => setTimeout(resolve, 10000))])
+// The relay must really carry our events: an echo to ourselves comes back through it.
+const echo = await node.req.echo('00112233')
+if (!echo.ok) {
+  out({ event: 'failed', err: 'echo through the relay failed: ' + String(echo.err) })
+  process.exit(1)
+}
+out({ event: 'ready', pubkey: node.pubkey })
 
 async function run (cmd) {
   switch (cmd.op) {
