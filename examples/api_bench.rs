@@ -8,6 +8,10 @@
 //! first one's embedded relay. Sign p50/p99 sequential (one keep-alive connection), throughput
 //! with 8 concurrent keep-alive clients, RSS of both processes before/after 10,000 signs.
 //! Prints Markdown tables for BENCHMARKS.md.
+//!
+//! `API_BENCH_SIGN_ONLY=1` skips the start/idle part; `API_BENCH_LOG_DIR=DIR` keeps both
+//! servers' logs (`signer.log`, `cosigner.log`, at `RUST_LOG` or info); the sign part also
+//! prints the CPU time (utime+stime from /proc) each process spent per signature.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -50,6 +54,25 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// utime+stime of a process in milliseconds (/proc/PID/stat, USER_HZ = 100).
+fn cpu_ms(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1.to_string();
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let u: f64 = f.get(11)?.parse().ok()?;
+            let k: f64 = f.get(12)?.parse().ok()?;
+            Some((u + k) * 10.0)
+        })
+        .unwrap_or(0.0)
+}
+
+/// This process's own CPU (the HTTP clients), milliseconds.
+fn self_cpu_ms() -> f64 {
+    cpu_ms(std::process::id())
+}
+
 fn pct(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     if v.is_empty() {
@@ -62,6 +85,10 @@ fn main() {
     let bin = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "target/release/frostbox".into());
+    if std::env::var("API_BENCH_SIGN_ONLY").is_ok_and(|v| v == "1") {
+        sign_bench(&bin);
+        return;
+    }
     let runs: usize = std::env::args()
         .nth(2)
         .and_then(|s| s.parse().ok())
@@ -210,8 +237,15 @@ fn spawn_serve(
     port: u16,
     data: &std::path::Path,
     env: &[(&str, &str)],
+    log: &str,
 ) -> std::process::Child {
     let mut c = Command::new(bin);
+    let stderr = match std::env::var("API_BENCH_LOG_DIR") {
+        Ok(dir) => std::fs::File::create(std::path::Path::new(&dir).join(log))
+            .map(Stdio::from)
+            .unwrap_or_else(|_| Stdio::null()),
+        Err(_) => Stdio::null(),
+    };
     c.args(["serve", "--port", &port.to_string(), "--data"])
         .arg(data)
         .env("ADMIN_SECRET", SECRET)
@@ -219,7 +253,7 @@ fn spawn_serve(
         .env_remove("RELAYS")
         .env_remove("SHARE_CRED")
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(stderr);
     for (k, v) in env {
         c.env(k, v);
     }
@@ -252,7 +286,7 @@ fn sign_bench(bin: &str) {
     let a_addr: SocketAddr = format!("127.0.0.1:{pa}").parse().expect("addr");
     let b_addr: SocketAddr = format!("127.0.0.1:{pb}").parse().expect("addr");
     let relay = format!("ws://127.0.0.1:{pa}");
-    let mut a = spawn_serve(bin, pa, da.path(), &[]);
+    let mut a = spawn_serve(bin, pa, da.path(), &[], "signer.log");
     wait_ready(a_addr);
     let ks = frostbox::frost::keygen(2, 3).expect("keygen");
     let group = GroupPackage::from_keys("bench", &ks.group);
@@ -285,6 +319,7 @@ fn sign_bench(bin: &str) {
             ("SHARE_PASSWORD", pw),
             ("RELAYS", &relay),
         ],
+        "cosigner.log",
     );
     wait_ready(b_addr);
     let t0 = Instant::now();
@@ -305,6 +340,7 @@ fn sign_bench(bin: &str) {
         assert_eq!(st, 200, "{body}");
     }
     let (ra0, rb0) = (rss_kib(a.id()), rss_kib(b.id()));
+    let (ca0, cb0, cc0) = (cpu_ms(a.id()), cpu_ms(b.id()), self_cpu_ms());
     let seq = 2000u64;
     let mut lat = Vec::with_capacity(seq as usize);
     for i in 0..seq {
@@ -313,6 +349,7 @@ fn sign_bench(bin: &str) {
         assert_eq!(st, 200, "{body}");
         lat.push(t.elapsed().as_secs_f64() * 1000.0);
     }
+    let (ca1, cb1, cc1) = (cpu_ms(a.id()), cpu_ms(b.id()), self_cpu_ms());
     let clients = 8u64;
     let per = (10_000 - seq) / clients;
     let t = Instant::now();
@@ -336,14 +373,36 @@ fn sign_bench(bin: &str) {
         h.join().expect("client");
     }
     let conc_s = t.elapsed().as_secs_f64();
+    let (ca2, cb2, cc2) = (cpu_ms(a.id()), cpu_ms(b.id()), self_cpu_ms());
     let (ra1, rb1) = (rss_kib(a.id()), rss_kib(b.id()));
     println!();
     println!("| POST /api/sign, Frostbox co-signer (2-of-3, shared embedded relay) | value |");
     println!("|---|---|");
     println!(
-        "| sequential, one keep-alive client (p50 / p99 of {seq}) | {:.2} / {:.2} ms |",
+        "| sequential, one keep-alive client (p50 / p95 / p99 / max of {seq}) | {:.2} / {:.2} / {:.2} / {:.2} ms |",
         pct(&mut lat.clone(), 0.5),
-        pct(&mut lat, 0.99)
+        pct(&mut lat.clone(), 0.95),
+        pct(&mut lat.clone(), 0.99),
+        pct(&mut lat.clone(), 1.0)
+    );
+    let seq_sum: f64 = lat.iter().sum();
+    println!(
+        "| sequential throughput | {:.0} signs/s |",
+        seq as f64 * 1000.0 / seq_sum
+    );
+    let per_sign = |a: f64, b: f64, n: f64| (b - a) / n;
+    println!(
+        "| CPU per sign, sequential: signer (API+node+relay) / co-signer / HTTP client | {:.2} / {:.2} / {:.2} ms |",
+        per_sign(ca0, ca1, seq as f64),
+        per_sign(cb0, cb1, seq as f64),
+        per_sign(cc0, cc1, seq as f64)
+    );
+    let nc = (per * clients) as f64;
+    println!(
+        "| CPU per sign, 8 concurrent: signer / co-signer / HTTP clients | {:.2} / {:.2} / {:.2} ms |",
+        per_sign(ca1, ca2, nc),
+        per_sign(cb1, cb2, nc),
+        per_sign(cc1, cc2, nc)
     );
     println!(
         "| 8 concurrent keep-alive clients ({} signs) | {:.0} signs/s |",

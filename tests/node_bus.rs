@@ -8,6 +8,7 @@ use frostbox::frost::{self, MemoryNonceLedger};
 use frostbox::frostr::next::group::GroupPackage;
 use frostbox::frostr::next::wire::{Envelope, ErrorPayload, Payload};
 use frostbox::frostr::node::codec::{Codec, KIND};
+use frostbox::frostr::node::policy::Override;
 use frostbox::frostr::node::transport::{LocalBus, Transport, TransportFactory};
 use frostbox::frostr::node::{Node, NodeConfig, NodeError, NodeHandle, Nodes, SupervisorConfig};
 use frostbox::nostr::Event;
@@ -330,4 +331,81 @@ async fn legacy_is_refused_with_migrate_hint() {
     let f: TransportFactory = Arc::new(move || Arc::new(bus.clone()) as Arc<dyn Transport>);
     let err = Node::start_with(cfg, f).await.expect_err("legacy refused");
     assert!(err.to_string().contains("frostbox migrate"), "{err}");
+}
+
+/// Issue 4: the co-signer restarts (its nonce pool is runtime state and is gone); the signer
+/// still holds its old nonces. The co-signer answers `nonce_unavailable`, the signer re-pings
+/// and signs in the same call, well before the sign timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_recovers_at_once_after_the_cosigner_restarts() {
+    let g = group(2, 2, false).await;
+    wait_ready(&g.nodes).await;
+    g.nodes[0].sign([0x31; 32]).await.expect("sign before");
+    g.nodes[1].shutdown().await;
+    let b = g.bus.clone();
+    let factory: TransportFactory = Arc::new(move || Arc::new(b.clone()) as Arc<dyn Transport>);
+    let mut cfg = NodeConfig::new(
+        g.group.clone(),
+        g.shares[1].duplicate(),
+        vec![],
+        Arc::new(MemoryNonceLedger::new()),
+    );
+    cfg.supervisor = fast_supervisor();
+    cfg.label = "m2-restarted".into();
+    let restarted = Node::start_with(cfg, factory).await.expect("restart");
+    // The signer still believes it holds plenty of the co-signer's nonces.
+    let st = g.nodes[0].status();
+    assert!(st.peers[0].incoming_nonces > 5, "{st:?}");
+    let t0 = std::time::Instant::now();
+    let sig = g.nodes[0]
+        .sign([0x32; 32])
+        .await
+        .expect("sign after the restart");
+    assert!(frost::verify_bip340(&g.group.group_pk, &[0x32; 32], &sig));
+    // Sign timeout is 5 s: the refusal was answered, not waited out.
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+    // And signing continues normally with the refreshed pool.
+    for k in 0..20u8 {
+        g.nodes[0].sign([0x40 + k; 32]).await.expect("sign");
+    }
+    restarted.shutdown().await;
+}
+
+/// An ECDH refusal (policy) reaches the initiator as an error at once, also with the
+/// second-quorum cross-check running two rounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ecdh_refusal_is_reported_at_once() {
+    let g = group(2, 3, true).await;
+    wait_ready(&g.nodes).await;
+    let asker = g.nodes[0].pubkey();
+    for n in &g.nodes[1..] {
+        n.update_peer_policy(&asker, |p| p.respond.ecdh = Override::Deny);
+    }
+    let target = frost::xonly(&Secret32::random()).expect("x");
+    let t0 = std::time::Instant::now();
+    let err = g.nodes[0].ecdh(target).await.expect_err("denied");
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+    match err {
+        NodeError::PeerRejected { code, message, .. } => {
+            assert_eq!(code, "peer_denied");
+            assert_eq!(message, "inbound ecdh denied by local policy");
+        }
+        // A ping carried the peers' new policy profile first: not even asked.
+        NodeError::NotEnoughPeers { .. } => {}
+        e => panic!("{e}"),
+    }
+    // Without the cross-check too.
+    let g2 = group(2, 2, false).await;
+    wait_ready(&g2.nodes).await;
+    g2.nodes[1].update_peer_policy(&g2.nodes[0].pubkey(), |p| p.respond.ecdh = Override::Deny);
+    let t0 = std::time::Instant::now();
+    let err = g2.nodes[0].ecdh(target).await.expect_err("denied");
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+    assert!(
+        matches!(
+            err,
+            NodeError::PeerRejected { .. } | NodeError::NotEnoughPeers { .. }
+        ),
+        "{err}"
+    );
 }

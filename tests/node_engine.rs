@@ -7,7 +7,9 @@ use std::sync::Arc;
 use frostbox::frost::{self, MemoryNonceLedger, NonceLedger};
 use frostbox::frostr::next::group::GroupPackage;
 use frostbox::frostr::next::wire::{Envelope, Payload};
-use frostbox::frostr::node::engine::{Completion, Engine, EngineConfig, Outgoing, Started};
+use frostbox::frostr::node::engine::{
+    BAD_REQUEST, Completion, Engine, EngineConfig, NONCE_UNAVAILABLE, Outgoing, Started,
+};
 use frostbox::frostr::node::policy::{Override, PeerPolicy};
 use frostbox::frostr::node::{NodeError, Outcome, Reject};
 use frostbox::vault::secret::Secret32;
@@ -73,17 +75,17 @@ impl Net {
             let (sender, mut o) = q.remove(0);
             tamper(&sender, &mut o.envelope);
             let eng = self.engines.get_mut(&o.to).expect("recipient");
-            match eng.handle(&sender, o.envelope, NOW) {
-                Ok(h) => {
-                    let me = eng.xonly();
-                    for out in h.outgoing {
-                        q.push((me, out));
-                    }
-                    if let Some(c) = h.completion {
-                        done.push(c);
-                    }
-                }
-                Err(r) => rejects.push(r),
+            // `handle_answering`, as the node does: refused requests get an `Error` reply.
+            let (h, refused) = eng.handle_answering(&sender, o.envelope, NOW);
+            let me = eng.xonly();
+            for out in h.outgoing {
+                q.push((me, out));
+            }
+            if let Some(c) = h.completion {
+                done.push(c);
+            }
+            if let Some(r) = refused {
+                rejects.push(r);
             }
         }
         (done, rejects)
@@ -412,8 +414,37 @@ fn bad_sign_requests_are_dropped_without_answer() {
         let mut env = base.clone();
         env.request_id = format!("bad-{i}");
         f(&mut env);
-        let r = n.engines.get_mut(&to).expect("e").handle(&alice, env, NOW);
+        let r = n
+            .engines
+            .get_mut(&to)
+            .expect("e")
+            .handle(&alice, env.clone(), NOW);
         assert!(matches!(r, Err(Reject::Invalid { .. })), "{name}: {r:?}");
+        // The node path answers the refusal under the request id, so Alice fails at once.
+        env.request_id = format!("bad-answered-{i}");
+        let (h, refused) = n
+            .engines
+            .get_mut(&to)
+            .expect("e")
+            .handle_answering(&alice, env, NOW);
+        assert!(matches!(refused, Some(Reject::Invalid { .. })), "{name}");
+        assert_eq!(h.outgoing.len(), 1, "{name}");
+        assert_eq!(h.outgoing[0].to, alice);
+        assert_eq!(
+            h.outgoing[0].envelope.request_id,
+            format!("bad-answered-{i}")
+        );
+        match &h.outgoing[0].envelope.payload {
+            Payload::Error(e) => {
+                let want = if *name == "code" {
+                    NONCE_UNAVAILABLE
+                } else {
+                    BAD_REQUEST
+                };
+                assert_eq!(e.code, want, "{name}: {}", e.message);
+            }
+            p => panic!("{name}: {p:?}"),
+        }
     }
     // The genuine request still works: nothing was consumed by the bad ones.
     let (done, rej) = n.run(alice, vec![Outgoing { to, envelope: base }], &mut |_, _| {});
@@ -516,4 +547,170 @@ fn onboard_request_gets_group_and_100_sorted_nonces() {
         .expect("carol");
     assert_eq!(c.incoming_nonces, 3);
     let _ = (alice_key, &n.ledgers);
+}
+
+fn msg_of(k: u32) -> [u8; 32] {
+    let mut m = [0x5a; 32];
+    m[..4].copy_from_slice(&k.to_be_bytes());
+    m
+}
+
+/// Issue 5 (one sign in ~2,000 lost): Bob builds a ping that re-advertises a nonce Alice holds
+/// (normal, §6.1); before it arrives Alice uses that nonce in a sign request. Alice used to
+/// store it again on receipt and, dozens of signatures later, use it a second time; Bob refused
+/// the spent code and (like bifrost-rs) dropped the request, so the sign timed out. Alice now
+/// remembers the codes she used and ignores stale advertisements of them.
+#[test]
+fn stale_readvertisement_of_a_used_nonce_is_ignored() {
+    let mut n = net(2, 2);
+    n.ping_all();
+    let (alice, bob) = (n.key(0), n.key(1));
+    // Past the 70 nonces of the first ping: Alice now signs with replenished nonces, which
+    // Bob re-advertises (his observation of Alice comes from pings only).
+    for k in 0..90 {
+        n.sign(0, msg_of(k)).expect("warm-up sign");
+    }
+    for round in 0..5u32 {
+        let Started::Round {
+            outgoing: ping,
+            request_id: ping_rid,
+        } = n.eng(1).start_ping(&alice, NOW).expect("ping")
+        else {
+            panic!("ping is a round")
+        };
+        let Payload::PingRequest(p) = &ping[0].envelope.payload else {
+            panic!("ping request")
+        };
+        let advertised: Vec<[u8; 32]> = p.advertised_nonces.iter().map(|d| d.code).collect();
+        let Started::Round { outgoing: sign, .. } = n
+            .eng(0)
+            .start_sign(msg_of(1000 + round), NOW)
+            .expect("sign")
+        else {
+            panic!("sign is a round")
+        };
+        let Payload::SignRequest(sess) = &sign[0].envelope.payload else {
+            panic!("sign request")
+        };
+        let bob_idx = n.engines[&bob].idx();
+        let used = sess
+            .nonces
+            .as_ref()
+            .and_then(|sets| sets.iter().find(|s| s.idx == bob_idx))
+            .map(|s| s.entries[0].code)
+            .expect("bob's nonce");
+        assert!(
+            advertised.contains(&used),
+            "round {round}: the race needs Bob's ping to carry the nonce Alice just used"
+        );
+        // Bob's ping (built before he saw the request) reaches Alice first. Her answer is not
+        // delivered (it would refresh Bob's observation and end the re-advertising).
+        let (_, refused) = n
+            .eng(0)
+            .handle_answering(&bob, ping[0].envelope.clone(), NOW);
+        assert!(refused.is_none(), "{refused:?}");
+        assert!(n.eng(1).cancel(&ping_rid));
+        // What Alice now holds from Bob (her next ping's `held_peer_nonce_codes`).
+        let Started::Round {
+            outgoing: probe,
+            request_id: probe_rid,
+        } = n.eng(0).start_ping(&bob, NOW).expect("probe")
+        else {
+            panic!("ping is a round")
+        };
+        assert!(n.eng(0).cancel(&probe_rid));
+        let Payload::PingRequest(held) = &probe[0].envelope.payload else {
+            panic!("ping request")
+        };
+        assert!(
+            !held.held_peer_nonce_codes.contains(&used),
+            "round {round}: the used nonce is back in Alice's pool"
+        );
+        let (done, rej) = n.run(alice, sign, &mut |_, _| {});
+        assert!(rej.is_empty(), "{rej:?}");
+        assert!(matches!(done[0].result, Ok(Outcome::Signature(_))));
+    }
+    // Every nonce Alice holds from Bob is still one Bob can serve: 300 more signatures (more
+    // than the pool holds) never hit a refused nonce.
+    for k in 0..300 {
+        let sig = n.sign(0, msg_of(2000 + k)).expect("sign after stale pings");
+        assert!(frost::verify_bip340(
+            &n.group.group_pk,
+            &msg_of(2000 + k),
+            &sig
+        ));
+    }
+}
+
+/// Issue 4: a responder that lost its pool (restart) answers `nonce_unavailable` instead of
+/// dropping the request; the initiator fails at once, drops the stale nonces and a ping makes
+/// signing work again.
+#[test]
+fn restarted_responder_answers_nonce_unavailable_and_a_ping_recovers() {
+    let mut n = net(2, 2);
+    n.ping_all();
+    let (alice, bob) = (n.key(0), n.key(1));
+    n.sign(0, [1; 32]).expect("sign before the restart");
+    assert!(n.eng(0).incoming_nonces(&bob) > 5);
+    // Bob restarts: same share and ledger, empty pools.
+    let share = n.engines.get(&bob).expect("bob").share_secret().duplicate();
+    let fresh = Engine::new(
+        n.group.clone(),
+        share,
+        n.ledgers[1].clone(),
+        EngineConfig::default(),
+    )
+    .expect("engine");
+    n.engines.insert(bob, fresh);
+    let Started::Round { outgoing, .. } = n.eng(0).start_sign([2; 32], NOW).expect("start") else {
+        panic!("round")
+    };
+    let (done, rej) = n.run(alice, outgoing, &mut |_, _| {});
+    assert_eq!(rej.len(), 1, "Bob refuses the unknown code: {rej:?}");
+    match done[0].result.clone() {
+        Err(NodeError::PeerRejected {
+            peer,
+            code,
+            message,
+            ..
+        }) => {
+            assert_eq!(peer, hex::encode(bob));
+            assert_eq!(code, NONCE_UNAVAILABLE);
+            assert!(message.contains("unknown"), "{message}");
+        }
+        other => panic!("expected an immediate refusal: {other:?}"),
+    }
+    assert_eq!(n.eng(0).incoming_nonces(&bob), 0, "stale nonces dropped");
+    assert_eq!(n.eng(0).online_peers_short_of_nonces(NOW), vec![bob]);
+    let Started::Round { outgoing, .. } = n.eng(0).start_ping(&bob, NOW).expect("ping") else {
+        panic!("round")
+    };
+    n.run(alice, outgoing, &mut |_, _| {});
+    let sig = n.sign(0, [2; 32]).expect("sign after the ping");
+    assert!(frost::verify_bip340(&n.group.group_pk, &[2; 32], &sig));
+}
+
+/// A refused ECDH request is answered too (`bad_request`), so the initiator does not wait.
+#[test]
+fn invalid_ecdh_request_is_answered_with_an_error() {
+    let mut n = net(2, 3);
+    n.ping_all();
+    let alice = n.key(0);
+    let target = frost::xonly(&Secret32::random()).expect("x");
+    let Started::Round { outgoing, .. } = n.eng(0).start_ecdh(target, NOW).expect("start") else {
+        panic!("round")
+    };
+    let (done, rej) = n.run(alice, outgoing, &mut |_, env| {
+        if let Payload::EcdhRequest(p) = &mut env.payload {
+            p.members.reverse();
+        }
+    });
+    assert_eq!(rej.len(), 1, "{rej:?}");
+    match done[0].result.clone() {
+        Err(NodeError::PeerRejected { code, message, .. }) => {
+            assert_eq!(code, BAD_REQUEST);
+            assert!(message.contains("ascending"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
 }

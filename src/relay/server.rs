@@ -59,6 +59,12 @@ pub struct RelayConfig {
     /// Per-connection token bucket: messages per second and burst.
     pub rate_per_sec: f64,
     pub rate_burst: f64,
+    /// Token bucket of a connection that authenticated (NIP-42) as an allowed key (a group
+    /// member's node, an approved NIP-46 client). A co-signer answers one event per signature,
+    /// so a signer under sustained load publishes far above `rate_per_sec`; with the stranger
+    /// limit its replies were refused ("rate-limited") and the initiator hit its 30 s timeout.
+    pub member_rate_per_sec: f64,
+    pub member_rate_burst: f64,
     pub max_stored_events: usize,
     pub max_stored_bytes: usize,
     /// Stored events are dropped this long after they were received. Default 5 min.
@@ -96,6 +102,8 @@ impl Default for RelayConfig {
             trust_forwarded_for: false,
             rate_per_sec: 50.0,
             rate_burst: 200.0,
+            member_rate_per_sec: 20_000.0,
+            member_rate_burst: 20_000.0,
             max_stored_events: 50_000,
             max_stored_bytes: 64 * 1024 * 1024,
             ttl: Duration::from_secs(300),
@@ -918,6 +926,12 @@ fn handle_text(inner: &Inner, conn: &Conn, st: &mut ConnState, text: &str) {
             let out = match res {
                 Ok(()) => {
                     *m(&conn.authed) = Some(ev.pubkey);
+                    if r(&inner.allowed).contains(&ev.pubkey) {
+                        let cfg = &inner.cfg;
+                        st.bucket.rate = st.bucket.rate.max(cfg.member_rate_per_sec);
+                        st.bucket.burst = st.bucket.burst.max(cfg.member_rate_burst);
+                        st.bucket.tokens = st.bucket.tokens.max(cfg.member_rate_burst);
+                    }
                     proto::ok_msg(&id, true, "")
                 }
                 Err(why) => proto::ok_msg(&id, false, &why),

@@ -22,7 +22,7 @@ use crate::vault::secret::Secret32;
 
 use super::peers::{self, NodeStatus, PeerStatus};
 use super::policy::{Method, Policy};
-use super::pool::{Code, PeerPool, PoolConfig, PoolError};
+use super::pool::{Code, PeerPool, PoolConfig};
 use super::replay::ReplayCache;
 
 /// Result cache windows (§4.3).
@@ -31,6 +31,16 @@ pub const ECDH_CACHE_SECS: u64 = 300;
 pub const RESULT_CACHE_CAP: usize = 256;
 /// Most hashes / ECDH targets per request (§5.2, §5.4).
 pub const MAX_BATCH: usize = 100;
+
+/// `Error` code we answer when a sign request names nonce codes we cannot use (unknown: we
+/// restarted and lost the pool, or never issued them; spent; already in the durable ledger).
+/// bifrost-rs drops such requests silently (§6.2 responder step 4), which leaves the initiator
+/// waiting for its 30 s timeout; peers act on the `Error` variant, not on the code (§5.6), so
+/// the answer is compatible. A Frostbox initiator drops its nonces from us and re-pings.
+pub const NONCE_UNAVAILABLE: &str = "nonce_unavailable";
+/// `Error` code we answer to any other request we refuse after it was authenticated and found
+/// fresh (invalid session, members, ECDH package, ...), so the initiator fails now.
+pub const BAD_REQUEST: &str = "bad_request";
 
 /// Which operation a round belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -292,6 +302,8 @@ pub struct Engine {
     ecdh_cache: ResultCache<[u8; 32]>,
     ledger: Arc<dyn NonceLedger>,
     rejected: u64,
+    /// Set by a request handler that refuses for a nonce reason (answered `NONCE_UNAVAILABLE`).
+    refusal_code: Option<&'static str>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -373,6 +385,7 @@ impl Engine {
             ledger,
             cfg,
             rejected: 0,
+            refusal_code: None,
         })
     }
 
@@ -593,6 +606,26 @@ impl Engine {
             })
             .map(|p| p.xonly)
             .collect()
+    }
+
+    /// Online peers we may ask to sign but hold too few nonces from (they refused a stale
+    /// nonce, or replenishment has not caught up): a ping refills them.
+    pub fn online_peers_short_of_nonces(&self, now: u64) -> Vec<[u8; 32]> {
+        self.peers
+            .values()
+            .filter(|p| p.online(now))
+            .filter(|p| self.policy.allows_outbound(&p.xonly, Method::Sign))
+            .filter(|p| !p.pool.has_usable_incoming())
+            .map(|p| p.xonly)
+            .collect()
+    }
+
+    /// How many incoming nonces we hold from `peer` (0 for a stranger).
+    pub fn incoming_nonces(&self, peer: &[u8; 32]) -> usize {
+        self.peers
+            .get(peer)
+            .map(|p| p.pool.incoming_len())
+            .unwrap_or(0)
     }
 
     fn select_peers(&self, method: Method, now: u64, need: usize) -> Vec<[u8; 32]> {
@@ -839,10 +872,13 @@ impl Engine {
             .peers
             .get_mut(from)
             .ok_or_else(|| Reject::UnknownAuthor(peer.clone()))?;
-        let claimed = st
-            .pool
-            .claim(&codes, |_| false)
-            .map_err(|e: PoolError| invalid(e.to_string()))?;
+        let claimed = match st.pool.claim(&codes, |_| false) {
+            Ok(c) => c,
+            Err(e) => {
+                self.refusal_code = Some(NONCE_UNAVAILABLE);
+                return Err(invalid(e.to_string()));
+            }
+        };
         let mut psigs = Vec::with_capacity(claimed.len());
         for (k, (public, nonce)) in claimed.into_iter().enumerate() {
             let e = &entries[k];
@@ -853,14 +889,19 @@ impl Engine {
                 )));
             }
             // The ledger records the code durably before the signature exists outside.
-            let z = self
-                .signer
-                .sign(
-                    &rounds[usize::from(e.hash_index)],
-                    nonce,
-                    self.ledger.as_ref(),
-                )
-                .map_err(|e| invalid(format!("refusing to sign: {e}")))?;
+            let z = match self.signer.sign(
+                &rounds[usize::from(e.hash_index)],
+                nonce,
+                self.ledger.as_ref(),
+            ) {
+                Ok(z) => z,
+                Err(err) => {
+                    if matches!(err, frost::Error::Ledger(_)) {
+                        self.refusal_code = Some(NONCE_UNAVAILABLE);
+                    }
+                    return Err(invalid(format!("refusing to sign: {err}")));
+                }
+            };
             psigs.push(PartialSig {
                 hash_index: e.hash_index,
                 sighash: s.hashes[usize::from(e.hash_index)],
@@ -1270,6 +1311,11 @@ impl Engine {
 
     // ---------------------------------------------------------------- dispatch
 
+    /// Forgets a pending round whose caller went away (no peer is blamed).
+    pub fn cancel(&mut self, request_id: &str) -> bool {
+        self.pending.remove(request_id).is_some()
+    }
+
     /// Fails a pending round (timeout); returns its completion.
     pub fn expire(&mut self, request_id: &str) -> Option<Completion> {
         let p = self.pending.remove(request_id)?;
@@ -1291,6 +1337,49 @@ impl Engine {
                 peers: p.waiting_on(),
             }),
         })
+    }
+
+    /// As [`Engine::handle`], but a request that was authenticated, fresh and then refused
+    /// (invalid session, unusable nonce codes, bad ECDH package, ...) is answered with an
+    /// `Error` (`NONCE_UNAVAILABLE` or `BAD_REQUEST`, the reason as message) under its
+    /// `request_id`, so the initiator fails at once instead of at its timeout. Returns what to
+    /// send and complete, and the reason a message was refused or dropped (for the log).
+    pub fn handle_answering(
+        &mut self,
+        from: &[u8; 32],
+        env: Envelope,
+        now: u64,
+    ) -> (Handled, Option<Reject>) {
+        let rid = env.request_id.clone();
+        let is_request = matches!(
+            env.payload,
+            Payload::PingRequest(_)
+                | Payload::SignRequest(_)
+                | Payload::EcdhRequest(_)
+                | Payload::OnboardRequest(_)
+        ) && !self.pending.contains_key(&rid);
+        self.refusal_code = None;
+        match self.handle(from, env, now) {
+            Ok(h) => (h, None),
+            Err(r) => {
+                let code = self.refusal_code.take();
+                let mut h = Handled::default();
+                if is_request && matches!(r, Reject::Invalid { .. }) {
+                    h.outgoing.push(Outgoing {
+                        to: *from,
+                        envelope: Envelope {
+                            request_id: rid,
+                            sent_at: now,
+                            payload: Payload::Error(ErrorPayload {
+                                code: code.unwrap_or(BAD_REQUEST).into(),
+                                message: r.to_string(),
+                            }),
+                        },
+                    });
+                }
+                (h, Some(r))
+            }
+        }
     }
 
     /// Handles one authenticated, decrypted envelope from `from` (steps 5–6 of §2, then the
@@ -1394,6 +1483,14 @@ impl Engine {
                         .map(|p| p.op())
                         .unwrap_or(Op::Sign);
                     tracing::warn!(peer = %peer, "peer rejected request: {}:{}", e.code, e.message);
+                    if e.code == NONCE_UNAVAILABLE
+                        && let Some(st) = self.peers.get_mut(from)
+                    {
+                        // The peer no longer knows (some of) the nonces we hold from it: it
+                        // restarted, or we hold a stale copy. Drop them all; a ping refills.
+                        let n = st.pool.clear_incoming();
+                        tracing::info!(peer = %peer, "dropped {n} stale nonce(s) from the peer; it needs a ping");
+                    }
                     Some(Completion {
                         request_id: rid,
                         result: Err(NodeError::PeerRejected {

@@ -129,6 +129,9 @@ impl NodeConfig {
 
 type Waiter = oneshot::Sender<Result<Outcome, NodeError>>;
 
+/// Attempts to publish one reply (50 ms, 200 ms, 800 ms apart).
+const REPLY_ATTEMPTS: u32 = 4;
+
 struct Inner {
     engine: Mutex<Engine>,
     codec: Codec,
@@ -174,8 +177,17 @@ impl Node {
     /// Starts a node on its configured relays (`crate::relay::Pool`).
     pub async fn start(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
         let relays = cfg.relays.clone();
+        // The node answers NIP-42 AUTH challenges with its share key: Frostbox's relay then
+        // knows the connection is a group member's and exempts it from the per-connection
+        // rate limit meant for strangers (a sustained signer publishes far above it).
+        let auth_key = Arc::new(cfg.share.duplicate());
         let factory: TransportFactory = Arc::new(move || {
-            Arc::new(crate::relay::Pool::new(relays.clone())) as Arc<dyn Transport>
+            let pool_cfg = crate::relay::client::PoolConfig {
+                auth_key: Some(auth_key.clone()),
+                ..Default::default()
+            };
+            Arc::new(crate::relay::Pool::with_config(relays.clone(), pool_cfg))
+                as Arc<dyn Transport>
         });
         Self::start_with(cfg, factory).await
     }
@@ -297,26 +309,42 @@ impl Inner {
             }
         };
         self.last_inbound.store(self.now(), Ordering::Relaxed);
-        let handled = {
+        let (h, refused) = {
             let mut eng = lock(&self.engine);
-            eng.handle(&from, env, self.now())
+            eng.handle_answering(&from, env, self.now())
         };
-        match handled {
-            Err(r) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
+        if let Some(r) = refused {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            if h.outgoing.is_empty() {
                 tracing::warn!(node = %self.label, "rejected message: {r}");
+            } else {
+                tracing::warn!(node = %self.label, "refused request (answered with an error): {r}");
             }
-            Ok(h) => {
-                if let Some(c) = h.completion {
-                    self.complete(&c.request_id, c.result);
+        }
+        if let Some(c) = h.completion {
+            self.complete(&c.request_id, c.result);
+        }
+        if !h.outgoing.is_empty() {
+            let me = self.clone();
+            tokio::spawn(async move { me.send_reply(h.outgoing).await });
+        }
+    }
+
+    /// Sends replies; a publish no relay accepted (rate limit, reconnect in progress) is
+    /// retried a few times, since the initiator otherwise waits for its full timeout.
+    async fn send_reply(&self, outgoing: Vec<Outgoing>) {
+        let mut delay = Duration::from_millis(50);
+        for attempt in 1..=REPLY_ATTEMPTS {
+            match self.send(outgoing.clone()).await {
+                Ok(()) => return,
+                Err(e) if attempt == REPLY_ATTEMPTS || self.stopped.load(Ordering::SeqCst) => {
+                    tracing::warn!(node = %self.label, "reply not sent after {attempt} attempt(s): {e}");
+                    return;
                 }
-                if !h.outgoing.is_empty() {
-                    let me = self.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = me.send(h.outgoing).await {
-                            tracing::warn!(node = %me.label, "reply not sent: {e}");
-                        }
-                    });
+                Err(e) => {
+                    tracing::debug!(node = %self.label, "reply not sent (attempt {attempt}), retrying in {delay:?}: {e}");
+                    tokio::time::sleep(delay).await;
+                    delay *= 4;
                 }
             }
         }
@@ -347,12 +375,21 @@ impl Inner {
                 }
             }
         };
+        // If the caller drops this future (client gone, the other quorum of a cross-check
+        // failed), the round is forgotten instead of lingering in the engine.
+        let mut guard = CancelGuard {
+            inner: self,
+            rid: Some(rid.clone()),
+        };
         if let Err(e) = self.send(outgoing).await {
+            guard.rid = None;
             lock(&self.engine).expire(&rid);
             lock(&self.waiters).remove(&rid);
             return Err(e);
         }
-        match tokio::time::timeout(timeout, rx).await {
+        let r = tokio::time::timeout(timeout, rx).await;
+        guard.rid = None;
+        match r {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(NodeError::Stopped),
             Err(_) => {
@@ -380,6 +417,20 @@ impl Inner {
             .into_iter()
             .filter(|ok| *ok)
             .count()
+    }
+}
+
+struct CancelGuard<'a> {
+    inner: &'a Inner,
+    rid: Option<String>,
+}
+
+impl Drop for CancelGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(rid) = self.rid.take() {
+            lock(&self.inner.waiters).remove(&rid);
+            lock(&self.inner.engine).cancel(&rid);
+        }
     }
 }
 
@@ -483,14 +534,52 @@ async fn supervisor(inner: Arc<Inner>) {
 
 impl NodeHandle {
     /// Threshold-signs a 32-byte message (for Nostr: the event id). BIP-340 under `group_pk`.
+    ///
+    /// When a peer refuses our nonce from it (`nonce_unavailable`: it restarted and lost its
+    /// pool) or an online peer is short of nonces, the node pings it (a fresh nonce inventory)
+    /// and tries once more, instead of failing or waiting for the timeout.
     pub async fn sign(&self, msg32: [u8; 32]) -> Result<[u8; 64], NodeError> {
-        match self
-            .inner
-            .run_op(Op::Sign, self.inner.timeouts.sign, |e, now| {
+        let inner = &self.inner;
+        let first = inner
+            .run_op(Op::Sign, inner.timeouts.sign, |e, now| {
                 e.start_sign(msg32, now)
             })
-            .await?
-        {
+            .await;
+        let err = match first {
+            Ok(o) => return Self::signature(o),
+            Err(e) => e,
+        };
+        let refresh: Vec<[u8; 32]> = match &err {
+            NodeError::PeerRejected { peer, code, .. }
+                if code == super::engine::NONCE_UNAVAILABLE =>
+            {
+                super::super::next::hexser::decode_fixed::<32>(peer)
+                    .ok()
+                    .into_iter()
+                    .collect()
+            }
+            NodeError::NotEnoughPeers { .. } => {
+                lock(&inner.engine).online_peers_short_of_nonces(inner.now())
+            }
+            _ => Vec::new(),
+        };
+        if refresh.is_empty() {
+            return Err(err);
+        }
+        tracing::info!(node = %inner.label, "sign: {err}; refreshing nonces from {} peer(s), then retrying", refresh.len());
+        if inner.ping_many(refresh).await == 0 {
+            return Err(err);
+        }
+        let outcome = inner
+            .run_op(Op::Sign, inner.timeouts.sign, |e, now| {
+                e.start_sign(msg32, now)
+            })
+            .await?;
+        Self::signature(outcome)
+    }
+
+    fn signature(o: Outcome) -> Result<[u8; 64], NodeError> {
+        match o {
             Outcome::Signature(s) => Ok(s),
             o => Err(NodeError::Frost(format!("unexpected outcome {o:?}"))),
         }
@@ -516,13 +605,14 @@ impl NodeHandle {
         }
         let first: Vec<[u8; 32]> = cands[..t].to_vec();
         let second: Vec<[u8; 32]> = cands[1..=t].to_vec();
-        let (a, b) = tokio::join!(
+        // try_join: a refusal (or invalid answer) in either quorum fails the call at once.
+        let (a, b) = tokio::try_join!(
             inner.run_op(Op::Ecdh, inner.timeouts.ecdh, |e, now| e
                 .start_ecdh_with(peer_xonly, &first, now)),
             inner.run_op(Op::Ecdh, inner.timeouts.ecdh, |e, now| e
                 .start_ecdh_with(peer_xonly, &second, now)),
-        );
-        let (Outcome::Ecdh(a), Outcome::Ecdh(b)) = (a?, b?) else {
+        )?;
+        let (Outcome::Ecdh(a), Outcome::Ecdh(b)) = (a, b) else {
             return Err(NodeError::Frost("unexpected ECDH outcome".into()));
         };
         if a != b {

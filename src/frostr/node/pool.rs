@@ -59,7 +59,18 @@ pub struct PeerPool<S> {
     incoming_codes: HashSet<Code>,
     /// Codes P last reported holding (∩ my outgoing at that time).
     observed: BTreeSet<Code>,
+    /// Incoming codes I already used in a sign request (most recent `USED_MEMORY`), so that a
+    /// stale advertisement of the same nonce (a ping or `replenish` P built before it processed
+    /// my request, delivered after I took the nonce) cannot put it back into the pool. Without
+    /// this, the nonce would be used a second time and P would refuse it as spent.
+    used: HashSet<Code>,
+    used_order: VecDeque<Code>,
 }
+
+/// How many used incoming codes a pool remembers per peer (32 bytes each, ~64 KiB per peer at
+/// most). A stale advertisement can only carry codes P still held when it built it, i.e. codes
+/// I took at most a few rounds ago; older ones would be refused by P and recovered by a ping.
+pub const USED_MEMORY: usize = 2048;
 
 impl<S> std::fmt::Debug for PeerPool<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -68,6 +79,7 @@ impl<S> std::fmt::Debug for PeerPool<S> {
             .field("spent", &self.spent.len())
             .field("incoming", &self.incoming.len())
             .field("observed", &self.observed.len())
+            .field("used", &self.used.len())
             .finish()
     }
 }
@@ -87,6 +99,8 @@ impl<S> PeerPool<S> {
             incoming: VecDeque::new(),
             incoming_codes: HashSet::new(),
             observed: BTreeSet::new(),
+            used: HashSet::new(),
+            used_order: VecDeque::new(),
         }
     }
 
@@ -194,12 +208,40 @@ impl<S> PeerPool<S> {
             if self.incoming.len() >= self.cfg.pool_size {
                 break;
             }
+            if self.used.contains(&n.code) {
+                continue;
+            }
             if self.incoming_codes.insert(n.code) {
                 self.incoming.push_back(*n);
                 added += 1;
             }
         }
         added
+    }
+
+    /// Drops every incoming nonce from P (P refused one as unknown or spent: it restarted and
+    /// lost its pool, or the nonces are otherwise stale). A ping refills the pool.
+    pub fn clear_incoming(&mut self) -> usize {
+        let n = self.incoming.len();
+        self.incoming.clear();
+        self.incoming_codes.clear();
+        n
+    }
+
+    /// Whether I already used this incoming code in a request (within `USED_MEMORY`).
+    pub fn was_used(&self, code: &Code) -> bool {
+        self.used.contains(code)
+    }
+
+    fn remember_used(&mut self, code: Code) {
+        if self.used.insert(code) {
+            self.used_order.push_back(code);
+            while self.used_order.len() > USED_MEMORY {
+                if let Some(old) = self.used_order.pop_front() {
+                    self.used.remove(&old);
+                }
+            }
+        }
     }
 
     /// Handles a ping (request or response) from P: stores its advertised nonces and replaces
@@ -217,11 +259,15 @@ impl<S> PeerPool<S> {
     pub fn take_oldest_incoming(&mut self) -> Option<DerivedPublicNonce> {
         let n = self.incoming.pop_front()?;
         self.incoming_codes.remove(&n.code);
+        self.remember_used(n.code);
         Some(n)
     }
 
     /// Puts a nonce back at the front (a round failed locally before anything was sent).
     pub fn restore_incoming_front(&mut self, n: DerivedPublicNonce) {
+        if self.used.remove(&n.code) {
+            self.used_order.retain(|c| c != &n.code);
+        }
         if self.incoming_codes.insert(n.code) {
             self.incoming.push_front(n);
         }
@@ -422,5 +468,40 @@ mod tests {
         assert!(!p.has_usable_incoming());
         p.store_incoming(&[dpn(6)]);
         assert!(p.has_usable_incoming());
+    }
+
+    #[test]
+    fn a_used_incoming_nonce_is_not_stored_again_from_a_stale_advertisement() {
+        let mut p: PeerPool<u32> = PeerPool::default();
+        let adv: Vec<DerivedPublicNonce> = (1..=10).map(dpn).collect();
+        assert_eq!(p.store_incoming(&adv), 10);
+        let first = p.take_oldest_incoming().expect("nonce");
+        assert!(p.was_used(&first.code));
+        // The same advertisement arrives again (built before the peer saw my request).
+        assert_eq!(p.store_incoming(&adv), 0);
+        assert_eq!(p.incoming_len(), 9);
+        assert!(!p.held_codes().contains(&first.code));
+        // A nonce put back before anything was sent is usable again.
+        let second = p.take_oldest_incoming().expect("nonce");
+        p.restore_incoming_front(second);
+        assert!(!p.was_used(&second.code));
+        assert_eq!(p.take_oldest_incoming(), Some(second));
+    }
+
+    #[test]
+    fn used_memory_is_bounded_and_clear_incoming_empties_the_pool() {
+        let mut p: PeerPool<u32> = PeerPool::default();
+        for k in 0..(USED_MEMORY as u32 + 10) {
+            p.store_incoming(&[dpn(100_000 + k)]);
+            assert!(p.take_oldest_incoming().is_some());
+        }
+        assert_eq!(p.used.len(), USED_MEMORY);
+        assert_eq!(p.used_order.len(), USED_MEMORY);
+        assert!(!p.was_used(&dpn(100_000).code));
+        assert!(p.was_used(&dpn(100_000 + USED_MEMORY as u32 + 9).code));
+        p.store_incoming(&(1..=8).map(dpn).collect::<Vec<_>>());
+        assert_eq!(p.clear_incoming(), 8);
+        assert_eq!(p.incoming_len(), 0);
+        assert!(p.held_codes().is_empty());
     }
 }
