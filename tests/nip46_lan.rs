@@ -155,6 +155,21 @@ async fn bunker_uri_names_the_address_the_operator_used() {
         )
         .await;
     assert_eq!(v["result"], "ack", "{v}");
+    // get_relays / switch_relays name the relay this client was given, never the loopback
+    // address the bunker itself listens on (a phone told to switch there would be cut off).
+    let v = c.call("2", "get_relays", json!([])).await;
+    let listed: Value = serde_json::from_str(v["result"].as_str().expect("result")).expect("json");
+    assert!(
+        listed.get(format!("ws://localhost:{port}")).is_some(),
+        "{v}"
+    );
+    assert!(!v["result"].to_string().contains("127.0.0.1"), "{v}");
+    let v = c.call("3", "switch_relays", json!([])).await;
+    assert_eq!(
+        v["result"],
+        json!([format!("ws://localhost:{port}")]).to_string(),
+        "{v}"
+    );
     drop(c);
 
     // Configured RELAYS win: a second box on the first one's relay ignores the Host.

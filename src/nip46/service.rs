@@ -340,6 +340,24 @@ impl Bunker {
         out
     }
 
+    /// The relays to name to one client (`get_relays`, `switch_relays`): the ones its bunker://
+    /// URI carried (the embedded relay as the operator's browser reached the box, never the
+    /// loopback address the bunker itself uses), else the ones its nostrconnect:// URI chose,
+    /// else the configured list.
+    fn relays_for(&self, sess: &ClientSession, cfg: &BunkerConfig) -> Vec<String> {
+        if let Some(id) = &sess.token_id
+            && let Ok(tokens) = self.inner.store.list_tokens()
+            && let Some(t) = tokens.into_iter().find(|t| &t.id == id)
+            && !t.relays.is_empty()
+        {
+            return t.relays;
+        }
+        if !sess.relays.is_empty() {
+            return sess.relays.clone();
+        }
+        cfg.relays.clone()
+    }
+
     /// [`Self::create_bunker_uri`] for an operator's HTTP request: the embedded relay is named
     /// as that request reached the box (see [`Self::advertised_relays`]).
     pub fn create_bunker_uri_for(
@@ -875,16 +893,17 @@ impl Bunker {
             "get_public_key" => Ok(hex::encode(self.inner.signer.group_pubkey())),
             "get_relays" => {
                 let mut m = serde_json::Map::new();
-                for r in cfg.relays.iter() {
-                    m.insert(r.clone(), json!({"read": true, "write": true}));
+                for r in self.relays_for(&sess, cfg) {
+                    m.insert(r, json!({"read": true, "write": true}));
                 }
                 Ok(Value::Object(m).to_string())
             }
             "switch_relays" => {
-                if cfg.relays.is_empty() {
+                let relays = self.relays_for(&sess, cfg);
+                if relays.is_empty() {
                     return Ok("null".into());
                 }
-                Ok(json!(cfg.relays).to_string())
+                Ok(json!(relays).to_string())
             }
             "logout" => {
                 let _ = store.delete_client(&ctx.client);
