@@ -7,15 +7,14 @@
 
 mod api_support;
 
+use api_support::nip46_client::Client;
 use api_support::procs::{Proc, bearer, sigterm_and_wait, spawn};
 use api_support::{Resp, get, post, raw};
 use frostbox::frost;
 use frostbox::frostr::next::credential::BfProfile;
 use frostbox::frostr::next::group::GroupPackage;
-use frostbox::nip46::transport::NostrPool;
-use frostbox::nip46::{BunkerUri, Event};
-use frostbox::nostr::{Filter, keys, nip44};
-use frostbox::relay::Pool;
+use frostbox::nip46::BunkerUri;
+use frostbox::nostr::keys;
 use frostbox::vault::secret::Secret32;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -256,71 +255,4 @@ async fn sigterm_stops_the_bunker_and_node_and_keeps_the_session() {
         hex::encode(group_pk),
         "the restored session is answered without a new connect"
     );
-}
-
-/// A minimal NIP-46 client (NIP-44 transport) over one relay.
-struct Client {
-    sk: Secret32,
-    signer: [u8; 32],
-    conv: Secret32,
-    pool: Pool,
-    rx: tokio::sync::mpsc::Receiver<Event>,
-}
-
-impl Client {
-    async fn new(relay: &str, signer: [u8; 32], sk: Secret32) -> Client {
-        let pk = keys::xonly_pubkey(&sk).expect("pk");
-        let conv = nip44::conversation_key(&sk, &signer).expect("conv");
-        let pool = Pool::new(vec![relay.to_string()]);
-        let rx = NostrPool::subscribe(
-            &pool,
-            "c",
-            vec![Filter::new().kinds([24133]).authors([signer]).p_tags([pk])],
-        )
-        .await;
-        let t0 = Instant::now();
-        while pool.connected() < 1 {
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "{relay} not reached"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        Client {
-            sk,
-            signer,
-            conv,
-            pool,
-            rx,
-        }
-    }
-
-    async fn call(&mut self, id: &str, method: &str, params: Value) -> Value {
-        let body = json!({"id": id, "method": method, "params": params}).to_string();
-        let content = nip44::encrypt(&self.conv, &body, nip44::B64::Padded).expect("enc");
-        let ev = Event::sign_random(
-            &self.sk,
-            frostbox::store::now(),
-            24133,
-            vec![vec!["p".into(), hex::encode(self.signer)]],
-            content,
-        )
-        .expect("sign");
-        let _ = self.pool.publish(&ev).await;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                Ok(Some(r)) => {
-                    let v: Value =
-                        serde_json::from_str(&nip44::decrypt(&self.conv, &r.content).expect("dec"))
-                            .expect("json");
-                    if v["id"] == id {
-                        return v;
-                    }
-                }
-                _ => panic!("no answer to {method}"),
-            }
-        }
-    }
 }

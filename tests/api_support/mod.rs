@@ -2,6 +2,7 @@
 //! over a raw `TcpStream`, and a mock signing node backed by a real secp256k1 key.
 #![allow(dead_code)]
 
+pub mod nip46_client;
 pub mod procs;
 
 use frostbox::api::node::{BoxFut, NodeCallError, NodeStatusInfo, PeerInfo, SignerNode};
