@@ -1365,17 +1365,13 @@ impl Engine {
                 let code = self.refusal_code.take();
                 let mut h = Handled::default();
                 if is_request && matches!(r, Reject::Invalid { .. }) {
-                    h.outgoing.push(Outgoing {
-                        to: *from,
-                        envelope: Envelope {
-                            request_id: rid,
-                            sent_at: now,
-                            payload: Payload::Error(ErrorPayload {
-                                code: code.unwrap_or(BAD_REQUEST).into(),
-                                message: r.to_string(),
-                            }),
-                        },
-                    });
+                    h.outgoing.push(error_reply(
+                        from,
+                        rid,
+                        now,
+                        code.unwrap_or(BAD_REQUEST),
+                        r.to_string(),
+                    ));
                 }
                 (h, Some(r))
             }
@@ -1525,17 +1521,13 @@ impl Engine {
         };
         if !self.policy.allows_inbound(from, method) {
             tracing::info!(peer = %peer, method = method.as_str(), "inbound request denied by local policy");
-            out.outgoing.push(Outgoing {
-                to: *from,
-                envelope: Envelope {
-                    request_id: rid,
-                    sent_at: now,
-                    payload: Payload::Error(ErrorPayload {
-                        code: PEER_DENIED.into(),
-                        message: method.denied_message(),
-                    }),
-                },
-            });
+            out.outgoing.push(error_reply(
+                from,
+                rid,
+                now,
+                PEER_DENIED,
+                method.denied_message(),
+            ));
             return Ok(out);
         }
         out.outgoing = match env.payload {
@@ -1566,5 +1558,27 @@ impl Engine {
             _ => Vec::new(),
         };
         Ok(out)
+    }
+}
+
+/// An `Error` answer under `request_id` to peer `to`: how a refused request is answered
+/// (policy denial, unusable nonces, bad package), so the initiator fails at once (§5.6).
+fn error_reply(
+    to: &[u8; 32],
+    request_id: String,
+    now: u64,
+    code: &str,
+    message: String,
+) -> Outgoing {
+    Outgoing {
+        to: *to,
+        envelope: Envelope {
+            request_id,
+            sent_at: now,
+            payload: Payload::Error(ErrorPayload {
+                code: code.into(),
+                message,
+            }),
+        },
     }
 }
