@@ -146,13 +146,7 @@ async fn bunker_uri_names_the_address_the_operator_used() {
     .await;
     assert_eq!(uri.relays, vec![format!("ws://localhost:{port}")]);
     let mut c = Client::new(&uri.relays[0], uri.signer_pubkey, Secret32::random()).await;
-    let v = c
-        .call(
-            "1",
-            "connect",
-            json!([hex::encode(uri.signer_pubkey), uri.secret.expect("secret")]),
-        )
-        .await;
+    let v = c.connect("1", &uri).await;
     assert_eq!(v["result"], "ack", "{v}");
     // get_relays / switch_relays name the relay this client was given, never the loopback
     // address the bunker itself listens on (a phone told to switch there would be cut off).
@@ -199,16 +193,7 @@ async fn sigterm_stops_the_bunker_and_node_and_keeps_the_session() {
     assert_eq!(uri.relays, vec![local.clone()]);
     let csk = Secret32::random();
     let mut c = Client::new(&local, uri.signer_pubkey, csk.duplicate()).await;
-    let v = c
-        .call(
-            "1",
-            "connect",
-            json!([
-                hex::encode(uri.signer_pubkey),
-                uri.secret.clone().expect("s")
-            ]),
-        )
-        .await;
+    let v = c.connect("1", &uri).await;
     assert_eq!(v["result"], "ack", "{v}");
     assert_eq!(
         c.call("2", "get_public_key", json!([])).await["result"],

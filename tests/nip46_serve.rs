@@ -241,16 +241,7 @@ async fn serve_runs_the_bunker_on_the_node() {
     assert!(uri.relays.contains(&relay), "{:?}", uri.relays);
     let csk = Secret32::random();
     let mut c = Client::new(&relay, uri.signer_pubkey, csk.duplicate()).await;
-    let v = c
-        .call(
-            "1",
-            "connect",
-            json!([
-                hex::encode(uri.signer_pubkey),
-                uri.secret.clone().expect("secret")
-            ]),
-        )
-        .await;
+    let v = c.connect("1", &uri).await;
     assert_eq!(v["result"], "ack", "{v}");
     assert_eq!(
         c.call("2", "get_public_key", json!([])).await["result"],
@@ -302,16 +293,7 @@ async fn serve_runs_the_bunker_on_the_node() {
     // (An expired token is covered in tests/nip46_core.rs: the minimum TTL is 60 s.)
     let other = BunkerUri::parse(&new_bunker_uri(p.addr, "sign_event:1").await).expect("parse");
     let mut gone = Client::new(&relay, other.signer_pubkey, Secret32::random()).await;
-    let v = gone
-        .call(
-            "r1",
-            "connect",
-            json!([
-                hex::encode(other.signer_pubkey),
-                other.secret.clone().expect("s")
-            ]),
-        )
-        .await;
+    let v = gone.connect("r1", &other).await;
     assert_eq!(v["result"], "ack", "{v}");
     let r = api(
         p.addr,

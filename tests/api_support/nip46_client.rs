@@ -1,7 +1,7 @@
 //! A minimal NIP-46 client for process tests (NIP-44 transport, one relay): connect, call a
 //! method, count duplicate answers.
-use frostbox::nip46::Event;
 use frostbox::nip46::transport::NostrPool;
+use frostbox::nip46::{BunkerUri, Event};
 use frostbox::nostr::{Filter, keys, nip44};
 use frostbox::relay::Pool;
 use frostbox::vault::secret::Secret32;
@@ -107,6 +107,20 @@ impl Client {
             }
         }
         (first.unwrap_or_else(|| panic!("no answer to {method}")), n)
+    }
+
+    /// `connect` with the bunker:// URI's signer pubkey and secret; returns the answer.
+    pub async fn connect(&mut self, id: &str, uri: &BunkerUri) -> Value {
+        let secret = uri
+            .secret
+            .clone()
+            .expect("the bunker:// URI carries a secret");
+        self.call(
+            id,
+            "connect",
+            json!([hex::encode(uri.signer_pubkey), secret]),
+        )
+        .await
     }
 
     pub async fn call(&mut self, id: &str, method: &str, params: Value) -> Value {
