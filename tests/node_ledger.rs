@@ -88,7 +88,7 @@ fn restarted_node_with_redb_ledger_refuses_nonce() {
         ..req
     };
     match bob2.handle(&alice.xonly(), replay, NOW) {
-        Err(Reject::Invalid { reason, .. }) => {
+        Err(Reject::NonceUnavailable { reason, .. }) => {
             assert!(reason.contains("already consumed"), "{reason}")
         }
         other => panic!("must refuse the consumed nonce: {other:?}"),

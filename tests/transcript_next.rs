@@ -366,7 +366,7 @@ mod replay {
         let (from, req) = f.open(2);
         let mut bob = f.engine(1);
         match bob.handle(&from, req, NOW) {
-            Err(Reject::Invalid { reason, .. }) => {
+            Err(Reject::NonceUnavailable { reason, .. }) => {
                 assert!(reason.contains("unknown"), "{reason}")
             }
             other => panic!("{other:?}"),

@@ -106,7 +106,7 @@ impl From<frost::Error> for NodeError {
     }
 }
 
-/// Why an inbound message was dropped (logged, never answered except policy denials).
+/// Why an inbound message was dropped (logged; `handle_answering` answers refused requests).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Reject {
     #[error("author {0} is not a group member")]
@@ -123,6 +123,10 @@ pub enum Reject {
         kind: &'static str,
         reason: String,
     },
+    /// A well-formed request naming a nonce we no longer hold (or already spent): the sender
+    /// holds stale inventory, so it is answered `NONCE_UNAVAILABLE` and can re-ping at once.
+    #[error("nonce unavailable for {peer}: {reason}")]
+    NonceUnavailable { peer: String, reason: String },
 }
 
 /// An envelope to send to a member (x-only key).
@@ -302,8 +306,6 @@ pub struct Engine {
     ecdh_cache: ResultCache<[u8; 32]>,
     ledger: Arc<dyn NonceLedger>,
     rejected: u64,
-    /// Set by a request handler that refuses for a nonce reason (answered `NONCE_UNAVAILABLE`).
-    refusal_code: Option<&'static str>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -385,7 +387,6 @@ impl Engine {
             ledger,
             cfg,
             rejected: 0,
-            refusal_code: None,
         })
     }
 
@@ -875,8 +876,10 @@ impl Engine {
         let claimed = match st.pool.claim(&codes, |_| false) {
             Ok(c) => c,
             Err(e) => {
-                self.refusal_code = Some(NONCE_UNAVAILABLE);
-                return Err(invalid(e.to_string()));
+                return Err(Reject::NonceUnavailable {
+                    peer,
+                    reason: e.to_string(),
+                });
             }
         };
         let mut psigs = Vec::with_capacity(claimed.len());
@@ -895,12 +898,13 @@ impl Engine {
                 self.ledger.as_ref(),
             ) {
                 Ok(z) => z,
-                Err(err) => {
-                    if matches!(err, frost::Error::Ledger(_)) {
-                        self.refusal_code = Some(NONCE_UNAVAILABLE);
-                    }
-                    return Err(invalid(format!("refusing to sign: {err}")));
+                Err(err @ frost::Error::Ledger(_)) => {
+                    return Err(Reject::NonceUnavailable {
+                        peer,
+                        reason: format!("refusing to sign: {err}"),
+                    });
                 }
+                Err(err) => return Err(invalid(format!("refusing to sign: {err}"))),
             };
             psigs.push(PartialSig {
                 hash_index: e.hash_index,
@@ -1358,20 +1362,18 @@ impl Engine {
                 | Payload::EcdhRequest(_)
                 | Payload::OnboardRequest(_)
         ) && !self.pending.contains_key(&rid);
-        self.refusal_code = None;
         match self.handle(from, env, now) {
             Ok(h) => (h, None),
             Err(r) => {
-                let code = self.refusal_code.take();
                 let mut h = Handled::default();
-                if is_request && matches!(r, Reject::Invalid { .. }) {
-                    h.outgoing.push(error_reply(
-                        from,
-                        rid,
-                        now,
-                        code.unwrap_or(BAD_REQUEST),
-                        r.to_string(),
-                    ));
+                let code = match r {
+                    Reject::Invalid { .. } => Some(BAD_REQUEST),
+                    Reject::NonceUnavailable { .. } => Some(NONCE_UNAVAILABLE),
+                    _ => None,
+                };
+                if is_request && let Some(code) = code {
+                    h.outgoing
+                        .push(error_reply(from, rid, now, code, r.to_string()));
                 }
                 (h, Some(r))
             }
