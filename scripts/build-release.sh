@@ -32,26 +32,46 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(x86_64 aarch64 armv7)
 remap="--remap-path-prefix=$PWD=/build/frostbox --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo --remap-path-prefix=${RUSTUP_HOME:-$HOME/.rustup}=/rustup"
 
+# Targets with a prebuilt std build in ONE cargo invocation: with fat LTO and one codegen unit
+# the final link of each binary is single-threaded, so two targets' links overlap on 2 cores.
+# armv7 (built std) runs on its own afterwards.
+plain=(); built_std=()
 for t in "${targets[@]}"; do
   triple=$(triple_of "$t")
-  var="CARGO_TARGET_$(echo "$triple" | tr 'a-z-' 'A-Z_')_RUSTFLAGS"
-  extra=()
-  flags="$remap"
   if [ "$triple" = armv7-unknown-linux-musleabihf ] && ! rustup target list --installed | grep -qx "$triple"; then
-    # No prebuilt std for this target from the allowed dist mirror: build std ourselves.
-    # The env var replaces .cargo/config.toml's rustflags, so repeat link-self-contained=no.
-    export RUSTC_BOOTSTRAP=1
-    extra=(-Zbuild-std=std,panic_abort)
-    flags="$flags -C link-self-contained=no"
+    built_std+=("$triple")
+  else
+    plain+=("$triple")
   fi
-  t0=$(date +%s)
-  env "$var=$flags" cargo zigbuild --locked --profile "$PROFILE" --target "$triple" "${extra[@]}" --bin frostbox
-  unset RUSTC_BOOTSTRAP
-  secs=$(( $(date +%s) - t0 ))
-  out="$DIST/frostbox-$version-$triple"
-  cp "target/$triple/$PROFILE/frostbox" "$out"
+done
+
+copy_out() { # $1 triple, $2 seconds
+  local out="$DIST/frostbox-$version-$1"
+  cp "target/$1/$PROFILE/frostbox" "$out"
   touch -d "@$SOURCE_DATE_EPOCH" "$out"
-  echo "built $out: $(stat -c %s "$out") bytes in ${secs}s"
+  echo "built $out: $(stat -c %s "$out") bytes in ${2}s"
+}
+
+if [ ${#plain[@]} -gt 0 ]; then
+  envs=(); args=()
+  for triple in "${plain[@]}"; do
+    envs+=("CARGO_TARGET_$(echo "$triple" | tr 'a-z-' 'A-Z_')_RUSTFLAGS=$remap")
+    args+=(--target "$triple")
+  done
+  t0=$(date +%s)
+  env "${envs[@]}" cargo zigbuild --locked --profile "$PROFILE" "${args[@]}" --bin frostbox
+  secs=$(( $(date +%s) - t0 ))
+  for triple in "${plain[@]}"; do copy_out "$triple" "$secs"; done
+fi
+
+for triple in "${built_std[@]}"; do
+  # No prebuilt std for this target from the allowed dist mirror: build std ourselves.
+  # The env var replaces .cargo/config.toml's rustflags, so repeat link-self-contained=no.
+  var="CARGO_TARGET_$(echo "$triple" | tr 'a-z-' 'A-Z_')_RUSTFLAGS"
+  t0=$(date +%s)
+  env "$var=$remap -C link-self-contained=no" RUSTC_BOOTSTRAP=1 \
+    cargo zigbuild --locked --profile "$PROFILE" --target "$triple" -Zbuild-std=std,panic_abort --bin frostbox
+  copy_out "$triple" "$(( $(date +%s) - t0 ))"
 done
 
 ( cd "$DIST" && sha256sum frostbox-"$version"-* > SHA256SUMS )

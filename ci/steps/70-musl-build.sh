@@ -35,13 +35,12 @@ if [ "${FROSTBOX_CI_ARMV7:-0}" = 1 ]; then
 fi
 echo "tools ready in $(( $(date +%s) - t_step )) s"
 
-# --- build, one target at a time, timed ---
+# --- build: x86_64 and aarch64 in one cargo invocation (their single-threaded fat-LTO links
+# overlap on 2 cores), armv7 after them when enabled ---
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}"
-for t in "${targets[@]}"; do
-  t0=$(date +%s)
-  bash scripts/build-release.sh "$t" | tail -1
-  echo "TIMING build $t $(( $(date +%s) - t0 )) s"
-done
+t0=$(date +%s)
+bash scripts/build-release.sh "${targets[@]}" | grep -E '^built '
+echo "TIMING build ${targets[*]} $(( $(date +%s) - t0 )) s"
 
 version=$(awk -F'"' '/^version *=/{print $2; exit}' Cargo.toml)
 max=$((10 * 1024 * 1024))
