@@ -94,3 +94,82 @@ fn restarted_node_with_redb_ledger_refuses_nonce() {
         other => panic!("must refuse the consumed nonce: {other:?}"),
     }
 }
+
+/// Burned in advance: one durable write for a batch; each reserved code is then consumed once
+/// from memory, and after a restart every reserved code (used or not) counts as consumed.
+#[test]
+fn reserved_codes_are_durable_before_use_and_usable_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("data");
+    let (a, b) = ([0x61; 32], [0x62; 32]);
+    {
+        let store = Store::open_dir(&path).expect("open");
+        let l = StoreLedger::new(store.clone());
+        l.reserve(&[a, b]).expect("reserve");
+        assert!(store.is_consumed(&a).expect("read") && store.is_consumed(&b).expect("read"));
+        assert_eq!(store.consumed_count().expect("count"), 2);
+        l.record_consumed(&a)
+            .expect("a reserved code is usable once");
+        assert_eq!(store.consumed_count().expect("count"), 2, "no second write");
+        assert!(l.record_consumed(&a).is_err(), "and only once");
+        assert!(l.reserve(&[b]).is_err(), "a code cannot be reserved twice");
+    }
+    let l = StoreLedger::new(Store::open_dir(&path).expect("reopen"));
+    assert!(
+        l.record_consumed(&b).is_err(),
+        "reserved but unused = consumed after restart"
+    );
+}
+
+/// Every nonce a node advertises is in the redb ledger before the ping carrying it leaves, and a
+/// co-signed round then writes nothing to the ledger (the fsync left the signing path).
+#[test]
+fn advertised_nonces_are_burned_before_they_leave() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open_dir(&dir.path().join("data")).expect("open");
+    let ks = frost::keygen(2, 2).expect("keygen");
+    let group = GroupPackage::from_keys("t", &ks.group);
+    let mk = |i: usize, ledger: Arc<dyn NonceLedger>| {
+        Engine::new(
+            group.clone(),
+            ks.shares[i].secret.duplicate(),
+            ledger,
+            EngineConfig::default(),
+        )
+        .expect("engine")
+    };
+    let mut alice = mk(0, Arc::new(frost::MemoryNonceLedger::new()));
+    let mut bob = mk(1, Arc::new(StoreLedger::new(store.clone())));
+    let Started::Round { outgoing, .. } = bob.start_ping(&alice.xonly(), NOW).expect("ping") else {
+        panic!("round")
+    };
+    let Payload::PingRequest(ping) = &outgoing[0].envelope.payload else {
+        panic!("ping")
+    };
+    assert!(!ping.advertised_nonces.is_empty());
+    for n in &ping.advertised_nonces {
+        assert!(
+            store.is_consumed(&n.code).expect("read"),
+            "advertised before burned"
+        );
+    }
+    // Burned a batch at a time (the rest wait in the node's stock, already on disk).
+    let burned = store.consumed_count().expect("count");
+    assert!(burned >= ping.advertised_nonces.len() as u64);
+    alice.insert_incoming_nonces(&bob.xonly(), &ping.advertised_nonces);
+    let Started::Round { outgoing, .. } = alice.start_sign([9; 32], NOW).expect("start") else {
+        panic!("round")
+    };
+    let h = bob
+        .handle(&alice.xonly(), outgoing[0].envelope.clone(), NOW)
+        .expect("bob co-signs");
+    assert!(matches!(
+        h.outgoing[0].envelope.payload,
+        Payload::SignResponse(_)
+    ));
+    assert_eq!(
+        store.consumed_count().expect("count"),
+        burned,
+        "no write while signing"
+    );
+}

@@ -130,6 +130,16 @@ pub enum LedgerError {
 /// produced). The node implements it with redb.
 pub trait NonceLedger: Send + Sync {
     fn record_consumed(&self, code: &[u8; 32]) -> Result<(), LedgerError>;
+
+    /// Burns freshly generated codes before their public halves leave the box, in one durable
+    /// write for the whole batch. A later `record_consumed` of a reserved code needs no I/O of its
+    /// own (it was on disk before the nonce could be used), so signing pays no fsync; after a
+    /// restart every reserved code counts as consumed. Fails with `AlreadyConsumed` if a code was
+    /// recorded before. The default reserves nothing (each `record_consumed` is durable by itself).
+    fn reserve(&self, codes: &[[u8; 32]]) -> Result<(), LedgerError> {
+        let _ = codes;
+        Ok(())
+    }
 }
 
 /// In-memory ledger (tests, benches, and the CLI's one-shot use).
@@ -169,5 +179,8 @@ impl NonceLedger for MemoryNonceLedger {
 impl<T: NonceLedger + ?Sized> NonceLedger for std::sync::Arc<T> {
     fn record_consumed(&self, code: &[u8; 32]) -> Result<(), LedgerError> {
         (**self).record_consumed(code)
+    }
+    fn reserve(&self, codes: &[[u8; 32]]) -> Result<(), LedgerError> {
+        (**self).reserve(codes)
     }
 }

@@ -588,6 +588,25 @@ impl Store {
         txn.commit().map_err(db)
     }
 
+    /// Records a batch of codes as used in one durable transaction (one fsync for all of them).
+    /// Returns `Ok(false)` and writes nothing if any code was recorded before.
+    pub fn record_consumed_batch(&self, codes: &[[u8; 32]]) -> Result<bool, Error> {
+        let txn = self.db.begin_write().map_err(db)?;
+        {
+            let mut t = txn.open_table(NONCE_LEDGER).map_err(db)?;
+            let at = now();
+            for code in codes {
+                if t.insert(code.as_slice(), at).map_err(db)?.is_some() {
+                    drop(t);
+                    txn.abort().map_err(db)?;
+                    return Ok(false);
+                }
+            }
+        }
+        txn.commit().map_err(db)?;
+        Ok(true)
+    }
+
     /// Whether the nonce with this code was ever recorded as used.
     pub fn is_consumed(&self, code: &[u8; 32]) -> Result<bool, Error> {
         let r = self.db.begin_read().map_err(db)?;
@@ -749,12 +768,17 @@ impl Store {
 /// durable before it returns.
 pub trait NonceLedgerStore: Send + Sync {
     fn record_consumed(&self, code: &[u8; 32]) -> Result<(), Error>;
+    /// `Ok(false)` (nothing written) when any code was recorded before.
+    fn record_consumed_batch(&self, codes: &[[u8; 32]]) -> Result<bool, Error>;
     fn is_consumed(&self, code: &[u8; 32]) -> Result<bool, Error>;
 }
 
 impl NonceLedgerStore for Store {
     fn record_consumed(&self, code: &[u8; 32]) -> Result<(), Error> {
         Store::record_consumed(self, code)
+    }
+    fn record_consumed_batch(&self, codes: &[[u8; 32]]) -> Result<bool, Error> {
+        Store::record_consumed_batch(self, codes)
     }
     fn is_consumed(&self, code: &[u8; 32]) -> Result<bool, Error> {
         Store::is_consumed(self, code)

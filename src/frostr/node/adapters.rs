@@ -1,6 +1,7 @@
 //! Glue to the rest of Frostbox: the redb nonce ledger (`crate::store`) as a
 //! `frost::NonceLedger`, and `NodeHandle` as the API's `SignerNode`.
 
+use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -13,24 +14,40 @@ use super::node::NodeHandle;
 
 /// The durable nonce ledger backed by the redb store. `record_consumed` refuses a code that was
 /// recorded before (also across restarts) and is durable (committed) when it returns `Ok`.
+/// Codes burned in advance with `reserve` (one fsync per batch of freshly generated nonces, before
+/// any of them is advertised) are consumed from memory: the signing path then waits for no disk.
 pub struct StoreLedger {
     store: Store,
-    // Serialises check-and-record within this process (the store is single-process).
-    guard: Mutex<()>,
+    /// Codes on disk but not yet used; the lock also serialises check-and-record within this
+    /// process (the store is single-process).
+    reserved: Mutex<HashSet<[u8; 32]>>,
 }
+
+/// Reserved codes kept in memory at most (32 bytes each). Nonces whose peer never used them
+/// (a peer that restarted, a pool that was cleared) would otherwise accumulate; past the cap the
+/// set is emptied, which fails closed: such a code is then refused as consumed and the peer is
+/// answered `nonce_unavailable` and re-pings.
+const MAX_RESERVED: usize = 1 << 16;
 
 impl StoreLedger {
     pub fn new(store: Store) -> Self {
         Self {
             store,
-            guard: Mutex::new(()),
+            reserved: Mutex::new(HashSet::new()),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<[u8; 32]>> {
+        self.reserved.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 impl NonceLedger for StoreLedger {
     fn record_consumed(&self, code: &[u8; 32]) -> Result<(), LedgerError> {
-        let _g = self.guard.lock().unwrap_or_else(|p| p.into_inner());
+        let mut reserved = self.lock();
+        if reserved.remove(code) {
+            return Ok(());
+        }
         let st: &dyn NonceLedgerStore = &self.store;
         if st
             .is_consumed(code)
@@ -40,6 +57,27 @@ impl NonceLedger for StoreLedger {
         }
         st.record_consumed(code)
             .map_err(|e| LedgerError::Storage(e.to_string()))
+    }
+
+    fn reserve(&self, codes: &[[u8; 32]]) -> Result<(), LedgerError> {
+        if codes.is_empty() {
+            return Ok(());
+        }
+        let mut reserved = self.lock();
+        let st: &dyn NonceLedgerStore = &self.store;
+        if !st
+            .record_consumed_batch(codes)
+            .map_err(|e| LedgerError::Storage(e.to_string()))?
+        {
+            return Err(LedgerError::AlreadyConsumed(
+                "a freshly generated nonce code".into(),
+            ));
+        }
+        if reserved.len() + codes.len() > MAX_RESERVED {
+            reserved.clear();
+        }
+        reserved.extend(codes.iter().copied());
+        Ok(())
     }
 }
 

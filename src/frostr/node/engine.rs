@@ -42,6 +42,41 @@ pub const NONCE_UNAVAILABLE: &str = "nonce_unavailable";
 /// fresh (invalid session, members, ECDH package, ...), so the initiator fails now.
 pub const BAD_REQUEST: &str = "bad_request";
 
+/// Nonces generated (and burned in the ledger with one write) at a time.
+const NONCE_BATCH: usize = 32;
+
+/// Secret nonces whose codes are already in the durable ledger, ready for a peer pool or for a
+/// round we start. Refilled a batch at a time, so the ledger's fsync is paid once per
+/// `NONCE_BATCH` nonces instead of on the signing path, and no nonce exists outside this stock
+/// before its code is on disk.
+#[derive(Default)]
+struct NonceStock {
+    ready: Vec<SigningNonce>,
+}
+
+impl NonceStock {
+    fn take(
+        &mut self,
+        share: &Secret32,
+        ledger: &dyn NonceLedger,
+    ) -> Result<SigningNonce, frost::Error> {
+        if let Some(n) = self.ready.pop() {
+            return Ok(n);
+        }
+        let first = SigningNonce::generate(share)?;
+        let rest = (1..NONCE_BATCH)
+            .map(|_| SigningNonce::generate(share))
+            .collect::<Result<Vec<_>, _>>()?;
+        let codes: Vec<Code> = std::iter::once(&first)
+            .chain(&rest)
+            .map(|n| *n.code())
+            .collect();
+        ledger.reserve(&codes)?;
+        self.ready = rest;
+        Ok(first)
+    }
+}
+
 /// Which operation a round belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -306,6 +341,8 @@ pub struct Engine {
     ecdh_cache: ResultCache<[u8; 32]>,
     ledger: Arc<dyn NonceLedger>,
     rejected: u64,
+    /// Nonces already burned in the ledger, for peer pools and our own rounds.
+    stock: NonceStock,
 }
 
 impl std::fmt::Debug for Engine {
@@ -387,6 +424,7 @@ impl Engine {
             ledger,
             cfg,
             rejected: 0,
+            stock: NonceStock::default(),
         })
     }
 
@@ -428,11 +466,14 @@ impl Engine {
         self.pending.len()
     }
 
-    fn gen_for(
-        share: &Secret32,
-    ) -> impl FnMut() -> Result<(DerivedPublicNonce, SigningNonce), frost::Error> + '_ {
+    /// A nonce generator for a peer pool, fed from the burned stock.
+    fn gen_for<'a>(
+        share: &'a Secret32,
+        stock: &'a mut NonceStock,
+        ledger: &'a dyn NonceLedger,
+    ) -> impl FnMut() -> Result<(DerivedPublicNonce, SigningNonce), frost::Error> + 'a {
         move || {
-            let n = SigningNonce::generate(share)?;
+            let n = stock.take(share, ledger)?;
             Ok((to_dpn(*n.code(), n.public()), n))
         }
     }
@@ -523,7 +564,11 @@ impl Engine {
             .ok_or_else(|| NodeError::UnknownPeer(hex::encode(peer)))?;
         let advertised = st
             .pool
-            .advertise(&mut Self::gen_for(&self.share))
+            .advertise(&mut Self::gen_for(
+                &self.share,
+                &mut self.stock,
+                self.ledger.as_ref(),
+            ))
             .map_err(|e| NodeError::Frost(e.to_string()))?;
         Ok(Ping {
             version: 2,
@@ -684,7 +729,7 @@ impl Engine {
                 }
             }
         }
-        let own = SigningNonce::generate(&self.share)?;
+        let own = self.stock.take(&self.share, self.ledger.as_ref())?;
         let own_pub = own.public();
         let mut sets: Vec<MemberNonces> = taken
             .iter()
@@ -918,7 +963,11 @@ impl Engine {
             .ok_or_else(|| Reject::UnknownAuthor(peer.clone()))?;
         let replenish = st
             .pool
-            .advertise(&mut Self::gen_for(&self.share))
+            .advertise(&mut Self::gen_for(
+                &self.share,
+                &mut self.stock,
+                self.ledger.as_ref(),
+            ))
             .map_err(|e| invalid(e.to_string()))?;
         let pkg = PartialSigPackage {
             idx: self.me_idx,
@@ -1293,7 +1342,10 @@ impl Engine {
             .ok_or_else(|| Reject::UnknownAuthor(peer.clone()))?;
         st.pool.store_incoming(&req.nonces);
         st.pool
-            .fill_outgoing(size, &mut Self::gen_for(&self.share))
+            .fill_outgoing(
+                size,
+                &mut Self::gen_for(&self.share, &mut self.stock, self.ledger.as_ref()),
+            )
             .map_err(|e| Reject::Invalid {
                 peer: peer.clone(),
                 kind: "OnboardRequest",
