@@ -12,6 +12,8 @@
 //! `API_BENCH_SIGN_ONLY=1` skips the start/idle part; `API_BENCH_LOG_DIR=DIR` keeps both
 //! servers' logs (`signer.log`, `cosigner.log`, at `RUST_LOG` or info); the sign part also
 //! prints the CPU time (utime+stime from /proc) each process spent per signature.
+//! `API_BENCH_SOAK=N` then signs N more rounds of 10,000 (8 concurrent clients) and prints both
+//! processes' RSS after each, to show whether memory levels off.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -416,6 +418,45 @@ fn sign_bench(bin: &str) {
         rb0 as f64 / 1024.0,
         rb1 as f64 / 1024.0
     );
+    let soak: u64 = std::env::var("API_BENCH_SOAK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if soak > 0 {
+        println!();
+        println!("| signs so far | RSS signer | RSS co-signer | signs/s in this round |");
+        println!("|---|---|---|---|");
+        println!(
+            "| 10,000 | {:.1} MiB | {:.1} MiB | |",
+            ra1 as f64 / 1024.0,
+            rb1 as f64 / 1024.0
+        );
+    }
+    for round in 1..=soak {
+        let t = Instant::now();
+        let hs: Vec<_> = (0..clients)
+            .map(|k| {
+                std::thread::spawn(move || {
+                    let mut c = Conn::open(a_addr);
+                    for i in 0..10_000 / clients {
+                        let body = sign_body(10_000_000 * round + 100_000 * (k + 1) + i);
+                        let (st, body) = c.call("POST", "/api/sign", SECRET, &body);
+                        assert_eq!(st, 200, "{body}");
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().expect("client");
+        }
+        println!(
+            "| {} | {:.1} MiB | {:.1} MiB | {:.0} |",
+            10_000 * (round + 1),
+            rss_kib(a.id()) as f64 / 1024.0,
+            rss_kib(b.id()) as f64 / 1024.0,
+            10_000.0 / t.elapsed().as_secs_f64()
+        );
+    }
     for ch in [&mut a, &mut b] {
         let _ = Command::new("kill")
             .args(["-TERM", &ch.id().to_string()])

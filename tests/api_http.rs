@@ -24,7 +24,21 @@ async fn health_ready_metrics_and_headers() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["node"], "not_configured");
     s.st.set_ready(false);
-    assert_eq!(get(s.addr, "/ready", &[]).await.status, 503);
+    let r = get(s.addr, "/ready", &[]).await;
+    assert_eq!(r.status, 503);
+    // The 503 carries the readiness body, and the OpenAPI document says so (schemathesis
+    // validates /ready's 503 against it in CI step 60).
+    assert_eq!(r.json()["ready"], false);
+    let spec = frostbox::api::openapi::spec();
+    let schema = &spec["paths"]["/ready"]["get"]["responses"]["503"]["content"]["application/json"]
+        ["schema"];
+    for key in schema["required"].as_array().expect("required") {
+        let key = key.as_str().expect("key");
+        assert!(
+            r.json().get(key).is_some(),
+            "503 body lacks documented {key}"
+        );
+    }
     s.st.set_ready(true);
 
     let r = get(s.addr, "/api/status", &[]).await;

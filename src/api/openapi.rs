@@ -807,12 +807,17 @@ pub fn spec() -> Value {
         } else {
             json!({ "application/json": { "schema": (r.response)() } })
         };
-        op["responses"][ok_status] = json!({ "description": "OK", "content": ok_body });
+        op["responses"][ok_status] = json!({ "description": "OK", "content": ok_body.clone() });
         for e in r.errors {
             op["responses"][e.to_string()] = json!({
                 "description": "Error",
                 "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } },
             });
+        }
+        if r.path == "/ready" {
+            // Not ready is an answer, not an error: the same body with `ready: false`, so a
+            // probe or an operator sees which part is missing.
+            op["responses"]["503"] = json!({ "description": "Not ready", "content": ok_body });
         }
         if let Some(q) = r.request {
             op["requestBody"] = json!({
