@@ -734,7 +734,10 @@ async fn auth_url_names_the_pairing_origin_once_per_pending_request() {
     assert!(f.audit_has(
         &a,
         "pending",
-        &format!("auth_url http://192.168.1.20:8002/#/apps/")
+        &format!(
+            "auth_url http://192.168.1.20:8002/#/apps/{}/",
+            hex::encode(a.pk)
+        )
     ));
     // … then nothing until the operator answers, then the signature.
     tokio::time::sleep(Duration::from_millis(200)).await;
