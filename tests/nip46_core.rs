@@ -468,7 +468,7 @@ async fn policy_denials_malformed_replay_and_rate_limit() {
 async fn pending_requests_approve_deny_timeout_and_auth_url() {
     let mut f = fixture(BunkerConfig {
         pending_timeout: Duration::from_secs(5),
-        auth_url_base: Some("http://box.local/nip46/approve".into()),
+        auth_url_base: Some("http://box.local:8002/".into()),
         ..Default::default()
     });
     let c = Client::new();
@@ -496,8 +496,13 @@ async fn pending_requests_approve_deny_timeout_and_auth_url() {
     assert_eq!(pending.len(), 1);
     assert_eq!(
         auth["error"],
-        format!("http://box.local/nip46/approve/{}", pending[0].id)
+        format!(
+            "http://box.local:8002/#/apps/{}/{}",
+            hex::encode(c.pk),
+            pending[0].id
+        )
     );
+    assert_eq!(auth["id"], "c", "under the client's request id");
     assert_eq!(
         f.bunker.session(&c.pk).expect("s").map(|s| s.status),
         Some(SessionStatus::Pending)
@@ -637,4 +642,232 @@ async fn transport_key_is_persisted_and_nostrconnect_pairs() {
     let (v, _) = c.read(&ev);
     assert_eq!(v["result"], "abc");
     assert!(b2.pair_nostrconnect("nostrconnect://zz", None).is_err());
+}
+
+/// Sends `ev` to the bunker in a task (it stays pending while the request waits) and returns
+/// the first reply, which must be the `auth_url` challenge.
+async fn expect_auth_url(f: &mut Fixture, c: &Client, ev: Event) -> (Value, bool) {
+    let b = f.bunker.clone();
+    tokio::spawn(async move { b.handle_event(ev).await });
+    let first = tokio::time::timeout(Duration::from_secs(3), f.out.recv())
+        .await
+        .expect("a reply within 3 s")
+        .expect("outbox open");
+    let (v, nip04) = c.read(&first);
+    assert_eq!(v["result"], "auth_url", "{v}");
+    (v, nip04)
+}
+
+fn origin(host: &str, tls: bool) -> frostbox::nip46::RequestOrigin {
+    frostbox::nip46::RequestOrigin {
+        host: Some(host.into()),
+        tls,
+    }
+}
+
+/// issue 7: the `auth_url` names the web UI as the operator reached the box when the client
+/// was paired (bunker:// token or nostrconnect://), else the configured fallback; it comes
+/// once per pending request, in the client's transport, before the real answer; never for
+/// in-policy requests; never without a base configured.
+#[tokio::test]
+async fn auth_url_names_the_pairing_origin_once_per_pending_request() {
+    let mut f = fixture(BunkerConfig {
+        pending_timeout: Duration::from_secs(5),
+        auth_url_base: Some("http://frostbox.local:8002".into()),
+        ..Default::default()
+    });
+    let tpl = |k: u16| json!({"kind": k, "content": "x", "tags": []}).to_string();
+
+    // 1. bunker:// token created through http://192.168.1.20:8002, kind 1 granted.
+    let (_, uri) = f
+        .bunker
+        .create_bunker_uri_for(
+            "lan",
+            Some(Policy::from_perms("sign_event:1").0),
+            None,
+            Some(&origin("192.168.1.20:8002", false)),
+        )
+        .expect("token");
+    let secret = frostbox::nip46::BunkerUri::parse(&uri)
+        .expect("uri")
+        .secret
+        .expect("secret");
+    let a = Client::new();
+    let v = f
+        .call(
+            &a,
+            "c",
+            "connect",
+            json!([hex::encode(f.signer_pk), secret]),
+        )
+        .await;
+    assert_eq!(v["result"], "ack");
+    // in policy: the signature, no challenge
+    let v = f.call(&a, "in", "sign_event", json!([tpl(1)])).await;
+    assert!(
+        v["result"].as_str().is_some_and(|r| r.contains("\"sig\"")),
+        "{v}"
+    );
+    assert!(
+        f.out.try_recv().is_err(),
+        "exactly one reply to an in-policy request"
+    );
+
+    // outside policy (kind 7): one challenge naming this box's page of this request …
+    let ev = a.request(&f.signer_pk, "k7", "sign_event", json!([tpl(7)]), false);
+    let (auth, _) = expect_auth_url(&mut f, &a, ev).await;
+    let pending = f
+        .store
+        .list_requests(&[RequestStatus::Pending], 10)
+        .expect("list");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(auth["id"], "k7");
+    assert_eq!(
+        auth["error"],
+        format!(
+            "http://192.168.1.20:8002/#/apps/{}/{}",
+            hex::encode(a.pk),
+            pending[0].id
+        )
+    );
+    // … recorded with the pending request in the audit log …
+    assert!(f.audit_has(
+        &a,
+        "pending",
+        &format!(
+            "auth_url http://192.168.1.20:8002/#/apps/{}/",
+            hex::encode(a.pk)
+        )
+    ));
+    // … then nothing until the operator answers, then the signature.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        f.out.try_recv().is_err(),
+        "one challenge only, no answer yet"
+    );
+    f.bunker
+        .resolve(&pending[0].id, ApprovalDecision::ApproveOnce, None)
+        .expect("approve");
+    let signed = tokio::time::timeout(Duration::from_secs(3), f.out.recv())
+        .await
+        .expect("t")
+        .expect("answer");
+    let (v, _) = a.read(&signed);
+    assert_eq!(v["id"], "k7");
+    let ev = Event::from_json(v["result"].as_str().expect("signed")).expect("event");
+    ev.verify().expect("valid");
+    assert_eq!(ev.kind, 7);
+    assert!(
+        f.out.try_recv().is_err(),
+        "no second challenge after the answer"
+    );
+
+    // 2. nostrconnect:// pasted through a trusted TLS proxy, NIP-04 transport from this client:
+    // the challenge is answered in kind and names https://box.example.
+    let b = Client::new();
+    let nc = format!(
+        "nostrconnect://{}?relay=ws%3A%2F%2F127.0.0.1%3A9&secret=s&perms=nip44_encrypt",
+        hex::encode(b.pk)
+    );
+    f.bunker
+        .pair_nostrconnect_for(&nc, None, Some(&origin("box.example", true)))
+        .expect("pair");
+    let _secret_reply = f.out.try_recv().expect("nostrconnect reply");
+    let ev = b.request(&f.signer_pk, "d", "sign_event", json!([tpl(1)]), true);
+    let (auth, nip04) = expect_auth_url(&mut f, &b, ev).await;
+    assert!(nip04, "answered in the client's transport");
+    let rid = f
+        .store
+        .list_requests(&[RequestStatus::Pending], 1)
+        .expect("l")[0]
+        .id
+        .clone();
+    assert_eq!(
+        auth["error"],
+        format!("https://box.example/#/apps/{}/{rid}", hex::encode(b.pk))
+    );
+    f.bunker
+        .resolve(&rid, ApprovalDecision::DenyOnce, None)
+        .expect("deny");
+    let (v, _) = b.read(
+        &tokio::time::timeout(Duration::from_secs(3), f.out.recv())
+            .await
+            .expect("t")
+            .expect("answer"),
+    );
+    assert_eq!(v["id"], "d");
+    assert_eq!(v["error"], "request denied by the operator");
+
+    // 3. unsolicited connect (no token, no origin): the configured fallback.
+    let u = Client::new();
+    let ev = u.request(
+        &f.signer_pk,
+        "u",
+        "connect",
+        json!([hex::encode(f.signer_pk), "", "sign_event:1"]),
+        false,
+    );
+    let (auth, _) = expect_auth_url(&mut f, &u, ev).await;
+    let rid = f
+        .store
+        .list_requests(&[RequestStatus::Pending], 1)
+        .expect("l")[0]
+        .id
+        .clone();
+    assert_eq!(
+        auth["error"],
+        format!(
+            "http://frostbox.local:8002/#/apps/{}/{rid}",
+            hex::encode(u.pk)
+        )
+    );
+    f.bunker
+        .resolve(&rid, ApprovalDecision::ApproveOnce, None)
+        .expect("approve");
+    let (v, _) = u.read(
+        &tokio::time::timeout(Duration::from_secs(3), f.out.recv())
+            .await
+            .expect("t")
+            .expect("answer"),
+    );
+    assert_eq!(v["result"], "ack");
+}
+
+#[tokio::test]
+async fn no_auth_url_without_a_base() {
+    let mut f = fixture(BunkerConfig {
+        pending_timeout: Duration::from_secs(5),
+        ..Default::default()
+    });
+    let c = Client::new();
+    let ev = c.request(
+        &f.signer_pk,
+        "c",
+        "connect",
+        json!([hex::encode(f.signer_pk), "", ""]),
+        false,
+    );
+    let b = f.bunker.clone();
+    let task = tokio::spawn(async move { b.handle_event(ev).await });
+    let mut rid = None;
+    for _ in 0..100 {
+        if let Some(r) = f
+            .store
+            .list_requests(&[RequestStatus::Pending], 1)
+            .expect("l")
+            .first()
+        {
+            rid = Some(r.id.clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let rid = rid.expect("the connect waits for the operator");
+    assert!(f.out.try_recv().is_err(), "no auth_url without a base");
+    f.bunker
+        .resolve(&rid, ApprovalDecision::DenyOnce, None)
+        .expect("deny");
+    task.await.expect("join");
+    let (v, _) = c.read(&f.out.try_recv().expect("answer"));
+    assert_eq!(v["error"], "request denied by the operator");
 }

@@ -163,6 +163,41 @@ async fn bunker_uri_names_the_address_the_operator_used() {
         json!([format!("ws://localhost:{port}")]).to_string(),
         "{v}"
     );
+    // A request outside the grant: the NIP-46 auth challenge names the web UI the way this
+    // client's URI was made (Host `localhost:<port>`), once; the operator's denial follows.
+    let tpl = json!({"kind": 4, "content": "x", "tags": []}).to_string();
+    c.send("4", "sign_event", json!([tpl])).await;
+    let url = c
+        .wait_auth_url("4", Duration::from_secs(10))
+        .await
+        .expect("auth_url");
+    let h = bearer();
+    let pending = get(
+        p.addr,
+        "/api/nip46/requests?status=pending",
+        &[("Authorization", &h)],
+    )
+    .await
+    .json();
+    let rid = pending["requests"][0]["id"]
+        .as_str()
+        .expect("pending")
+        .to_string();
+    assert_eq!(
+        url,
+        format!("http://localhost:{port}/#/apps/{}/{rid}", hex::encode(c.pk))
+    );
+    let r = post(
+        p.addr,
+        &format!("/api/nip46/requests/{rid}/deny"),
+        &[("Authorization", &h)],
+        "{}",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = c.recv_counted("4", "sign_event", Duration::ZERO).await.0;
+    assert_eq!(v["error"], "request denied by the operator", "{v}");
+    assert_eq!(c.auth_urls_for("4"), vec![url]);
     drop(c);
 
     // Configured RELAYS win: a second box on the first one's relay ignores the Host.

@@ -187,6 +187,23 @@ async fn sign_check(c: &mut Client, id: &str) -> Event {
     ev
 }
 
+/// The id of the pending `sign_event` request of `kind` (waits until it is listed).
+async fn pending_id(addr: SocketAddr, kind: u16) -> String {
+    for _ in 0..100 {
+        let r = api(addr, "GET", "/api/nip46/requests?status=pending", None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        if let Some(id) = r.json()["requests"].as_array().and_then(|a| {
+            a.iter()
+                .find(|x| x["kind"] == kind)
+                .and_then(|x| x["id"].as_str().map(str::to_string))
+        }) {
+            return id;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no pending request of kind {kind}");
+}
+
 async fn new_bunker_uri(addr: SocketAddr, perms: &str) -> String {
     let r = api(
         addr,
@@ -248,25 +265,25 @@ async fn serve_runs_the_bunker_on_the_node() {
         hex::encode(group_pk())
     );
     sign_check(&mut c, "3").await;
-    // Outside the grant (kind 4): queued for the operator, who denies it → NIP-46 error,
-    // nothing signed; the pending request reached /api/nip46/requests.
+    // In-policy requests are answered without an auth challenge.
+    for id in ["1", "2", "3"] {
+        assert!(c.auth_urls_for(id).is_empty(), "{:?}", c.auth_urls);
+    }
+    // Outside the grant (kind 4): queued for the operator; the client first gets one NIP-46
+    // auth challenge naming the web UI page of that request on the address the operator used
+    // to create the bunker:// URI; the operator denies it → NIP-46 error, nothing signed.
     let tpl = json!({"kind": 4, "content": "x", "tags": []}).to_string();
     c.send("4", "sign_event", json!([tpl])).await;
-    let mut pending = None;
-    for _ in 0..100 {
-        let r = api(p.addr, "GET", "/api/nip46/requests?status=pending", None).await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        if let Some(x) = r.json()["requests"]
-            .as_array()
-            .and_then(|a| a.iter().find(|x| x["kind"] == 4).cloned())
-        {
-            pending = Some(x);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let pending = pending.expect("the kind-4 request waits for the operator");
-    let rid = pending["id"].as_str().expect("id");
+    let url = c
+        .wait_auth_url("4", Duration::from_secs(10))
+        .await
+        .expect("an auth_url for the pending request");
+    let rid = pending_id(p.addr, 4).await;
+    assert_eq!(
+        url,
+        format!("http://{}/#/apps/{}/{rid}", p.addr, hex::encode(c.pk)),
+        "the box's host, the app, the request"
+    );
     let r = api(
         p.addr,
         "POST",
@@ -275,9 +292,50 @@ async fn serve_runs_the_bunker_on_the_node() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let (v, _) = c.recv_counted("4", "sign_event", Duration::ZERO).await;
+    let (v, n) = c
+        .recv_counted("4", "sign_event", Duration::from_millis(300))
+        .await;
     assert!(v["result"].is_null() || v["result"] == "", "{v}");
     assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
+    assert_eq!(n, 1, "one answer");
+    assert_eq!(
+        c.auth_urls_for("4").len(),
+        1,
+        "one challenge: {:?}",
+        c.auth_urls
+    );
+    // Outside the grant (kind 7), approved through the API: the challenge, then the
+    // threshold signature under the same request id.
+    let tpl = json!({"kind": 7, "content": "+", "tags": [], "created_at": frostbox::store::now()})
+        .to_string();
+    c.send("4b", "sign_event", json!([tpl])).await;
+    let url = c
+        .wait_auth_url("4b", Duration::from_secs(10))
+        .await
+        .expect("an auth_url for the pending request");
+    let rid = pending_id(p.addr, 7).await;
+    assert!(
+        url.ends_with(&format!("/#/apps/{}/{rid}", hex::encode(c.pk))),
+        "{url}"
+    );
+    let r = api(
+        p.addr,
+        "POST",
+        &format!("/api/nip46/requests/{rid}/approve"),
+        Some("{}"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (v, _) = c.recv_counted("4b", "sign_event", Duration::ZERO).await;
+    let ev = Event::from_json(
+        v["result"]
+            .as_str()
+            .unwrap_or_else(|| panic!("signed: {v}")),
+    )
+    .expect("event");
+    ev.verify().expect("threshold signature verifies");
+    assert_eq!((ev.kind, ev.pubkey), (7, group_pk()));
+    assert_eq!(c.auth_urls_for("4b").len(), 1, "{:?}", c.auth_urls);
     let sessions = api(p.addr, "GET", "/api/nip46/sessions", None).await.json();
     assert!(
         sessions["sessions"]
@@ -438,6 +496,9 @@ async fn nostr_tools_against_serve() {
         secret: Some("00".repeat(32)),
     }
     .to_uri();
+    // Kind-1 signing only: anything else waits for the operator (auth_url flow).
+    let limited = new_bunker_uri(p.addr, "sign_event:1").await;
+    let limited2 = new_bunker_uri(p.addr, "sign_event:1").await;
 
     let mut child = Command::new("node")
         .arg("test.mjs")
@@ -446,6 +507,8 @@ async fn nostr_tools_against_serve() {
         .env("BAD_URI", &bad)
         .env("RELAY_URL", &relay)
         .env("GROUP_PK", hex::encode(group_pk()))
+        .env("LIMITED_URI", &limited)
+        .env("LIMITED_URI_2", &limited2)
         .stdout(Stdio::piped())
         .spawn()
         .expect("node");
@@ -460,6 +523,7 @@ async fn nostr_tools_against_serve() {
     });
     let mut ok = false;
     let mut results = Vec::new();
+    let mut auth_urls = 0;
     let run = async {
         while let Some(line) = rx.recv().await {
             println!("node: {line}");
@@ -473,6 +537,37 @@ async fn nostr_tools_against_serve() {
                 )
                 .await;
                 assert_eq!(r.status, 200, "connect: {}", r.body);
+            } else if let Some(url) = line.strip_prefix("AUTH_URL ") {
+                // The page the app opened names this box as the operator reached it (the
+                // Host of the request that created the link) and the pending request.
+                let prefix = format!("http://{}/#/apps/", p.addr);
+                let rest = url
+                    .strip_prefix(&prefix)
+                    .unwrap_or_else(|| panic!("{url} does not start with {prefix}"));
+                let (app, rid) = rest.split_once('/').expect("/#/apps/<app>/<request>");
+                let pending = pending_id(p.addr, 30023).await;
+                assert_eq!(rid, pending, "the URL names the pending request");
+                let r = api(p.addr, "GET", &format!("/api/nip46/sessions/{app}"), None).await;
+                assert_eq!(r.status, 200, "the URL names a connected app: {}", r.body);
+                auth_urls += 1;
+                let r = api(
+                    p.addr,
+                    "POST",
+                    &format!("/api/nip46/requests/{rid}/approve"),
+                    Some("{}"),
+                )
+                .await;
+                assert_eq!(r.status, 200, "approve: {}", r.body);
+            } else if let Some(kind) = line.strip_prefix("APPROVE_KIND ") {
+                let rid = pending_id(p.addr, kind.parse().expect("kind")).await;
+                let r = api(
+                    p.addr,
+                    "POST",
+                    &format!("/api/nip46/requests/{rid}/approve"),
+                    Some("{}"),
+                )
+                .await;
+                assert_eq!(r.status, 200, "approve: {}", r.body);
             } else if let Some(r) = line.strip_prefix("RESULT ") {
                 results.push(r.to_string());
             } else if line == "OK" {
@@ -491,7 +586,8 @@ async fn nostr_tools_against_serve() {
         p.log.lock().map(|l| l.clone()).unwrap_or_default()
     );
     assert!(status.success() && ok, "node test failed ({status})");
-    assert_eq!(results.len(), 2, "both flows ran: {results:?}");
+    assert_eq!(results.len(), 3, "all three flows ran: {results:?}");
+    assert_eq!(auth_urls, 1, "onauth received one auth_url");
 
     let audit = api(p.addr, "GET", "/api/nip46/audit?limit=2000", None)
         .await

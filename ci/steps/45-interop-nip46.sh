@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # NIP-46 interop: nostr-tools' BunkerSigner (npm, committed lockfile) drives a Frostbox bunker (in
 # process, and inside a real `frostbox serve` with a 2-of-3 bfprofile and a co-signer node) on
-# the embedded relay through a bunker:// URI and a nostrconnect:// flow, every method.
+# the embedded relay through a bunker:// URI and a nostrconnect:// flow, every method; against
+# `serve` also the auth_url flow (BunkerSigner `onauth` gets the URL, the API approves, the
+# signature arrives) and a client without `onauth` that must still get its answer.
 set -euo pipefail
 source ci/lib.sh
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

@@ -148,7 +148,10 @@ async fn serve(cfg: Config, store: Store) -> i32 {
         .unwrap_or(bind.clone());
     // The node reaches the embedded relay at the bound address (`--port 0` included).
     // Each started node also runs its NIP-46 bunker, found by `/api/nip46/*` through `bunkers`.
-    let bunkers = crate::nip46::BunkerSlot::new();
+    // NIP-46 `auth_url`s name the web UI as the operator reached it when pairing the app, else
+    // the bound address (a wildcard bind → http://frostbox.local:<port>).
+    let bunkers = crate::nip46::BunkerSlot::new()
+        .with_auth_url_base(crate::nip46::uri::fallback_web_base(&local));
     let signer =
         crate::frostr::node::factory::install_with_bunker(&st, &relay, &liveness, &local, &bunkers);
     if let Some(c) = env_creds

@@ -313,9 +313,17 @@ struct ConnectBody {
 }
 
 /// Pairs a pasted/scanned `nostrconnect://` URI. The operator's call is the approval: the
-/// client gets `policy` if given, else the permissions it requested.
-async fn connect(Cur(b): Cur, JsonBody(body): JsonBody<ConnectBody>) -> R {
-    let s = b.pair_nostrconnect(&body.uri, body.policy)?;
+/// client gets `policy` if given, else the permissions it requested. Its `auth_url`s name the
+/// web UI as this request reached the box.
+async fn connect(
+    Cur(b): Cur,
+    headers: HeaderMap,
+    uri: Uri,
+    trust: Option<Extension<TrustProxy>>,
+    JsonBody(body): JsonBody<ConnectBody>,
+) -> R {
+    let origin = origin_of(&headers, &uri, trust);
+    let s = b.pair_nostrconnect_for(&body.uri, body.policy, Some(&origin))?;
     Ok(Json(json!({ "session": session_json(&s, false) })))
 }
 
@@ -350,7 +358,14 @@ struct CreateSession {
     policy: Option<Policy>,
 }
 
-async fn create_session(Cur(b): Cur, JsonBody(body): JsonBody<CreateSession>) -> R {
+async fn create_session(
+    Cur(b): Cur,
+    headers: HeaderMap,
+    uri: Uri,
+    trust: Option<Extension<TrustProxy>>,
+    JsonBody(body): JsonBody<CreateSession>,
+) -> R {
+    let web_base = origin_of(&headers, &uri, trust).web_base();
     let pk = pk_param(&body.pubkey)?;
     let now = now_secs();
     let mut relays = Vec::new();
@@ -367,6 +382,7 @@ async fn create_session(Cur(b): Cur, JsonBody(body): JsonBody<CreateSession>) ->
         requested_perms: String::new(),
         transport: TransportKind::Nip44,
         token_id: None,
+        web_base: web_base.or_else(|| existing.as_ref().and_then(|e| e.web_base.clone())),
         created_at: existing.as_ref().map_or(now, |e| e.created_at),
         updated_at: now,
         last_active_at: existing.as_ref().map_or(now, |e| e.last_active_at),
@@ -475,6 +491,16 @@ struct TokenBody {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TrustProxy(pub bool);
 
+/// How the operator's request reached the box (see [`RequestOrigin::from_parts`]).
+fn origin_of(
+    headers: &HeaderMap,
+    uri: &Uri,
+    trust: Option<Extension<TrustProxy>>,
+) -> RequestOrigin {
+    let trust = trust.is_some_and(|Extension(TrustProxy(t))| t);
+    RequestOrigin::from_parts(headers, uri.authority().map(|a| a.as_str()), trust)
+}
+
 /// Creates a single-use `bunker://` URI. The secret appears only in this response. The
 /// embedded relay is named as this request reached the box (`Host`, or a trusted proxy's
 /// forwarded host/proto), not by its loopback address.
@@ -485,8 +511,7 @@ async fn create_token(
     trust: Option<Extension<TrustProxy>>,
     body: Option<Json<TokenBody>>,
 ) -> R {
-    let trust = trust.is_some_and(|Extension(TrustProxy(t))| t);
-    let origin = RequestOrigin::from_parts(&headers, uri.authority().map(|a| a.as_str()), trust);
+    let origin = origin_of(&headers, &uri, trust);
     let body = body.map(|b| b.0).unwrap_or_default();
     let policy = match (body.policy, body.perms) {
         (Some(p), _) => Some(p),

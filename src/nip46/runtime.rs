@@ -22,22 +22,45 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// The bunker currently serving (None while no signing node runs). Cheap clone.
+/// The bunker currently serving (None while no signing node runs), and what `serve` knows
+/// that every bunker started into this slot needs (the web UI's fallback address for
+/// `auth_url`). Cheap clone.
 #[derive(Clone, Default)]
-pub struct BunkerSlot(Arc<RwLock<Option<Bunker>>>);
+pub struct BunkerSlot {
+    current: Arc<RwLock<Option<Bunker>>>,
+    auth_url_base: Option<Arc<str>>,
+}
 
 impl BunkerSlot {
     pub fn new() -> BunkerSlot {
         BunkerSlot::default()
     }
 
+    /// Bunkers started into this slot send NIP-46 `auth_url` challenges for requests that wait
+    /// for the operator, naming the web UI at `base` unless the client was paired through a
+    /// request that named the box's address ([`BunkerConfig::auth_url_base`]). `serve` passes
+    /// [`super::uri::fallback_web_base`] of its bound address.
+    pub fn with_auth_url_base(mut self, base: impl Into<String>) -> BunkerSlot {
+        let base: String = base.into();
+        self.auth_url_base = Some(Arc::from(base.trim_end_matches('/')));
+        self
+    }
+
+    /// The fallback web UI address set by [`Self::with_auth_url_base`].
+    pub fn auth_url_base(&self) -> Option<&str> {
+        self.auth_url_base.as_deref()
+    }
+
     /// The running bunker, if any.
     pub fn get(&self) -> Option<Bunker> {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn set(&self, b: Option<Bunker>) {
-        *self.0.write().unwrap_or_else(|p| p.into_inner()) = b;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = b;
     }
 }
 
@@ -75,7 +98,14 @@ impl BunkerRuntime {
         opts: StartOptions<'_>,
     ) -> Result<BunkerRuntime, Error> {
         let store = RedbNip46Store::new(opts.store, opts.device_key, opts.namespace);
-        let (bunker, io) = Bunker::new(opts.cfg, signer, Arc::new(store))?;
+        let mut cfg = opts.cfg;
+        if cfg.auth_url_base.is_none() {
+            cfg.auth_url_base = opts
+                .slot
+                .and_then(BunkerSlot::auth_url_base)
+                .map(str::to_string);
+        }
+        let (bunker, io) = Bunker::new(cfg, signer, Arc::new(store))?;
         if let Some(r) = opts.relay {
             r.allow_pubkeys([bunker.transport_pubkey()]);
         }

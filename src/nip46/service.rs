@@ -29,8 +29,13 @@ pub struct BunkerConfig {
     pub embedded_relay: Option<String>,
     /// How long a request outside policy waits for the operator. Zero → denied at once.
     pub pending_timeout: Duration,
-    /// When set, requests that wait for the operator get an `auth_url` response
-    /// `<auth_url_base>/<request id>` first (clients that support it open it).
+    /// When set, a request that waits for the operator is first answered (once) with a NIP-46
+    /// auth challenge `{"id", "result": "auth_url", "error": <url>}`, the URL of the web UI
+    /// page of exactly that request ([`auth_url`]: `<base>/#/apps/<client>/<request id>`).
+    /// `<base>` is the address the operator used when the client was paired
+    /// ([`ClientSession::web_base`]), else this value (`serve`: the box's bound address, or
+    /// `http://frostbox.local:<port>`, see [`super::uri::fallback_web_base`]). Clients that
+    /// handle auth challenges open it; the real result follows under the same request id.
     pub auth_url_base: Option<String>,
     /// Per-client token bucket: burst and refill per second.
     pub rate_burst: u32,
@@ -322,6 +327,12 @@ impl Bunker {
         self.create_bunker_uri_for(label, policy, ttl_secs, None)
     }
 
+    /// The web UI address recorded for a client paired through `origin` (see
+    /// [`ClientSession::web_base`]).
+    fn web_base_of(origin: Option<&RequestOrigin>) -> Option<String> {
+        origin.and_then(RequestOrigin::web_base)
+    }
+
     /// The relays a `bunker://` URI names: the bunker's own, with the embedded relay
     /// ([`BunkerConfig::embedded_relay`]) as `origin` reaches it. Without an origin (no HTTP
     /// request behind the call) the relays are named as the bunker uses them.
@@ -393,6 +404,7 @@ impl Bunker {
             expires_at: now + ttl,
             used_at: None,
             used_by: None,
+            web_base: Self::web_base_of(origin),
         };
         self.inner.store.put_token(&token)?;
         let uri = BunkerUri {
@@ -410,6 +422,17 @@ impl Bunker {
         &self,
         uri: &str,
         policy: Option<Policy>,
+    ) -> Result<ClientSession, Error> {
+        self.pair_nostrconnect_for(uri, policy, None)
+    }
+
+    /// [`Self::pair_nostrconnect`] for an operator's HTTP request: the client's `auth_url`s
+    /// name the web UI as that request reached the box.
+    pub fn pair_nostrconnect_for(
+        &self,
+        uri: &str,
+        policy: Option<Policy>,
+        origin: Option<&RequestOrigin>,
     ) -> Result<ClientSession, Error> {
         let u = NostrConnectUri::parse(uri)?;
         let policy = match policy {
@@ -429,6 +452,7 @@ impl Bunker {
             requested_perms: u.perms.clone(),
             transport: TransportKind::Nip44,
             token_id: None,
+            web_base: Self::web_base_of(origin),
             created_at: now,
             updated_at: now,
             last_active_at: now,
@@ -922,7 +946,7 @@ impl Bunker {
                     parse_template(tpl, &self.inner.signer.group_pubkey()).map_err(failed)?;
                 ctx.kind = Some(unsigned.kind);
                 let pending = self
-                    .gate(ctx, &sess.policy, tpl.chars().take(4096).collect(), cfg)
+                    .gate(ctx, &sess, tpl.chars().take(4096).collect(), cfg)
                     .await?;
                 let res = self.inner.signer.sign_event(unsigned).await;
                 let res = match res {
@@ -948,12 +972,7 @@ impl Bunker {
                 let peer = super::uri::parse_hex_pubkey(peer)
                     .map_err(|_| failed("params[0] is not a 64-hex pubkey"))?;
                 let pending = self
-                    .gate(
-                        ctx,
-                        &sess.policy,
-                        format!("peer {}", hex::encode(peer)),
-                        cfg,
-                    )
+                    .gate(ctx, &sess, format!("peer {}", hex::encode(peer)), cfg)
                     .await?;
                 let s = &self.inner.signer;
                 let text = text.clone();
@@ -1033,25 +1052,31 @@ impl Bunker {
     async fn gate(
         &self,
         ctx: &Ctx,
-        policy: &Policy,
+        sess: &ClientSession,
         shown: String,
         cfg: &BunkerConfig,
     ) -> Result<Option<RequestRecord>, Reject> {
-        match policy.decide(&ctx.method, ctx.kind) {
+        match sess.policy.decide(&ctx.method, ctx.kind) {
             Decision::Allow => Ok(None),
             Decision::Deny => Err(denied(match ctx.kind {
                 Some(k) => format!("denied by policy: {} of kind {k}", ctx.method),
                 None => format!("denied by policy: {}", ctx.method),
             })),
-            Decision::Ask => self.ask(ctx, shown, cfg).await.map(Some),
+            Decision::Ask => self
+                .ask(ctx, shown, sess.web_base.as_deref(), cfg)
+                .await
+                .map(Some),
         }
     }
 
-    /// Queues a request for the operator and waits (with timeout) for the decision.
+    /// Queues a request for the operator and waits (with timeout) for the decision. With an
+    /// auth URL base ([`BunkerConfig::auth_url_base`], `web_base` of the client's session
+    /// first) the client gets one `auth_url` challenge naming the request's page first.
     async fn ask(
         &self,
         ctx: &Ctx,
         shown: String,
+        web_base: Option<&str>,
         cfg: &BunkerConfig,
     ) -> Result<RequestRecord, Reject> {
         if cfg.pending_timeout.is_zero() {
@@ -1083,23 +1108,28 @@ impl Bunker {
             .store
             .put_request(&rec)
             .map_err(|e| failed(e.to_string()))?;
+        let url = cfg
+            .auth_url_base
+            .as_deref()
+            .map(|base| auth_url(web_base.unwrap_or(base), &ctx.client_hex, &rec.id));
         self.audit(
             &ctx.client_hex,
             &ctx.id,
             &ctx.method,
             ctx.kind,
             "pending",
-            &format!("queued as {}", rec.id),
+            &match &url {
+                Some(u) => format!("queued as {}; auth_url {u}", rec.id),
+                None => format!("queued as {}", rec.id),
+            },
         );
         self.notify(Notice::Request {
             request: rec.clone(),
         });
-        if let Some(base) = &cfg.auth_url_base {
-            let body = json!({
-                "id": ctx.id,
-                "result": "auth_url",
-                "error": format!("{}/{}", base.trim_end_matches('/'), rec.id),
-            });
+        if let Some(url) = url {
+            // Once per pending request: the client shows the page, then waits for the real
+            // answer under the same id (NIP-46 auth challenge).
+            let body = json!({ "id": ctx.id, "result": "auth_url", "error": url });
             self.send(&ctx.client, ctx.transport, &body.to_string());
         }
         let outcome = tokio::time::timeout(cfg.pending_timeout, rx).await;
@@ -1175,6 +1205,7 @@ impl Bunker {
             requested_perms: perms.chars().take(2048).collect(),
             transport: ctx.transport,
             token_id: None,
+            web_base: None,
             created_at: now,
             updated_at: now,
             last_active_at: now,
@@ -1197,6 +1228,7 @@ impl Bunker {
             tok.used_by = Some(ctx.client);
             store.put_token(&tok).map_err(|e| failed(e.to_string()))?;
             sess.token_id = Some(tok.id.clone());
+            sess.web_base = tok.web_base.clone();
             sess.profile.name = Some(tok.label.clone()).filter(|l| !l.is_empty());
             ctx.detail = format!("token {}", tok.id);
             if let Some(p) = tok.policy {
@@ -1220,7 +1252,7 @@ impl Bunker {
             status: Some(sess.status),
         });
         let shown = format!("perms={}", sess.requested_perms);
-        match self.ask(ctx, shown, cfg).await {
+        match self.ask(ctx, shown, sess.web_base.as_deref(), cfg).await {
             Ok(rec) => {
                 self.finish(Some(rec), &Ok(String::new()), Some("ack".into()));
                 Ok("ack".into())
@@ -1235,6 +1267,15 @@ impl Bunker {
             }
         }
     }
+}
+
+/// The web UI page of one pending request: `<base>/#/apps/<client pubkey hex>/<request id>`
+/// (the Apps page, with that app's request brought to the top and focused).
+pub fn auth_url(base: &str, client_hex: &str, request_id: &str) -> String {
+    format!(
+        "{}/#/apps/{client_hex}/{request_id}",
+        base.trim_end_matches('/')
+    )
 }
 
 /// Two relay URLs name the same relay (case of scheme/host, a trailing slash).

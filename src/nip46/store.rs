@@ -50,6 +50,11 @@ pub struct ClientSession {
     /// The bunker token this client connected with, if any.
     #[serde(default)]
     pub token_id: Option<String>,
+    /// The box's web UI as the operator reached it when this client was paired
+    /// (`http(s)://host[:port]`, from [`super::RequestOrigin::web_base`]): the base of the
+    /// `auth_url` this client gets for requests that wait for the operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_base: Option<String>,
     pub created_at: u64,
     pub updated_at: u64,
     pub last_active_at: u64,
@@ -75,6 +80,10 @@ pub struct BunkerToken {
     pub used_at: Option<u64>,
     #[serde(default, with = "opt_hex")]
     pub used_by: Option<[u8; 32]>,
+    /// The box's web UI as the operator reached it when creating the token; copied into the
+    /// client's session at `connect` (see [`ClientSession::web_base`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_base: Option<String>,
 }
 
 pub(crate) mod hex32 {

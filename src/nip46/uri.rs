@@ -220,6 +220,13 @@ impl RequestOrigin {
         RequestOrigin { host, tls }
     }
 
+    /// The box's web UI as this client reaches it: `http://<host[:port]>` (`https://` behind a
+    /// trusted TLS proxy); `None` when the request named no usable host.
+    pub fn web_base(&self) -> Option<String> {
+        let scheme = if self.tls { "https" } else { "http" };
+        self.host.as_ref().map(|h| format!("{scheme}://{h}"))
+    }
+
     /// The embedded relay (reached by the box on `local`, e.g. `ws://127.0.0.1:8002`) as this
     /// client reaches it: `ws://<host[:port]>` (`wss://` over TLS), else
     /// `ws://frostbox.local:<port of local>`.
@@ -242,6 +249,21 @@ impl RequestOrigin {
                 }
             }
         }
+    }
+}
+
+/// The web UI's address when no request told how the operator reaches the box (a client that
+/// connected without a `bunker://` token or pasted `nostrconnect://` URI): from the bound
+/// socket address `local` (`ip:port`). A wildcard bind (`0.0.0.0`, `::`) → the mDNS name
+/// `http://frostbox.local:<port>`; a specific address (loopback, a LAN IP) → that address.
+pub fn fallback_web_base(local: &str) -> String {
+    match local.parse::<std::net::SocketAddr>() {
+        Ok(a) if a.ip().is_unspecified() => format!("http://{FALLBACK_HOST}:{}", a.port()),
+        Ok(a) => format!("http://{a}"),
+        Err(_) => match local.rsplit_once(':').map(|(_, p)| p.parse::<u16>()) {
+            Some(Ok(p)) => format!("http://{FALLBACK_HOST}:{p}"),
+            _ => format!("http://{FALLBACK_HOST}"),
+        },
     }
 }
 
@@ -417,5 +439,42 @@ mod tests {
         assert_eq!(o.relay_url(local), "wss://box.lan");
         let o = origin(&[("x-forwarded-proto", "https")], true);
         assert_eq!(o.relay_url(local), "wss://frostbox.local:8002");
+    }
+
+    #[test]
+    fn web_base_from_the_request_and_fallback() {
+        assert_eq!(
+            origin(&[("host", "192.168.1.20:8002")], false).web_base(),
+            Some("http://192.168.1.20:8002".into())
+        );
+        let hdrs = [
+            ("host", "127.0.0.1:8002"),
+            ("x-forwarded-host", "umbrel.local"),
+            ("x-forwarded-proto", "https"),
+        ];
+        assert_eq!(
+            origin(&hdrs, true).web_base(),
+            Some("https://umbrel.local".into())
+        );
+        assert_eq!(
+            origin(&hdrs, false).web_base(),
+            Some("http://127.0.0.1:8002".into())
+        );
+        assert_eq!(
+            origin(&[("host", "evil.example/x")], false).web_base(),
+            None
+        );
+        assert_eq!(
+            fallback_web_base("0.0.0.0:8002"),
+            "http://frostbox.local:8002"
+        );
+        assert_eq!(fallback_web_base("[::]:9000"), "http://frostbox.local:9000");
+        assert_eq!(
+            fallback_web_base("127.0.0.1:41234"),
+            "http://127.0.0.1:41234"
+        );
+        assert_eq!(fallback_web_base("[::1]:8002"), "http://[::1]:8002");
+        assert_eq!(fallback_web_base("box:8002"), "http://frostbox.local:8002");
+        assert_eq!(fallback_web_base("nonsense"), "http://frostbox.local");
     }
 }

@@ -1,5 +1,7 @@
 //! A minimal NIP-46 client for process tests (NIP-44 transport, one relay): connect, call a
-//! method, count duplicate answers.
+//! method, count duplicate answers. NIP-46 auth challenges (`"result": "auth_url"`) are not
+//! answers: they are recorded in [`Client::auth_urls`] and the client keeps waiting for the
+//! real result under the same id, as NIP-46 clients do.
 use frostbox::nip46::transport::NostrPool;
 use frostbox::nip46::{BunkerUri, Event};
 use frostbox::nostr::{Filter, keys, nip44};
@@ -16,6 +18,10 @@ pub struct Client {
     pub conv: Secret32,
     pub pool: Pool,
     pub rx: tokio::sync::mpsc::Receiver<Event>,
+    /// Every `auth_url` challenge received: (request id, URL), in arrival order.
+    pub auth_urls: Vec<(String, String)>,
+    /// Replies read while waiting for an auth challenge, for the next `recv_counted`.
+    stash: std::collections::VecDeque<Value>,
 }
 
 impl Client {
@@ -43,6 +49,8 @@ impl Client {
             conv,
             pool,
             rx,
+            auth_urls: Vec::new(),
+            stash: Default::default(),
         }
     }
 
@@ -91,22 +99,78 @@ impl Client {
                 Some(_) => tokio::time::Instant::now() + extra,
                 None => deadline,
             };
-            match tokio::time::timeout_at(until.min(deadline), self.rx.recv()).await {
-                Ok(Some(r)) => {
-                    let v: Value =
-                        serde_json::from_str(&nip44::decrypt(&self.conv, &r.content).expect("dec"))
-                            .expect("json");
-                    if v["id"] == id {
-                        n += 1;
-                        if first.is_none() {
-                            first = Some(v);
-                        }
+            match self.next_answer(until.min(deadline)).await {
+                Some(v) if v["id"] == id => {
+                    n += 1;
+                    if first.is_none() {
+                        first = Some(v);
                     }
                 }
-                _ => break,
+                Some(_) => {}
+                None => break,
             }
         }
         (first.unwrap_or_else(|| panic!("no answer to {method}")), n)
+    }
+
+    fn decode(&self, ev: &Event) -> Value {
+        serde_json::from_str(&nip44::decrypt(&self.conv, &ev.content).expect("dec")).expect("json")
+    }
+
+    /// Records an `auth_url` challenge; false for any other reply.
+    fn take_auth_url(&mut self, v: &Value) -> bool {
+        if v["result"] != "auth_url" {
+            return false;
+        }
+        let rid = v["id"].as_str().unwrap_or_default().to_string();
+        let url = v["error"].as_str().unwrap_or_default().to_string();
+        self.auth_urls.push((rid, url));
+        true
+    }
+
+    /// The next reply that is not an auth challenge (stashed ones first), until `until`.
+    async fn next_answer(&mut self, until: tokio::time::Instant) -> Option<Value> {
+        if let Some(v) = self.stash.pop_front() {
+            return Some(v);
+        }
+        loop {
+            let ev = tokio::time::timeout_at(until, self.rx.recv())
+                .await
+                .ok()
+                .flatten()?;
+            let v = self.decode(&ev);
+            if !self.take_auth_url(&v) {
+                return Some(v);
+            }
+        }
+    }
+
+    /// The `auth_url` challenges received for request `id`.
+    pub fn auth_urls_for(&self, id: &str) -> Vec<String> {
+        self.auth_urls
+            .iter()
+            .filter(|(r, _)| r == id)
+            .map(|(_, u)| u.clone())
+            .collect()
+    }
+
+    /// Waits (up to `within`) until an `auth_url` challenge for request `id` has arrived;
+    /// other replies that arrive meanwhile are kept for the next `recv_counted`.
+    pub async fn wait_auth_url(&mut self, id: &str, within: Duration) -> Option<String> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(u) = self.auth_urls_for(id).into_iter().next() {
+                return Some(u);
+            }
+            let ev = tokio::time::timeout_at(deadline, self.rx.recv())
+                .await
+                .ok()
+                .flatten()?;
+            let v = self.decode(&ev);
+            if !self.take_auth_url(&v) {
+                self.stash.push_back(v);
+            }
+        }
     }
 
     /// `connect` with the bunker:// URI's signer pubkey and secret; returns the answer.

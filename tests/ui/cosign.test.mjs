@@ -2,7 +2,7 @@
 // process and data directory, importing the bfprofile it was given), watch the dashboard turn
 // "Ready to sign", then sign an event from the tools page and check the BIP-340 signature, and
 // connect a real NIP-46 app (nostr-tools BunkerSigner) whose out-of-policy request is approved
-// in the browser.
+// in the browser on the page the app's NIP-46 auth_url opens.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, watchedPage, shot, ADMIN_SECRET } from './harness.mjs';
@@ -13,6 +13,7 @@ const PASS = 'Correct-Horse-42-battery';
 const PKG_PW = 'share-package-pw-8812';
 let a; let b; let context; let page; let seen;
 let share2 = null;
+let linked = null; // the tab the NIP-46 app's auth_url opened
 let secondNode = false;
 
 before(async () => {
@@ -150,7 +151,11 @@ test('connect a NIP-46 app and approve a pending request', async (t) => {
   const pool = new nt.SimplePool();
   const bp = await nt.parseBunkerInput(uri);
   assert.ok(bp && bp.relays.length > 0, `nostr-tools parses ${uri}`);
-  const signer = nt.BunkerSigner.fromBunker(nt.generateSecretKey(), bp, { pool });
+  const authUrls = [];
+  let urlArrived;
+  const gotUrl = new Promise((resolve) => { urlArrived = resolve; });
+  const appSk = nt.generateSecretKey();
+  const signer = nt.BunkerSigner.fromBunker(appSk, bp, { pool, onauth: (url) => { authUrls.push(url); urlArrived(url); } });
   try {
     await within(signer.connect(), 20000, 'connect');
     assert.equal(await within(signer.getPublicKey(), 15000, 'get_public_key'), groupPk);
@@ -158,15 +163,28 @@ test('connect a NIP-46 app and approve a pending request', async (t) => {
     const note = await within(signer.signEvent({ kind: 1, content: 'pre-approved', tags: [], created_at: Math.floor(Date.now() / 1000) }), 30000, 'sign kind 1');
     assert.ok(nt.verifyEvent(note) && note.pubkey === groupPk, 'kind 1 signed by the group key');
 
-    // Outside the grant: the request waits for the operator, who approves it in the browser.
+    assert.equal(authUrls.length, 0, 'no auth_url inside the grant');
+
+    // Outside the grant: the request waits for the operator. The app gets a NIP-46 auth_url
+    // (once) naming this box's page of that request, which the operator opens to approve it.
     const tpl = { kind: 30023, content: 'a long-form note, approved in the UI', tags: [['d', 'frostbox-ui']], created_at: Math.floor(Date.now() / 1000) };
     let settled = false;
     const asked = signer.signEvent(tpl).finally(() => { settled = true; });
     asked.catch(() => {});
-    const req = page.getByTestId('pending-request').filter({ hasText: 'kind 30023' });
+    const url = await within(gotUrl, 30000, 'auth_url');
+    assert.ok(url.startsWith(`${a.url}/#/apps/${nt.getPublicKey(appSk)}/`), url);
+    // The operator opens the link in a new tab (same browser, so already logged in).
+    linked = await watchedPage(context, a.url);
+    const lp = linked.page;
+    lp.setDefaultTimeout(15000);
+    await lp.goto(url);
+    const req = lp.locator('[data-testid="pending-request"][data-target="true"]');
     await req.waitFor({ timeout: 30000 });
+    assert.equal(await req.getAttribute('data-request-id'), url.split('/').pop(), 'the linked request is marked');
+    assert.equal(await lp.getByTestId('pending-request').first().getAttribute('data-target'), 'true', 'and comes first');
     assert.match(await req.innerText(), /nostr-tools app asks to sign_event \(kind 30023\)/);
-    await shot(page, '24-apps-pending');
+    await lp.waitForFunction(() => document.activeElement?.dataset?.target === 'true');
+    await shot(lp, '24-apps-pending');
     assert.equal(settled, false, 'nothing was signed before the operator answered');
     await req.getByRole('button', { name: 'Approve once' }).click();
     const ev = await within(asked, 30000, 'sign kind 30023 after approval');
@@ -178,21 +196,28 @@ test('connect a NIP-46 app and approve a pending request', async (t) => {
     assert.ok(verifySchnorr(ev.sig, ev.id, groupPk), 'BIP-340 signature verifies under the group key');
     assert.ok(nt.verifyEvent(ev), 'nostr-tools verifies it too');
 
-    // The page reflects it: nothing waits, the app is listed, the request was audited.
-    await page.getByRole('region', { name: /Waiting for your answer \(0\)/ }).getByText('No requests are waiting.').waitFor();
-    await page.getByTestId('app-session').filter({ hasText: 'nostr-tools app' }).waitFor();
-    await shot(page, '25-apps-approved');
-    const audit = await page.evaluate(async () => (await fetch('api/nip46/audit?limit=200')).json());
+    assert.equal(authUrls.length, 1, 'exactly one auth_url');
+
+    // The page reflects it: nothing waits, the linked request was answered, the app is
+    // listed, the request was audited.
+    await lp.getByRole('region', { name: /Waiting for your answer \(0\)/ }).getByText('No requests are waiting.').waitFor();
+    await lp.getByTestId('link-target-gone').filter({ hasText: /was approved/ }).waitFor();
+    await lp.getByTestId('app-session').filter({ hasText: 'nostr-tools app' }).waitFor();
+    await shot(lp, '25-apps-approved');
+    const audit = await lp.evaluate(async () => (await fetch('api/nip46/audit?limit=200')).json());
     assert.ok(audit.entries.some((e) => e.method === 'sign_event' && e.kind === 30023 && e.outcome === 'ok'), JSON.stringify(audit));
   } finally {
     await signer.close().catch(() => {});
     pool.destroy?.();
+    await linked?.page.close();
   }
 });
 
 test('no request left the box, no script error, no secret in the logs', () => {
   assert.deepEqual(seen.foreign, []);
   assert.deepEqual(seen.errors, []);
+  assert.deepEqual(linked?.seen.foreign ?? [], []);
+  assert.deepEqual(linked?.seen.errors ?? [], []);
   assert.ok(!seen.statuses.some(([s]) => s === 429), 'rate limited');
   for (const log of [a.log(), b ? b.log() : '']) {
     for (const secret of [PASS, PKG_PW]) assert.ok(!log.includes(secret), 'a password reached a log');

@@ -179,6 +179,29 @@ test('log out ends the session', async () => {
   await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
 });
 
+test('a link into the UI opened while logged out (a NIP-46 auth_url) opens after the login', async () => {
+  await page.getByRole('button', { name: 'Log out' }).first().click();
+  await page.getByRole('heading', { name: 'Log in to Frostbox' }).waitFor();
+  const link = `#/apps/${'ab'.repeat(32)}/${'cd'.repeat(16)}`;
+  await page.goto(`${srv.url}/${link}`);
+  await page.getByRole('heading', { name: 'Log in to Frostbox' }).waitFor();
+  await page.getByLabel('Username').fill(USER);
+  await page.getByLabel('Password').fill(PASS);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: 'Apps', level: 1 }).waitFor();
+  assert.equal(await page.evaluate(() => location.hash), link);
+  const st = await page.evaluate(async () => (await fetch('api/nip46/status')).status);
+  assert.equal(st, 200, 'the bunker runs with the imported keyset');
+  // a request this box does not know: the page says so instead of showing nothing
+  await page.getByTestId('link-target-gone').filter({ hasText: 'not known to this box' }).waitFor();
+  // the next login goes to the dashboard again (the link is used once)
+  await page.getByRole('button', { name: 'Log out' }).first().click();
+  await page.getByLabel('Username').fill(USER);
+  await page.getByLabel('Password').fill(PASS);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+});
+
 test('no request left the box and no script error happened', () => {
   assert.deepEqual(seen.foreign, []);
   assert.deepEqual(seen.errors, []);

@@ -22,10 +22,16 @@ const ROUTES = {
 };
 const PUBLIC = { setup: { view: setup, title: 'Set up' }, login: { view: login, title: 'Log in' } };
 
+// A deep link opened while logged out (e.g. a NIP-46 app's auth_url `#/apps/<app>/<request>`):
+// kept here (not in storage) and opened after the login instead of the dashboard.
+let returnTo = null;
+
 export const ctx = {
   user: null,
   onboarding: null,
   status: null,
+  /** The route to open after logging in (once), else `fallback`. */
+  takeReturn(fallback) { const r = returnTo; returnTo = null; return r || fallback; },
   go(route) { if (location.hash === `#/${route}`) render(); else location.hash = `#/${route}`; },
   async refreshStatus() {
     try { ctx.status = normaliseStatus(await get('api/status')); } catch { /* shown by views */ }
@@ -91,7 +97,11 @@ async function render() {
   if (cleanup) { try { cleanup(); } catch { /* ignore */ } cleanup = null; }
   let route = currentRoute();
   if (!ctx.onboarding?.initialized && route !== 'setup') route = 'setup';
-  else if (!ctx.user && route !== 'login' && route !== 'setup') route = 'login';
+  else if (!ctx.user && route !== 'login' && route !== 'setup') {
+    const want = location.hash.slice(2);
+    if (ROUTES[route] && /^[a-z]+(\/[0-9a-f]{1,64}){0,2}$/.test(want)) returnTo = want;
+    route = 'login';
+  }
   else if (ctx.user && route === 'login') route = 'dashboard';
   const r = ROUTES[route] || PUBLIC[route] || ROUTES.dashboard;
   if (!ROUTES[route] && !PUBLIC[route]) route = 'dashboard';

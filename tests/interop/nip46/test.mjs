@@ -4,6 +4,13 @@
 //   RELAY_URL, GROUP_PK (the identity's x-only pubkey, hex).
 // For the nostrconnect:// flow this script prints "NOSTRCONNECT <uri>" and the harness pairs it
 // through the bunker (the operator's action). Prints "RESULT {...}" lines and "OK" at the end.
+// With LIMITED_URI and LIMITED_URI_2 (two bunker:// links granting kind-1 signing only; `frostbox serve`, which sends
+// NIP-46 auth challenges), requests outside the grant wait for the operator:
+//   * with an `onauth` callback: it receives the auth_url, the script prints "AUTH_URL <url>"
+//     and the harness approves that request through the API;
+//   * without one (clients that ignore auth challenges): the script prints
+//     "APPROVE_KIND <kind>" and the harness approves the pending request of that kind;
+// either way the sign_event promise must resolve with a valid signature.
 import WebSocket from 'ws'
 import { useWebSocketImplementation, SimplePool } from 'nostr-tools/pool'
 import { BunkerSigner, parseBunkerInput, createNostrConnectURI } from 'nostr-tools/nip46'
@@ -15,7 +22,7 @@ import assert from 'node:assert/strict'
 
 useWebSocketImplementation(WebSocket)
 
-const { BUNKER_URI, BAD_URI, RELAY_URL, GROUP_PK } = process.env
+const { BUNKER_URI, BAD_URI, RELAY_URL, GROUP_PK, LIMITED_URI, LIMITED_URI_2 } = process.env
 assert.ok(BUNKER_URI && RELAY_URL && GROUP_PK, 'env BUNKER_URI, RELAY_URL, GROUP_PK required')
 const timeout = (p, ms, what) =>
   Promise.race([p, new Promise((_, rej) => setTimeout(() => rej(new Error(`timeout: ${what}`)), ms))])
@@ -90,6 +97,56 @@ if (BAD_URI) {
   console.log('NOSTRCONNECT ' + uri)
   const signer = await BunkerSigner.fromURI(sk, uri, { pool }, 20000)
   await exerciseAll(signer, 'nostrconnect')
+}
+
+// 4. auth challenges (issue 7): a request outside the grant waits for the operator.
+if (LIMITED_URI) {
+  assert.ok(LIMITED_URI_2, 'LIMITED_URI_2 (a second one-time link) goes with LIMITED_URI')
+  const bp = await parseBunkerInput(LIMITED_URI)
+  const seen = []
+  let gotUrl
+  const urlArrived = new Promise((resolve) => { gotUrl = resolve })
+  const appSk = generateSecretKey()
+  const signer = BunkerSigner.fromBunker(appSk, bp, {
+    pool,
+    onauth: (url) => { seen.push(url); gotUrl(url) },
+  })
+  await timeout(signer.connect(), 15000, 'connect (limited)')
+  const inGrant = await timeout(signer.signEvent({ kind: 1, content: 'in the grant', tags: [], created_at: Math.floor(Date.now() / 1000) }), 20000, 'sign kind 1')
+  assert.ok(verifyEvent(inGrant) && inGrant.pubkey === GROUP_PK)
+  assert.equal(seen.length, 0, 'no auth challenge for a request inside the grant')
+
+  const tpl = { kind: 30023, content: 'approved after an auth_url', tags: [['d', 'x']], created_at: Math.floor(Date.now() / 1000) }
+  const asked = signer.signEvent(tpl)
+  asked.catch(() => {})
+  const url = await timeout(urlArrived, 15000, 'onauth')
+  assert.match(url, /^https?:\/\/[^/]+\/#\/apps\/[0-9a-f]{64}\/[0-9a-f]{32}$/, url)
+  assert.ok(url.includes(`/#/apps/${getPublicKey(appSk)}/`), `the URL names this app: ${url}`)
+  console.log('AUTH_URL ' + url)
+  const signed = await timeout(asked, 30000, 'sign_event after approval')
+  assert.ok(verifyEvent(signed), 'signature verifies')
+  assert.equal(signed.pubkey, GROUP_PK)
+  assert.equal(signed.kind, 30023)
+  assert.equal(seen.length, 1, 'exactly one auth_url for the request')
+  await timeout(signer.logout(), 10000, 'logout (limited)')
+
+  // A client without onauth (nostr-tools warns and keeps waiting) still gets its answer.
+  const plain = BunkerSigner.fromBunker(generateSecretKey(), await parseBunkerInput(LIMITED_URI_2), { pool })
+  await timeout(plain.connect(), 15000, 'connect (no onauth)')
+  const warn = console.warn
+  const warned = []
+  console.warn = (...a) => { warned.push(a.join(' ')) }
+  try {
+    const p2 = plain.signEvent({ kind: 30024, content: 'no onauth', tags: [], created_at: Math.floor(Date.now() / 1000) })
+    p2.catch(() => {})
+    console.log('APPROVE_KIND 30024')
+    const ev2 = await timeout(p2, 30000, 'sign_event without onauth')
+    assert.ok(verifyEvent(ev2) && ev2.pubkey === GROUP_PK && ev2.kind === 30024)
+  } finally { console.warn = warn }
+  assert.ok(warned.some((w) => w.includes('auth_url')), `nostr-tools saw the challenge: ${warned}`)
+  console.log('RESULT ' + JSON.stringify({ flow: 'auth_url', url, sig_ok: true }))
+  await plain.close()
+  await signer.close()
 }
 
 console.log('OK')

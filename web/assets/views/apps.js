@@ -8,6 +8,19 @@ const METHODS = [
   ['nip04_encrypt', 'Encrypt (NIP-04)'], ['nip04_decrypt', 'Decrypt (NIP-04)'],
 ];
 
+// `#/apps/<client pubkey>/<request id>`: the page a NIP-46 app's auth_url opens (the bunker
+// sends it once when a request waits for the operator). That request comes first, marked and
+// focused; if it is no longer waiting, the page says what happened to it.
+function linkTarget() {
+  const m = location.hash.match(/^#\/apps\/([0-9a-f]{64})(?:\/([0-9a-f]{1,64}))?$/);
+  return m ? { app: m[1], request: m[2] || null } : null;
+}
+
+const OUTCOME = {
+  approved: 'was approved', completed: 'was approved and answered', denied: 'was denied',
+  failed: 'was approved but failed', expired: 'timed out before anyone answered',
+};
+
 function kindsText(kinds) {
   if (!kinds) return '';
   return Object.entries(kinds).filter(([, v]) => v).map(([k]) => k).join(', ');
@@ -81,20 +94,42 @@ export async function render(root) {
   const sessions = h('section', { class: 'card', 'aria-labelledby': 'sess-h' });
   root.append(pending, bform, nform, sessions);
 
+  const target = linkTarget();
+  let focused = false;
+
   async function load() {
-    let reqs = []; let sess = []; let err = null;
+    let reqs = []; let sess = []; let err = null; let gone = null;
     try { reqs = (await get('api/nip46/requests?status=pending')).requests || []; } catch (e) { err = e; }
     try { sess = (await get('api/nip46/sessions?history=true')).sessions || []; } catch (e) { err = err || e; }
+    if (!err && target?.request && !reqs.some((r) => r.id === target.request)) {
+      try {
+        const all = (await get('api/nip46/requests?limit=500')).requests || [];
+        gone = all.find((r) => r.id === target.request) || { status: 'unknown' };
+      } catch { gone = { status: 'unknown' }; }
+    }
     const names = new Map(sess.map((x) => [x.pubkey, x.profile?.name]).filter(([, n]) => n));
-    drawPending(reqs, err, names);
+    drawPending(reqs, err, names, gone);
     drawSessions(sess, err);
   }
 
-  function drawPending(reqs, err, names) {
+  function isTarget(r) {
+    if (!target) return false;
+    return target.request ? r.id === target.request : (r.session_pubkey === target.app);
+  }
+
+  function drawPending(reqs, err, names, gone) {
     pending.textContent = '';
     pending.append(h('h2', { id: 'pend-h' }, `Waiting for your answer (${reqs.length})`));
     if (err) { pending.append(h('p', { class: err.missing ? 'msg info' : 'msg error' }, errorText(err))); return; }
+    if (gone) {
+      const app = names.get(gone.session_pubkey || target.app) || short(target.app, 8);
+      const what = gone.method ? `${gone.method}${gone.kind != null ? ` (kind ${gone.kind})` : ''} request` : 'request';
+      pending.append(h('p', { class: 'msg info', 'data-testid': 'link-target-gone' },
+        OUTCOME[gone.status] ? `The ${what} from ${app} that the app linked to ${OUTCOME[gone.status]}.`
+          : `The request the app linked to is not known to this box (answered and removed, or meant for another box).`));
+    }
     if (!reqs.length) { pending.append(h('p', { class: 'lead' }, 'No requests are waiting.')); return; }
+    reqs = [...reqs.filter(isTarget), ...reqs.filter((r) => !isTarget(r))];
     for (const r of reqs) {
       let params = r.params;
       try { if (typeof params === 'string') params = JSON.parse(params); } catch { /* keep text */ }
@@ -110,14 +145,24 @@ export async function render(root) {
         } catch (e) { toast(errorText(e), 'error'); }
       };
       const app = names.get(r.session_pubkey) || r.app_name || r.session_name || short(r.session_pubkey || r.client_pubkey, 8);
-      pending.append(h('div', { class: 'card', 'data-testid': 'pending-request' },
+      const marked = isTarget(r);
+      const card = h('div', marked
+        ? { class: 'card target', 'data-testid': 'pending-request', 'data-request-id': r.id, 'data-target': 'true', tabindex: '-1', 'aria-label': `Request from ${app} that the app linked to` }
+        : { class: 'card', 'data-testid': 'pending-request', 'data-request-id': r.id },
+        marked ? h('p', { class: 'help' }, 'The app sent you here: it waits for your answer.') : '',
         h('p', {}, h('strong', {}, app), ` asks to ${r.method}${kind !== null ? ` (kind ${kind})` : ''}, ${ago(r.created_at)}.`),
         h('details', {}, h('summary', {}, 'Details'), h('pre', {}, JSON.stringify(params, null, 2))),
         h('div', { class: 'row' },
           h('button', { type: 'button', class: 'btn small', onclick: () => act('approve', false) }, 'Approve once'),
           h('button', { type: 'button', class: 'btn small secondary', onclick: () => act('approve', true) }, 'Always allow'),
           h('button', { type: 'button', class: 'btn small danger', onclick: () => act('deny', false) }, 'Deny once'),
-          h('button', { type: 'button', class: 'btn small danger', onclick: () => act('deny', true) }, 'Always deny'))));
+          h('button', { type: 'button', class: 'btn small danger', onclick: () => act('deny', true) }, 'Always deny')));
+      pending.append(card);
+      if (marked && !focused) {
+        focused = true;
+        // after the shell has focused the page heading
+        requestAnimationFrame(() => { card.scrollIntoView({ block: 'center' }); card.focus({ preventScroll: true }); });
+      }
     }
   }
 
@@ -155,7 +200,7 @@ export async function render(root) {
         h('button', { type: 'button', class: 'btn small', onclick: async () => {
           try { await put(`api/nip46/sessions/${encodeURIComponent(pk)}/status`, { status: 'active' }); toast(`${name} connected.`, 'ok'); await load(); } catch (e) { toast(errorText(e), 'error'); }
         } }, 'Allow this app')) : '';
-      sessions.append(h('div', { class: 'card', 'data-testid': 'app-session' },
+      sessions.append(h('div', { class: target?.app === pk ? 'card target' : 'card', 'data-testid': 'app-session' },
         h('h3', {}, name, ' ', h('span', { class: 'help' }, `(${s.status || 'active'})`)), allow,
         s.profile?.url ? h('p', { class: 'help mono' }, s.profile.url) : '',
         h('p', { class: 'help' }, `Last used ${ago(s.last_active_at)}.`),

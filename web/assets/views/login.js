@@ -15,7 +15,7 @@ export async function render(root, ctx) {
       await post('api/auth/login', { username: user.value.trim(), password: pw.value }, { allow401: true });
       pw.value = '';
       await ctx.loggedIn({ username: user.value.trim() });
-      ctx.go('dashboard');
+      ctx.go(ctx.takeReturn('dashboard'));
     } catch (err) {
       msg.show(err.status === 401 ? 'Wrong username or password.' : errorText(err));
       pw.focus();
