@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod crypto;
 pub mod keyset_admin;
+pub mod keysets;
 pub mod limits;
 pub mod metrics;
 pub mod node;
@@ -16,7 +17,7 @@ pub mod routes;
 pub mod ui;
 
 use crate::config::Config;
-use crate::store::Store;
+use crate::store::{DEFAULT_KEYSET, Store};
 use crate::vault::SecretString;
 use crate::vault::at_rest::{DeviceKeySource, KdfParams};
 use axum::Router;
@@ -28,7 +29,7 @@ use axum::response::{IntoResponse, Response};
 use limits::{Class, Limiter, LoginBackoff, Rules};
 use node::SignerNode;
 use serde::de::DeserializeOwned;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -187,6 +188,9 @@ pub struct VaultStatus {
 
 /// Decrypted credentials handed to the node factory (see [`AppState::set_credentials_hook`]).
 pub struct UnlockedCredentials {
+    /// The keyset id these credentials belong to ([`crate::store::DEFAULT_KEYSET`] for the
+    /// single-keyset routes and `GROUP_CRED`/`SHARE_CRED`).
+    pub keyset: String,
     pub group_cred: Option<SecretString>,
     pub share_cred: SecretString,
     /// Password of an encrypted `bfprofile`/`bfshare`, sealed at rest with the keyset.
@@ -195,10 +199,14 @@ pub struct UnlockedCredentials {
 
 pub type CredentialsHook = Arc<dyn Fn(UnlockedCredentials) + Send + Sync>;
 
+/// Stops the node (and bunker) of a keyset id; installed by the node factory.
+pub type StopHook = Arc<dyn Fn(String) -> node::BoxFut<'static, ()> + Send + Sync>;
+
 pub struct Inner {
     pub cfg: Config,
     pub store: Store,
-    node: RwLock<Option<Arc<dyn SignerNode>>>,
+    /// The running node of each keyset id.
+    nodes: RwLock<BTreeMap<String, Arc<dyn SignerNode>>>,
     pub limiter: Limiter,
     pub backoff: LoginBackoff,
     events: broadcast::Sender<String>,
@@ -211,6 +219,7 @@ pub struct Inner {
     key_last_write: Mutex<HashMap<u64, Instant>>,
     pub ws_conns: Mutex<HashMap<IpAddr, u32>>,
     creds_hook: RwLock<Option<CredentialsHook>>,
+    stop_hook: RwLock<Option<StopHook>>,
 }
 
 /// Shared state of the API (cheap clone).
@@ -233,7 +242,7 @@ impl AppState {
         let (tx, _) = broadcast::channel(256);
         // The mode of a stored keyset is the mode it was sealed in, not the configured default
         // (a password-sealed keyset used to show "unattended" after a restart).
-        let stored = store.keyset("default").ok().flatten();
+        let stored = store.keyset(DEFAULT_KEYSET).ok().flatten();
         let sealed_mode = stored.as_deref().and_then(|b| {
             serde_json::from_slice::<crate::vault::at_rest::Sealed>(b)
                 .ok()
@@ -252,7 +261,7 @@ impl AppState {
         AppState(Arc::new(Inner {
             cfg,
             store,
-            node: RwLock::new(None),
+            nodes: RwLock::new(BTreeMap::new()),
             limiter,
             backoff: LoginBackoff::default(),
             events: tx,
@@ -265,20 +274,58 @@ impl AppState {
             key_last_write: Mutex::new(HashMap::new()),
             ws_conns: Mutex::new(HashMap::new()),
             creds_hook: RwLock::new(None),
+            stop_hook: RwLock::new(None),
         }))
     }
 
-    /// Attaches (or replaces) the signing node and applies the peer policies to it.
+    /// Attaches (or replaces) the signing node of the default keyset.
     pub fn attach_node(&self, n: Arc<dyn SignerNode>) {
+        self.attach_node_for(DEFAULT_KEYSET, n);
+    }
+    /// Attaches (or replaces) the signing node of keyset `id` and applies the peer policies.
+    pub fn attach_node_for(&self, id: &str, n: Arc<dyn SignerNode>) {
         policy::apply_to_node(self, n.as_ref());
-        *self.node.write().unwrap_or_else(|p| p.into_inner()) = Some(n);
-        self.publish("system", "signer attached", None);
+        self.nodes
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), n);
+        self.publish(
+            "system",
+            "signer attached",
+            Some(serde_json::json!({ "keyset": id })),
+        );
     }
+    /// Detaches the default keyset's node (it keeps running until shut down).
     pub fn detach_node(&self) {
-        *self.node.write().unwrap_or_else(|p| p.into_inner()) = None;
+        self.detach_node_for(DEFAULT_KEYSET);
     }
+    /// Detaches keyset `id`'s node and returns it (the caller may shut it down).
+    pub fn detach_node_for(&self, id: &str) -> Option<Arc<dyn SignerNode>> {
+        self.nodes
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id)
+    }
+    /// The default keyset's node.
     pub fn node(&self) -> Option<Arc<dyn SignerNode>> {
-        self.node.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.node_for(DEFAULT_KEYSET)
+    }
+    /// Keyset `id`'s node.
+    pub fn node_for(&self, id: &str) -> Option<Arc<dyn SignerNode>> {
+        self.nodes
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+    /// Every attached node with its keyset id (sorted by id).
+    pub fn nodes(&self) -> Vec<(String, Arc<dyn SignerNode>)> {
+        self.nodes
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 
     /// Called with decrypted credentials after a keyset import or unlock (and by `serve` at
@@ -293,6 +340,29 @@ impl AppState {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Installs how a keyset's node is stopped for good (`DELETE /api/keysets/{id}`).
+    pub fn set_stop_hook(&self, h: StopHook) {
+        *self.stop_hook.write().unwrap_or_else(|p| p.into_inner()) = Some(h);
+    }
+
+    /// Stops keyset `id`'s node: through the factory's stop hook (node, bunker and watchdog
+    /// heartbeat), else by detaching and shutting down the attached node.
+    pub async fn stop_keyset(&self, id: &str) {
+        let hook = self
+            .stop_hook
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match hook {
+            Some(h) => h(id.to_string()).await,
+            None => {
+                if let Some(n) = self.detach_node_for(id) {
+                    n.shutdown().await;
+                }
+            }
+        }
     }
 
     /// Marks the server ready (store open, listener bound).
@@ -503,7 +573,9 @@ pub async fn gate(State(st): State<AppState>, req: Request, next: Next) -> Respo
             );
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static("Content-Type, Authorization, X-API-Key, X-Session-ID"),
+                HeaderValue::from_static(
+                    "Content-Type, Authorization, X-API-Key, X-Session-ID, X-Frostbox-Keyset",
+                ),
             );
             h.insert(
                 header::ACCESS_CONTROL_MAX_AGE,

@@ -82,6 +82,8 @@ fn r_status() -> Value {
                 "device_key_source": n(json!({ "type": "string", "enum": ["systemd_credential", "file"] })),
             })),
             "node": any_obj(),
+            "keyset": s(),
+            "keysets": arr(super::keysets::r_keyset_entry()),
         }),
     )
 }
@@ -91,7 +93,7 @@ fn r_health() -> Value {
 fn r_ready() -> Value {
     obj(
         &["ready", "node"],
-        json!({ "ready": b(), "store": b(), "listener": b(), "node": s() }),
+        json!({ "ready": b(), "store": b(), "listener": b(), "node": s(), "keysets": any_obj() }),
     )
 }
 fn r_text() -> Value {
@@ -570,6 +572,33 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     route!(
         "GET",
+        "/api/keysets",
+        "Every keyset the box holds (id, label, group, threshold, generation, state)",
+        User,
+        None,
+        ks_list,
+        E_AUTH
+    ),
+    route!(
+        "POST",
+        "/api/keysets",
+        "Import another keyset under its own id (same rules as POST /api/keyset)",
+        Admin,
+        Some(ks_import_q),
+        ks_import_r,
+        &[400, 401, 403, 409, 413, 429]
+    ),
+    route!(
+        "DELETE",
+        "/api/keysets/{id}",
+        "Stop and delete one keyset",
+        Admin,
+        None,
+        ks_delete_r,
+        &[401, 403, 404, 429]
+    ),
+    route!(
+        "GET",
         "/api/peers",
         "Group peers with status and policy",
         User,
@@ -770,6 +799,36 @@ pub const ROUTES: &[RouteDoc] = &[
 ];
 
 use super::keyset_admin as ka;
+use super::keysets as ks;
+fn ks_list() -> Value {
+    ks::r_list()
+}
+fn ks_import_q() -> Value {
+    ks::q_import()
+}
+fn ks_import_r() -> Value {
+    ks::r_import()
+}
+fn ks_delete_r() -> Value {
+    ks::r_delete()
+}
+
+/// Routes that take the keyset selector (`?keyset=` / `X-Frostbox-Keyset`).
+pub const KEYSET_SELECTED: &[&str] = &[
+    "/api/status",
+    "/api/keyset/unlock",
+    "/api/peers",
+    "/api/peers/self",
+    "/api/peers/group",
+    "/api/peers/ping",
+    "/api/peers/policies",
+    "/api/peers/{pubkey}/policy",
+    "/api/sign",
+    "/api/nip44/encrypt",
+    "/api/nip44/decrypt",
+    "/api/nip04/encrypt",
+    "/api/nip04/decrypt",
+];
 fn ka_created() -> Value {
     ka::r_created()
 }
@@ -830,11 +889,38 @@ pub fn spec() -> Value {
             Access::Setup => op["security"] = json!([{ "bearer": [] }]),
             Access::User | Access::Admin => {}
         }
+        let mut params = Vec::new();
         if r.path.contains("{pubkey}") {
-            op["parameters"] = json!([{
+            params.push(json!({
                 "name": "pubkey", "in": "path", "required": true,
                 "schema": { "type": "string", "pattern": "^(0[23])?[0-9a-f]{64}$" },
-            }]);
+            }));
+        }
+        if r.path.contains("{id}") {
+            params.push(json!({
+                "name": "id", "in": "path", "required": true,
+                "schema": { "type": "string" },
+            }));
+        }
+        if KEYSET_SELECTED.contains(&r.path) {
+            let sel = json!({ "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,31}$" });
+            params.push(json!({
+                "name": "keyset", "in": "query", "required": false, "schema": sel.clone(),
+                "description": "Keyset id (default: \"default\"); unknown → 404",
+            }));
+            params.push(json!({
+                "name": "X-Frostbox-Keyset", "in": "header", "required": false, "schema": sel,
+                "description": "Keyset id, same as ?keyset= (both given: must agree)",
+            }));
+            for e in ["400", "404"] {
+                op["responses"][e] = json!({
+                    "description": "Error",
+                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } },
+                });
+            }
+        }
+        if !params.is_empty() {
+            op["parameters"] = json!(params);
         }
         let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
         entry[r.method.to_lowercase()] = op;
@@ -891,5 +977,23 @@ mod tests {
             "^[0-9a-fA-F]{64}$"
         );
         assert!(s["paths"]["/api/admin/api-keys"]["post"]["responses"]["201"].is_object());
+    }
+
+    #[test]
+    fn node_routes_document_the_keyset_selector() {
+        let s = spec();
+        for p in KEYSET_SELECTED {
+            let ops = s["paths"][*p].as_object().expect("documented path");
+            for (m, op) in ops {
+                let names: Vec<&str> = op["parameters"]
+                    .as_array()
+                    .map(|v| v.iter().filter_map(|x| x["name"].as_str()).collect())
+                    .unwrap_or_default();
+                assert!(names.contains(&"keyset"), "{m} {p}: {names:?}");
+                assert!(names.contains(&"X-Frostbox-Keyset"), "{m} {p}");
+                assert!(op["responses"]["404"].is_object(), "{m} {p}");
+            }
+        }
+        assert!(s["paths"]["/api/keysets/{id}"]["delete"]["parameters"].is_array());
     }
 }

@@ -3,13 +3,14 @@
 
 use super::auth::{self, Admin, Auth, MaybeAuth, Principal};
 use super::crypto::CryptoOp;
+use super::keysets::{KeysetSel, node_sel};
 use super::node::{NodeCallError, SignerNode};
 use super::{
     ApiError, ApiResult, AppState, JsonBody, MAX_CRYPTO_BODY, MAX_SIGN_BODY, UnlockedCredentials,
     iso8601, metrics, origin_allowed,
 };
 use crate::config::{self, VaultMode};
-use crate::store::{AuditEntry, PeerPolicy, now};
+use crate::store::{AuditEntry, DEFAULT_KEYSET, KeysetMeta, PeerPolicy, now};
 use crate::vault::SecretString;
 use crate::vault::at_rest::{self, Sealed};
 use axum::extract::ws::{
@@ -83,6 +84,9 @@ fn build() -> Builder {
         .add(M::POST, "/api/keyset", keyset_import)
         .add(M::DELETE, "/api/keyset", keyset_delete)
         .add(M::POST, "/api/keyset/unlock", keyset_unlock)
+        .add(M::GET, "/api/keysets", super::keysets::list)
+        .add(M::POST, "/api/keysets", super::keysets::import)
+        .add(M::DELETE, "/api/keysets/{id}", super::keysets::delete)
         .add(M::GET, "/api/peers", peers)
         .add(M::GET, "/api/peers/self", peers_self)
         .add(M::GET, "/api/peers/group", peers_group)
@@ -173,10 +177,6 @@ pub fn peer_xonly(s: &str) -> Option<[u8; 32]> {
     }
 }
 
-fn node_of(st: &AppState) -> ApiResult<Arc<dyn SignerNode>> {
-    st.node().ok_or_else(ApiError::no_signer)
-}
-
 pub(super) fn node_err(e: NodeCallError) -> ApiError {
     match e {
         NodeCallError::NotReady(m) => ApiError::new(
@@ -204,6 +204,24 @@ async fn with_timeout<T>(
         Ok(r) => r.map_err(node_err),
         Err(_) => Err(node_err(NodeCallError::Timeout)),
     }
+}
+
+/// An audit record of an operation on keyset `ks`: the subject names the keyset
+/// (`keyset=<id> <subject>`).
+pub(super) fn audit_ks(
+    st: &AppState,
+    ks: &KeysetSel,
+    who: &str,
+    action: &str,
+    subject: &str,
+    result: &str,
+) {
+    let subject = if subject.is_empty() {
+        format!("keyset={}", ks.0)
+    } else {
+        format!("keyset={} {subject}", ks.0)
+    };
+    audit(st, who, action, &subject, result);
 }
 
 pub(super) fn audit(st: &AppState, who: &str, action: &str, subject: &str, result: &str) {
@@ -237,10 +255,23 @@ fn node_state(st: &AppState) -> &'static str {
     }
 }
 
+/// Ready: listener bound and every running keyset's node ready (threshold reachable now).
+/// Locked keysets wait for an unlock and do not hold readiness back; neither does a box with
+/// no keyset.
 async fn ready(State(st): State<AppState>) -> Response {
     let node = node_state(&st);
-    let ok = st.is_ready() && node != "starting";
-    let body = Json(json!({ "ready": ok, "store": true, "listener": st.is_ready(), "node": node }));
+    let mut keysets = serde_json::Map::new();
+    let mut all_ready = true;
+    for (id, n) in st.nodes() {
+        let r = n.status().ready;
+        all_ready &= r;
+        keysets.insert(id, json!(if r { "ready" } else { "running" }));
+    }
+    let ok = st.is_ready() && node != "starting" && all_ready;
+    let body = Json(
+        json!({ "ready": ok, "store": true, "listener": st.is_ready(), "node": node,
+                            "keysets": keysets }),
+    );
     if ok {
         body.into_response()
     } else {
@@ -268,6 +299,19 @@ async fn metrics_text(State(st): State<AppState>) -> Response {
             s.peers.iter().filter(|p| p.online).count() as f64,
         );
     }
+    for (id, n) in st.nodes() {
+        let s = n.status();
+        metrics::set_gauge(
+            "frostbox_keyset_ready",
+            &[("keyset", &id)],
+            f64::from(u8::from(s.ready)),
+        );
+        metrics::set_gauge(
+            "frostbox_keyset_peers_online",
+            &[("keyset", &id)],
+            s.peers.iter().filter(|p| p.online).count() as f64,
+        );
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -284,8 +328,12 @@ async fn openapi_json() -> Json<Value> {
 
 // ---------- status ----------
 
-async fn status(State(st): State<AppState>, MaybeAuth(p): MaybeAuth) -> ApiResult<Json<Value>> {
-    let attached = st.node();
+async fn status(
+    State(st): State<AppState>,
+    MaybeAuth(p): MaybeAuth,
+    ks: KeysetSel,
+) -> ApiResult<Json<Value>> {
+    let attached = st.node_for(&ks.0);
     let node = attached.as_ref().map(|n| n.status());
     let vault = st.vault.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let relays: Vec<String> = match &node {
@@ -336,6 +384,10 @@ async fn status(State(st): State<AppState>, MaybeAuth(p): MaybeAuth) -> ApiResul
             "peersOnline": n.peers.iter().filter(|x| x.online).count(),
             "peerCount": n.peers.len(),
         });
+    }
+    if p.is_some() {
+        v["keyset"] = json!(ks.0);
+        v["keysets"] = json!(super::keysets::list_json(&st)?);
     }
     Ok(Json(v))
 }
@@ -521,13 +573,13 @@ async fn env_delete(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct KeysetBody {
-    share_cred: String,
-    group_cred: Option<String>,
+pub(super) struct KeysetBody {
+    pub(super) share_cred: String,
+    pub(super) group_cred: Option<String>,
     /// Password of the encrypted credential itself (`bfprofile`), needed to start the signer.
-    share_password: Option<String>,
-    mode: Option<String>,
-    password: Option<String>,
+    pub(super) share_password: Option<String>,
+    pub(super) mode: Option<String>,
+    pub(super) password: Option<String>,
 }
 
 #[derive(serde::Serialize, Deserialize)]
@@ -582,9 +634,15 @@ pub(super) fn device_key(st: &AppState) -> ApiResult<crate::vault::Secret32> {
 }
 
 pub(super) fn hand_to_node(st: &AppState, plain: &[u8]) -> ApiResult<()> {
+    hand_to_node_for(st, DEFAULT_KEYSET, plain)
+}
+
+/// Hands keyset `id`'s opened credentials to the node factory.
+pub(super) fn hand_to_node_for(st: &AppState, id: &str, plain: &[u8]) -> ApiResult<()> {
     let p: KeysetPlain = serde_json::from_slice(plain).map_err(ApiError::internal)?;
     if let Some(h) = st.credentials_hook() {
         h(UnlockedCredentials {
+            keyset: id.to_string(),
             group_cred: p.group_cred.map(SecretString::new),
             share_cred: SecretString::new(p.share_cred),
             share_password: p.share_password.map(SecretString::new),
@@ -593,20 +651,50 @@ pub(super) fn hand_to_node(st: &AppState, plain: &[u8]) -> ApiResult<()> {
     Ok(())
 }
 
-/// Opens the stored keyset with the device key (unattended) and hands it to the node hook.
-/// `serve` calls this at start. Returns whether a keyset was unsealed.
+/// Opens every stored keyset sealed with the device key (unattended) and hands each to the node
+/// hook; password-sealed keysets stay locked until `POST /api/keyset/unlock?keyset=<id>`.
+/// `serve` calls this at start. Returns whether the default keyset was unsealed; a keyset that
+/// cannot be opened is logged and does not keep the others from starting.
 pub fn unseal_at_start(st: &AppState) -> ApiResult<bool> {
-    let Some(blob) = st.store.keyset("default")? else {
+    let mut default_unsealed = false;
+    let mut first_err = None;
+    for id in st.store.keyset_ids()? {
+        match unseal_one(st, &id) {
+            Ok(u) => {
+                if u && id == DEFAULT_KEYSET {
+                    default_unsealed = true;
+                } else if u {
+                    tracing::info!(keyset = %id, "keyset unsealed with the device key");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(keyset = %id, error = %e.error, "keyset not unsealed");
+                if id == DEFAULT_KEYSET {
+                    first_err = Some(e);
+                }
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(default_unsealed),
+    }
+}
+
+fn unseal_one(st: &AppState, id: &str) -> ApiResult<bool> {
+    let Some(blob) = st.store.keyset(id)? else {
         return Ok(false);
     };
     let sealed: Sealed = serde_json::from_slice(&blob).map_err(ApiError::internal)?;
     if sealed.mode == "password" {
-        st.vault.lock().unwrap_or_else(|p| p.into_inner()).locked = true;
+        if id == DEFAULT_KEYSET {
+            st.vault.lock().unwrap_or_else(|p| p.into_inner()).locked = true;
+        }
         return Ok(false);
     }
     let k = device_key(st)?;
     let plain = at_rest::open_with_device_key(&sealed, &k).map_err(ApiError::internal)?;
-    hand_to_node(st, plain.expose())?;
+    hand_to_node_for(st, id, plain.expose())?;
     Ok(true)
 }
 
@@ -615,6 +703,20 @@ async fn keyset_import(
     Admin(p): Admin,
     JsonBody(b): JsonBody<KeysetBody>,
 ) -> ApiResult<Json<Value>> {
+    import_keyset(&st, &p, DEFAULT_KEYSET, None, b).await?;
+    Ok(Json(json!({ "success": true, "vault": vault_view(&st) })))
+}
+
+/// Seals and stores keyset `id` (replacing a stored one), records its metadata (`meta`, else
+/// kept / the id as label) and hands it to the node factory.
+pub(super) async fn import_keyset(
+    st: &AppState,
+    p: &Principal,
+    id: &str,
+    meta: Option<KeysetMeta>,
+    b: KeysetBody,
+) -> ApiResult<()> {
+    let st = st.clone();
     check_cred("share_cred", &b.share_cred, SHARE_PREFIXES)?;
     if let Some(g) = &b.group_cred {
         check_cred("group_cred", g, GROUP_PREFIXES)?;
@@ -657,17 +759,30 @@ async fn keyset_import(
         }
     };
     let blob = serde_json::to_vec(&sealed).map_err(ApiError::internal)?;
-    st.store.put_keyset("default", &blob)?;
-    {
+    st.store.put_keyset(id, &blob)?;
+    let meta = match meta {
+        Some(m) => Some(m),
+        None if st.store.keyset_meta(id)?.is_none() => Some(KeysetMeta {
+            label: id.to_string(),
+            created_at: now(),
+            ..KeysetMeta::default()
+        }),
+        None => None,
+    };
+    if let Some(m) = meta {
+        st.store.put_keyset_meta(id, &m)?;
+    }
+    if id == DEFAULT_KEYSET {
         let mut v = st.vault.lock().unwrap_or_else(|p| p.into_inner());
         v.mode = mode;
         v.has_keyset = true;
         v.locked = false;
     }
-    hand_to_node(&st, &plain)?;
-    audit(&st, &p.who(), "keyset.import", "", "ok");
-    st.publish("system", "keyset imported", None);
-    Ok(Json(json!({ "success": true, "vault": vault_view(&st) })))
+    hand_to_node_for(&st, id, &plain)?;
+    let ks = KeysetSel(id.to_string());
+    audit_ks(&st, &ks, &p.who(), "keyset.import", "", "ok");
+    st.publish("system", "keyset imported", Some(json!({ "keyset": id })));
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -680,9 +795,10 @@ async fn keyset_unlock(
     State(st): State<AppState>,
     Auth(p): Auth,
     auth::ClientIp(ip): auth::ClientIp,
+    ks: KeysetSel,
     JsonBody(b): JsonBody<UnlockBody>,
 ) -> ApiResult<Json<Value>> {
-    let Some(blob) = st.store.keyset("default")? else {
+    let Some(blob) = st.store.keyset(&ks.0)? else {
         return Err(ApiError::not_found("no keyset stored"));
     };
     let sealed: Sealed = serde_json::from_slice(&blob).map_err(ApiError::internal)?;
@@ -698,13 +814,15 @@ async fn keyset_unlock(
         .map_err(ApiError::internal)?;
     match opened {
         Ok(plain) => {
-            hand_to_node(&st, plain.expose())?;
-            st.vault.lock().unwrap_or_else(|p| p.into_inner()).locked = false;
-            audit(&st, &p.who(), "keyset.unlock", "", "ok");
+            hand_to_node_for(&st, &ks.0, plain.expose())?;
+            if ks.is_default() {
+                st.vault.lock().unwrap_or_else(|p| p.into_inner()).locked = false;
+            }
+            audit_ks(&st, &ks, &p.who(), "keyset.unlock", "", "ok");
             Ok(Json(json!({ "success": true, "vault": vault_view(&st) })))
         }
         Err(_) => {
-            audit(&st, &p.who(), "keyset.unlock", "", "bad_password");
+            audit_ks(&st, &ks, &p.who(), "keyset.unlock", "", "bad_password");
             let mut e = auth::auth_failed(&st, ip);
             if e.status == StatusCode::UNAUTHORIZED {
                 e.error = "wrong password".into();
@@ -715,14 +833,14 @@ async fn keyset_unlock(
 }
 
 async fn keyset_delete(State(st): State<AppState>, Admin(p): Admin) -> ApiResult<Json<Value>> {
-    let removed = st.store.delete_keyset("default")?;
+    let removed = st.store.delete_keyset(DEFAULT_KEYSET)?;
     st.detach_node();
     {
         let mut v = st.vault.lock().unwrap_or_else(|p| p.into_inner());
         v.has_keyset = false;
         v.locked = false;
     }
-    audit(&st, &p.who(), "keyset.delete", "", "ok");
+    audit(&st, &p.who(), "keyset.delete", "keyset=default", "ok");
     Ok(Json(json!({ "success": true, "removed": removed })))
 }
 
@@ -747,8 +865,12 @@ fn policy_json(st: &AppState, pubkey: &str) -> ApiResult<Value> {
     }))
 }
 
-async fn peers(State(st): State<AppState>, Auth(_p): Auth) -> ApiResult<Json<Value>> {
-    let n = node_of(&st)?.status();
+async fn peers(
+    State(st): State<AppState>,
+    Auth(_p): Auth,
+    ks: KeysetSel,
+) -> ApiResult<Json<Value>> {
+    let n = node_sel(&st, &ks)?.status();
     let mut out = Vec::new();
     for p in &n.peers {
         out.push(json!({
@@ -768,15 +890,23 @@ async fn peers(State(st): State<AppState>, Auth(_p): Auth) -> ApiResult<Json<Val
     })))
 }
 
-async fn peers_self(State(st): State<AppState>, Auth(_p): Auth) -> ApiResult<Json<Value>> {
-    let n = node_of(&st)?.status();
+async fn peers_self(
+    State(st): State<AppState>,
+    Auth(_p): Auth,
+    ks: KeysetSel,
+) -> ApiResult<Json<Value>> {
+    let n = node_sel(&st, &ks)?.status();
     Ok(Json(
         json!({ "pubkey": n.self_pubkey, "warnings": n.warnings }),
     ))
 }
 
-async fn peers_group(State(st): State<AppState>, Auth(_p): Auth) -> ApiResult<Json<Value>> {
-    let n = node_of(&st)?.status();
+async fn peers_group(
+    State(st): State<AppState>,
+    Auth(_p): Auth,
+    ks: KeysetSel,
+) -> ApiResult<Json<Value>> {
+    let n = node_sel(&st, &ks)?.status();
     Ok(Json(json!({
         "pubkey": n.group_pk, "threshold": n.threshold, "totalShares": n.total,
     })))
@@ -811,13 +941,14 @@ async fn ping_one(st: &AppState, node: &Arc<dyn SignerNode>, pk: &str) -> Value 
 async fn peers_ping(
     State(st): State<AppState>,
     Auth(_p): Auth,
+    ks: KeysetSel,
     JsonBody(b): JsonBody<PingBody>,
 ) -> ApiResult<Json<Value>> {
     let target = b.target.trim().to_ascii_lowercase();
     if target != "all" && peer_xonly(&target).is_none() {
         return Err(ApiError::bad("invalid target parameter"));
     }
-    let node = node_of(&st)?;
+    let node = node_sel(&st, &ks)?;
     let peers = node.status().peers;
     if target == "all" {
         let futs = peers.iter().map(|p| ping_one(&st, &node, &p.pubkey));
@@ -845,7 +976,11 @@ async fn peers_ping(
     Ok(Json(r))
 }
 
-async fn policies(State(st): State<AppState>, Auth(_p): Auth) -> ApiResult<Json<Value>> {
+async fn policies(
+    State(st): State<AppState>,
+    Auth(_p): Auth,
+    _ks: KeysetSel,
+) -> ApiResult<Json<Value>> {
     let mut out = Vec::new();
     let mut seen = Vec::new();
     for p in st.store.peer_policies()? {
@@ -858,6 +993,13 @@ async fn policies(State(st): State<AppState>, Auth(_p): Auth) -> ApiResult<Json<
         }
     }
     Ok(Json(json!({ "policies": out })))
+}
+
+fn has_peer(n: &dyn SignerNode, x: &[u8; 32]) -> bool {
+    n.status()
+        .peers
+        .iter()
+        .any(|q| peer_xonly(&q.pubkey).as_ref() == Some(x))
 }
 
 fn norm_pubkey(s: &str) -> ApiResult<String> {
@@ -873,6 +1015,7 @@ fn norm_pubkey(s: &str) -> ApiResult<String> {
 async fn policy_get(
     State(st): State<AppState>,
     Auth(_p): Auth,
+    _ks: KeysetSel,
     Path(pk): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let pk = norm_pubkey(&pk)?;
@@ -893,6 +1036,7 @@ struct PolicyBody {
 async fn policy_put(
     State(st): State<AppState>,
     Auth(p): Auth,
+    ks: KeysetSel,
     Path(pk): Path<String>,
     JsonBody(b): JsonBody<PolicyBody>,
 ) -> ApiResult<Json<Value>> {
@@ -928,19 +1072,27 @@ async fn policy_put(
         updated_at: now(),
     };
     st.store.put_peer_policy(&rec)?;
-    if let Some(n) = st.node()
+    // Policies are keyed by peer pubkey: the selected keyset's node gets it (as before), and
+    // every other running keyset whose group has this peer.
+    if let Some(n) = st.node_for(&ks.0)
         && let Ok(bytes) = hex::decode(&pk)
     {
         n.set_peer_policy(bytes, rec.allow_send, rec.allow_receive)
             .map_err(node_err)?;
     }
-    audit(&st, &p.who(), "peer.policy", &pk, "ok");
+    for (id, n) in st.nodes() {
+        if id != ks.0 && has_peer(n.as_ref(), &x) {
+            let _ = n.set_peer_policy(x.to_vec(), rec.allow_send, rec.allow_receive);
+        }
+    }
+    audit_ks(&st, &ks, &p.who(), "peer.policy", &pk, "ok");
     Ok(Json(json!({ "policy": policy_json(&st, &pk)? })))
 }
 
 async fn policy_delete(
     State(st): State<AppState>,
     Auth(p): Auth,
+    ks: KeysetSel,
     Path(pk): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let pk = norm_pubkey(&pk)?;
@@ -951,16 +1103,15 @@ async fn policy_delete(
     st.store.delete_peer_policy(&stored.pubkey)?;
     // Back to PEER_POLICIES or the default on the live node.
     let eff = super::policy::effective(&st, &x)?;
-    if let Some(n) = st.node()
-        && n.status()
-            .peers
-            .iter()
-            .any(|q| peer_xonly(&q.pubkey) == Some(x))
-    {
-        n.set_peer_policy(x.to_vec(), eff.allow_send, eff.allow_receive)
-            .map_err(node_err)?;
+    for (id, n) in st.nodes() {
+        if has_peer(n.as_ref(), &x) {
+            let r = n.set_peer_policy(x.to_vec(), eff.allow_send, eff.allow_receive);
+            if id == ks.0 {
+                r.map_err(node_err)?;
+            }
+        }
     }
-    audit(&st, &p.who(), "peer.policy.delete", &pk, "ok");
+    audit_ks(&st, &ks, &p.who(), "peer.policy.delete", &pk, "ok");
     Ok(Json(
         json!({ "removed": true, "policy": policy_json(&st, &pk)? }),
     ))
@@ -1001,6 +1152,7 @@ pub fn event_id(
 async fn sign(
     State(st): State<AppState>,
     Auth(p): Auth,
+    ks: KeysetSel,
     JsonBody(b): JsonBody<SignBody>,
 ) -> ApiResult<Json<Value>> {
     enum What {
@@ -1022,7 +1174,7 @@ async fn sign(
         }
         _ => return Err(ApiError::bad("send either message or event")),
     };
-    let node = node_of(&st)?;
+    let node = node_sel(&st, &ks)?;
     let (id, event) = match what {
         What::Msg(m) => (m, None),
         What::Ev(e) => {
@@ -1045,7 +1197,7 @@ async fn sign(
         Ok(sig) => {
             metrics::inc("frostbox_signs_total", &[("result", "ok")]);
             metrics::observe("frostbox_sign_duration_seconds", &[], secs);
-            audit(&st, &p.who(), "sign", &id_hex, "ok");
+            audit_ks(&st, &ks, &p.who(), "sign", &id_hex, "ok");
             let mut v = json!({ "id": id_hex, "signature": hex::encode(sig) });
             if let Some((gpk, e)) = event {
                 v["event"] = json!({
@@ -1058,7 +1210,14 @@ async fn sign(
         }
         Err(e) => {
             metrics::inc("frostbox_signs_total", &[("result", "error")]);
-            audit(&st, &p.who(), "sign", &id_hex, e.code.unwrap_or("error"));
+            audit_ks(
+                &st,
+                &ks,
+                &p.who(),
+                "sign",
+                &id_hex,
+                e.code.unwrap_or("error"),
+            );
             Err(e)
         }
     }
@@ -1073,7 +1232,13 @@ struct CryptoBody {
     content: String,
 }
 
-async fn crypto(st: AppState, p: Principal, op: CryptoOp, b: CryptoBody) -> ApiResult<Json<Value>> {
+async fn crypto(
+    st: AppState,
+    p: Principal,
+    ks: KeysetSel,
+    op: CryptoOp,
+    b: CryptoBody,
+) -> ApiResult<Json<Value>> {
     let peer = peer_xonly(&b.peer_pubkey)
         .ok_or_else(|| ApiError::bad("invalid peer_pubkey: expected 64 or 66 hex characters"))?;
     // Checked here, before a threshold ECDH round is spent on it (schemathesis found these
@@ -1091,7 +1256,7 @@ async fn crypto(st: AppState, p: Principal, op: CryptoOp, b: CryptoBody) -> ApiR
     if matches!(op, CryptoOp::Nip44Encrypt) && (b.content.is_empty() || b.content.len() > 65_535) {
         return Err(ApiError::bad("NIP-44 plaintext must be 1-65535 bytes"));
     }
-    let node = node_of(&st)?;
+    let node = node_sel(&st, &ks)?;
     let t0 = Instant::now();
     let shared = with_timeout(&st, node.ecdh(peer)).await;
     metrics::observe(
@@ -1106,11 +1271,11 @@ async fn crypto(st: AppState, p: Principal, op: CryptoOp, b: CryptoBody) -> ApiR
         }
         Err(e) => {
             metrics::inc("frostbox_ecdh_total", &[("result", "error")]);
-            audit(&st, &p.who(), "ecdh", &hex::encode(peer), "error");
+            audit_ks(&st, &ks, &p.who(), "ecdh", &hex::encode(peer), "error");
             return Err(e);
         }
     };
-    audit(&st, &p.who(), "ecdh", &hex::encode(peer), "ok");
+    audit_ks(&st, &ks, &p.who(), "ecdh", &hex::encode(peer), "ok");
     let result = super::crypto::apply(op, &shared, &b.content)?;
     Ok(Json(json!({ "result": result })))
 }
@@ -1118,30 +1283,34 @@ async fn crypto(st: AppState, p: Principal, op: CryptoOp, b: CryptoBody) -> ApiR
 async fn nip44_encrypt(
     State(st): State<AppState>,
     Auth(p): Auth,
+    ks: KeysetSel,
     JsonBody(b): JsonBody<CryptoBody>,
 ) -> ApiResult<Json<Value>> {
-    crypto(st, p, CryptoOp::Nip44Encrypt, b).await
+    crypto(st, p, ks, CryptoOp::Nip44Encrypt, b).await
 }
 async fn nip44_decrypt(
     State(st): State<AppState>,
     Auth(p): Auth,
+    ks: KeysetSel,
     JsonBody(b): JsonBody<CryptoBody>,
 ) -> ApiResult<Json<Value>> {
-    crypto(st, p, CryptoOp::Nip44Decrypt, b).await
+    crypto(st, p, ks, CryptoOp::Nip44Decrypt, b).await
 }
 async fn nip04_encrypt(
     State(st): State<AppState>,
     Auth(p): Auth,
+    ks: KeysetSel,
     JsonBody(b): JsonBody<CryptoBody>,
 ) -> ApiResult<Json<Value>> {
-    crypto(st, p, CryptoOp::Nip04Encrypt, b).await
+    crypto(st, p, ks, CryptoOp::Nip04Encrypt, b).await
 }
 async fn nip04_decrypt(
     State(st): State<AppState>,
     Auth(p): Auth,
+    ks: KeysetSel,
     JsonBody(b): JsonBody<CryptoBody>,
 ) -> ApiResult<Json<Value>> {
-    crypto(st, p, CryptoOp::Nip04Decrypt, b).await
+    crypto(st, p, ks, CryptoOp::Nip04Decrypt, b).await
 }
 
 // ---------- recovery ----------

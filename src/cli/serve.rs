@@ -113,6 +113,7 @@ async fn serve(cfg: Config, store: Store) -> i32 {
     let bind = cfg.bind_addr();
     let env_creds = match (&cfg.share_cred, &cfg.group_cred) {
         (Some(s), g) => Some(UnlockedCredentials {
+            keyset: crate::store::DEFAULT_KEYSET.to_string(),
             share_cred: SecretString::new(s.expose().to_string()),
             group_cred: g
                 .as_ref()
@@ -162,7 +163,7 @@ async fn serve(cfg: Config, store: Store) -> i32 {
     match api::routes::unseal_at_start(&st) {
         Ok(true) => tracing::info!("keyset unsealed with the device key"),
         Ok(false) => {}
-        Err(e) => eprintln!("frostbox: could not unseal the stored keyset: {}", e.error),
+        Err(e) => eprintln!("frostbox: could not unseal the default keyset: {}", e.error),
     }
 
     let extra: Vec<axum::Router> = vec![

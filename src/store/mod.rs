@@ -45,9 +45,14 @@ const NONCE_LEDGER: TableDefinition<&[u8], u64> = TableDefinition::new("nonce_le
 const NIP46_CLIENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("nip46_clients");
 const NIP46_REQUESTS: TableDefinition<&str, &[u8]> = TableDefinition::new("nip46_requests");
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+/// Public metadata of each stored keyset (label, group key, threshold): readable while the
+/// keyset itself is sealed (locked mode). Added in schema 3.
+const KEYSET_META: TableDefinition<&str, &[u8]> = TableDefinition::new("keyset_meta");
 
 /// Current schema version. Bump it and append to [`migrate`] when tables change.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
+/// The id of the first keyset (the one every single-keyset route and `GROUP_CRED` use).
+pub const DEFAULT_KEYSET: &str = "default";
 /// The audit log keeps the newest this many records.
 pub const AUDIT_CAP: u64 = 10_000;
 
@@ -148,6 +153,34 @@ pub struct AuditEntry {
     pub result: String,
 }
 
+/// Public (non-secret) metadata of a stored keyset, shown by `GET /api/keysets` even while the
+/// keyset is locked. Group fields are filled in when its node first starts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeysetMeta {
+    pub label: String,
+    /// Hex x-only group public key (empty until known).
+    #[serde(default)]
+    pub group_pk: String,
+    #[serde(default)]
+    pub threshold: u16,
+    #[serde(default)]
+    pub total: u16,
+    /// `next` (current generation) or `legacy` (1.0.x); empty until known.
+    #[serde(default)]
+    pub generation: String,
+    #[serde(default)]
+    pub created_at: u64,
+}
+
+/// Whether `id` is a valid keyset id: 1-32 of `a-z 0-9 _ -`, starting with a letter or digit.
+pub fn valid_keyset_id(id: &str) -> bool {
+    (1..=32).contains(&id.len())
+        && id
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-')
+        && id.bytes().next().is_some_and(|c| c.is_ascii_alphanumeric())
+}
+
 /// The storage handle.
 #[derive(Clone)]
 pub struct Store {
@@ -187,8 +220,33 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), Error> {
 
 /// Migration steps: `MIGRATIONS[i]` brings a database from version `i + 1` to `i + 2`.
 /// Version 1 had users/sessions/api keys/keysets/settings/peer policies/nonce ledger; version 2
-/// added NIP-46 clients and requests and the audit log (with its sequence counter).
+/// added NIP-46 clients and requests and the audit log (with its sequence counter); version 3
+/// added `keyset_meta` (public metadata per keyset id) and a metadata record for every keyset
+/// already stored (an existing `default` keyset keeps its id and sealed blob unchanged).
 fn migrate(txn: &redb::WriteTransaction, from: u64) -> Result<(), Error> {
+    if from == 2 {
+        let ids: Vec<String> = {
+            let t = txn.open_table(KEYSETS).map_err(db)?;
+            let mut ids = Vec::new();
+            for item in t.iter().map_err(db)? {
+                let (k, _) = item.map_err(db)?;
+                if valid_keyset_id(k.value()) {
+                    ids.push(k.value().to_string());
+                }
+            }
+            ids
+        };
+        let mut meta = txn.open_table(KEYSET_META).map_err(db)?;
+        for id in ids {
+            if meta.get(id.as_str()).map_err(db)?.is_none() {
+                let m = KeysetMeta {
+                    label: id.clone(),
+                    ..KeysetMeta::default()
+                };
+                meta.insert(id.as_str(), enc(&m)?.as_slice()).map_err(db)?;
+            }
+        }
+    }
     if from < 2 {
         txn.open_table(NIP46_CLIENTS).map_err(db)?;
         txn.open_table(NIP46_REQUESTS).map_err(db)?;
@@ -510,8 +568,53 @@ impl Store {
         Ok(t.get(name).map_err(db)?.map(|g| g.value().to_vec()))
     }
 
+    /// Deletes a keyset and its metadata in one transaction; `false` if neither existed.
     pub fn delete_keyset(&self, name: &str) -> Result<bool, Error> {
-        self.remove_str(KEYSETS, name)
+        let txn = self.db.begin_write().map_err(db)?;
+        let existed = {
+            let a = txn
+                .open_table(KEYSETS)
+                .map_err(db)?
+                .remove(name)
+                .map_err(db)?
+                .is_some();
+            let b = txn
+                .open_table(KEYSET_META)
+                .map_err(db)?
+                .remove(name)
+                .map_err(db)?
+                .is_some();
+            a || b
+        };
+        txn.commit().map_err(db)?;
+        Ok(existed)
+    }
+
+    /// Ids of every stored keyset, sorted. Other sealed blobs in the table (the NIP-46
+    /// transport keys, `nip46-transport/<ns>`) are not keysets and are skipped: a keyset id is
+    /// always a [`valid_keyset_id`].
+    pub fn keyset_ids(&self) -> Result<Vec<String>, Error> {
+        let r = self.db.begin_read().map_err(db)?;
+        let t = r.open_table(KEYSETS).map_err(db)?;
+        let mut out = Vec::new();
+        for item in t.iter().map_err(db)? {
+            let (k, _) = item.map_err(db)?;
+            if valid_keyset_id(k.value()) {
+                out.push(k.value().to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn put_keyset_meta(&self, id: &str, m: &KeysetMeta) -> Result<(), Error> {
+        self.put_str_bytes(KEYSET_META, id, &enc(m)?)
+    }
+
+    pub fn keyset_meta(&self, id: &str) -> Result<Option<KeysetMeta>, Error> {
+        let r = self.db.begin_read().map_err(db)?;
+        let t = r.open_table(KEYSET_META).map_err(db)?;
+        let v = t.get(id).map_err(db)?;
+        v.map(|g| dec("keyset_meta", g.value())).transpose()
     }
 
     // ---- settings (what igloo-server kept in ./.env) ----
@@ -905,6 +1008,58 @@ mod tests {
         // Re-opening a current file is a no-op.
         let s = Store::open(&p).expect("reopen");
         assert_eq!(s.schema_version().expect("v"), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn migrates_v2_keyset_to_keyed_layout() {
+        let d = tempfile::tempdir().expect("tmp");
+        let p = d.path().join("x.redb");
+        {
+            let s = Store::open_at(&p, 2).expect("v2");
+            assert_eq!(s.schema_version().expect("v"), 2);
+            s.put_keyset(DEFAULT_KEYSET, b"{\"sealed\":1}")
+                .expect("put");
+            s.put_keyset("nip46-transport/default", b"{}").expect("put");
+        }
+        let s = Store::open(&p).expect("migrate");
+        assert_eq!(s.schema_version().expect("v"), 3);
+        assert_eq!(s.keyset_ids().expect("ids"), vec![DEFAULT_KEYSET]);
+        assert_eq!(
+            s.keyset(DEFAULT_KEYSET).expect("get").as_deref(),
+            Some(&b"{\"sealed\":1}"[..]),
+            "the sealed blob is kept byte for byte"
+        );
+        assert!(
+            s.keyset_meta("nip46-transport/default")
+                .expect("meta")
+                .is_none(),
+            "a NIP-46 transport key is not a keyset"
+        );
+        let m = s.keyset_meta(DEFAULT_KEYSET).expect("meta").expect("some");
+        assert_eq!(m.label, DEFAULT_KEYSET);
+        s.put_keyset("b", b"{}").expect("second");
+        s.put_keyset_meta(
+            "b",
+            &KeysetMeta {
+                label: "B".into(),
+                ..Default::default()
+            },
+        )
+        .expect("meta b");
+        assert_eq!(s.keyset_ids().expect("ids"), vec!["b", DEFAULT_KEYSET]);
+        assert!(s.delete_keyset("b").expect("del"));
+        assert!(s.keyset_meta("b").expect("meta").is_none());
+        assert!(!s.delete_keyset("b").expect("del again"));
+    }
+
+    #[test]
+    fn keyset_ids_are_validated() {
+        for ok in ["default", "a", "work-2", "x_y", "0abc"] {
+            assert!(valid_keyset_id(ok), "{ok}");
+        }
+        for bad in ["", "-a", "A", "a b", "a/b", "é", &"a".repeat(33)] {
+            assert!(!valid_keyset_id(bad), "{bad}");
+        }
     }
 
     #[test]

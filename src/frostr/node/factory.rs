@@ -14,7 +14,9 @@ use crate::health::Liveness;
 use crate::nip46::runtime::StartOptions;
 use crate::nip46::{BunkerConfig, BunkerRuntime, BunkerSlot};
 use crate::relay::Relay;
+use crate::store::DEFAULT_KEYSET;
 use crate::vault::secret::Secret32;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +45,8 @@ pub enum FactoryError {
     Node(String),
     #[error("NIP-46 bunker: {0}")]
     Bunker(String),
+    #[error("keyset {0} already serves this group on this box (one share per group per box)")]
+    DuplicateGroup(String),
 }
 
 /// Name of the legacy switch (environment variable or stored setting).
@@ -106,30 +110,64 @@ pub fn install(st: &AppState, relay: &Relay, liveness: &Liveness, bind: &str) {
     let _ = install_with_bunker(st, relay, liveness, bind, &BunkerSlot::new());
 }
 
-/// The signer `serve` runs (node + bunker), for a graceful stop.
+/// The running signers by keyset id.
+type RunningMap = Arc<tokio::sync::Mutex<BTreeMap<String, Running>>>;
+
+/// The signers `serve` runs (one node per keyset, plus the default keyset's bunker), for a
+/// graceful stop.
 #[derive(Clone)]
 pub struct SignerControl {
-    current: Arc<tokio::sync::Mutex<Option<Running>>>,
+    current: RunningMap,
     stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// Watchdog component name of a keyset's node (`node` for the default keyset, as before).
+pub fn liveness_name(keyset: &str) -> String {
+    if keyset == DEFAULT_KEYSET {
+        "node".into()
+    } else {
+        format!("node:{keyset}")
+    }
+}
+
+/// Stops one running signer: bunker first (one transport key never answers twice), then the
+/// node detached from the API and shut down.
+async fn stop_running(st: &AppState, id: &str, old: Running) {
+    if let Some(b) = old.bunker {
+        b.shutdown().await;
+        tracing::info!(keyset = id, "nip46: bunker stopped");
+    }
+    st.detach_node_for(id);
+    old.node.shutdown().await;
+}
+
 impl SignerControl {
-    /// Stops the bunker (API slot emptied, relay connections closed), detaches and stops the
-    /// node (subscriptions and relay connections closed); credentials arriving afterwards start
-    /// nothing. Waits for a start in progress to finish first.
+    /// Stops every bunker (API slot emptied, relay connections closed), detaches and stops
+    /// every node (subscriptions and relay connections closed); credentials arriving afterwards
+    /// start nothing. Waits for a start in progress to finish first.
     pub async fn shutdown(&self, st: &AppState) {
         self.stopping
             .store(true, std::sync::atomic::Ordering::SeqCst);
-        let old = self.current.lock().await.take();
-        if let Some(old) = old {
-            if let Some(b) = old.bunker {
-                b.shutdown().await;
-                tracing::info!("nip46: bunker stopped");
-            }
-            st.detach_node();
-            old.node.shutdown().await;
-            tracing::info!("signer stopped");
+        let all = std::mem::take(&mut *self.current.lock().await);
+        let stops = all.into_iter().map(|(id, old)| async move {
+            stop_running(st, &id, old).await;
+            tracing::info!(keyset = %id, "signer stopped");
+        });
+        futures_util::future::join_all(stops).await;
+    }
+
+    /// The current-generation node of keyset `id`, if one runs (for a per-keyset NIP-46
+    /// bunker or other in-process users). Legacy nodes are not returned.
+    pub async fn node_handle(&self, id: &str) -> Option<NodeHandle> {
+        match self.current.lock().await.get(id).map(|r| &r.node) {
+            Some(Serving::Next(h)) => Some(h.clone()),
+            _ => None,
         }
+    }
+
+    /// Ids of the keysets whose node runs.
+    pub async fn running(&self) -> Vec<String> {
+        self.current.lock().await.keys().cloned().collect()
     }
 }
 
@@ -146,9 +184,31 @@ pub fn install_with_bunker(
     let local_relay = format!("ws://{}", bind.replace("0.0.0.0", "127.0.0.1"));
     let (st2, relay, liveness, slot) =
         (st.clone(), relay.clone(), liveness.clone(), bunkers.clone());
-    // The running node: a new keyset (re-import, unlock) shuts it down before its successor
-    // starts, so one share never runs twice. Holding the lock serialises concurrent starts.
-    let current: Arc<tokio::sync::Mutex<Option<Running>>> = Arc::default();
+    // The running node of each keyset: new credentials for a keyset (re-import, unlock) shut
+    // its node down before the successor starts, so one share never runs twice. Holding the
+    // lock serialises concurrent starts.
+    let current: RunningMap = Arc::default();
+    {
+        // `DELETE /api/keysets/{id}`: stop that keyset's bunker and node, drop its heartbeat.
+        let (current, liveness) = (current.clone(), liveness.clone());
+        let st3 = st.clone();
+        st.set_stop_hook(Arc::new(move |id: String| {
+            let (current, liveness, st) = (current.clone(), liveness.clone(), st3.clone());
+            Box::pin(async move {
+                let old = current.lock().await.remove(&id);
+                match old {
+                    Some(old) => stop_running(&st, &id, old).await,
+                    None => {
+                        if let Some(n) = st.detach_node_for(&id) {
+                            n.shutdown().await;
+                        }
+                    }
+                }
+                liveness.unregister(&liveness_name(&id));
+                tracing::info!(keyset = %id, "signer stopped (keyset deleted)");
+            }) as crate::api::node::BoxFut<'static, ()>
+        }));
+    }
     let control = SignerControl {
         current: current.clone(),
         stopping: Arc::default(),
@@ -169,17 +229,17 @@ pub fn install_with_bunker(
             if stopping.load(std::sync::atomic::Ordering::SeqCst) {
                 return;
             }
-            if let Some(old) = current.take() {
-                if let Some(b) = old.bunker {
-                    b.shutdown().await;
-                }
-                st.detach_node();
-                old.node.shutdown().await;
+            let id = creds.keyset.clone();
+            if let Some(old) = current.remove(&id) {
+                stop_running(&st, &id, old).await;
             }
             match start(&st, &relay, &liveness, &local_relay, creds).await {
                 Ok((label, serving, relays)) => {
+                    // One bunker slot (`/api/nip46/*`): the default keyset's node gets the
+                    // bunker; other keysets expose their node through
+                    // `SignerControl::node_handle` for a per-keyset bunker.
                     let started = match &serving {
-                        Serving::Next(handle) => Some(start_bunker(
+                        Serving::Next(handle) if id == DEFAULT_KEYSET => Some(start_bunker(
                             &st,
                             &relay,
                             &slot,
@@ -188,7 +248,7 @@ pub fn install_with_bunker(
                             relays,
                             &local_relay,
                         )),
-                        Serving::Legacy(_) => None,
+                        Serving::Next(_) | Serving::Legacy(_) => None,
                     };
                     let bunker = match started {
                         None => None,
@@ -205,16 +265,23 @@ pub fn install_with_bunker(
                             None
                         }
                     };
-                    *current = Some(Running {
-                        node: serving,
-                        bunker,
-                    });
-                    tracing::info!(profile = %label, "signer started");
+                    current.insert(
+                        id.clone(),
+                        Running {
+                            node: serving,
+                            bunker,
+                        },
+                    );
+                    tracing::info!(keyset = %id, profile = %label, "signer started");
                     crate::health::notify_status("signer started");
                 }
                 Err(e) => {
-                    tracing::warn!("signer not started: {e}");
-                    st.publish("error", &format!("signer not started: {e}"), None);
+                    tracing::warn!(keyset = %id, "signer not started: {e}");
+                    st.publish(
+                        "error",
+                        &format!("signer not started: {e}"),
+                        Some(serde_json::json!({ "keyset": id })),
+                    );
                 }
             }
         });
@@ -274,6 +341,17 @@ fn start_bunker(
     .map_err(|e| FactoryError::Bunker(e.to_string()))
 }
 
+/// Refuses a second keyset for a group another keyset of this box already serves: two shares
+/// of one group in one box defeat the threshold, and both nodes would answer the same peers.
+fn check_duplicate(st: &AppState, keyset: &str, group_pk_hex: &str) -> Result<(), FactoryError> {
+    for (id, n) in st.nodes() {
+        if id != keyset && n.status().group_pk.eq_ignore_ascii_case(group_pk_hex) {
+            return Err(FactoryError::DuplicateGroup(id));
+        }
+    }
+    Ok(())
+}
+
 fn relays_for(st: &AppState, from_cred: &[String], local_relay: &str) -> Vec<String> {
     if !st.cfg.relays.is_empty() {
         st.cfg.relays.clone()
@@ -299,18 +377,21 @@ async fn start_legacy(
     let share = SharePackage::decode(&creds.share_cred.expose().trim().to_ascii_lowercase())
         .map_err(bad)?;
     group.check_share(&share).map_err(bad)?;
+    check_duplicate(st, &creds.keyset, &hex::encode(group.npub()))?;
     relay.allow_pubkeys(group.commits.iter().map(|c| c.xonly()));
     let label = format!("legacy-{}", &hex::encode(group.gid())[..16]);
     let relays = relays_for(st, &[], local_relay);
     let mut cfg = LegacyConfig::new(group, share, relays.clone());
     cfg.label = label.clone();
-    liveness.register("node", Duration::from_secs(60));
+    let lname = liveness_name(&creds.keyset);
+    liveness.register(&lname, Duration::from_secs(60));
     let lv = liveness.clone();
-    cfg.heartbeat = Some(Arc::new(move |_c: &str| lv.beat("node")));
+    cfg.heartbeat = Some(Arc::new(move |_c: &str| lv.beat(&lname)));
     let handle = LegacyNode::start(cfg)
         .await
         .map_err(|e| FactoryError::Node(e.to_string()))?;
-    st.attach_node(Arc::new(handle.clone()));
+    st.attach_node_for(&creds.keyset, Arc::new(handle.clone()));
+    crate::api::keysets::record_started(st, &creds.keyset, &handle);
     Ok((label, Serving::Legacy(handle), relays))
 }
 
@@ -336,6 +417,7 @@ async fn start(
         return Err(FactoryError::Unsupported);
     }
     let pw = creds.share_password.ok_or(FactoryError::NeedPassword)?;
+    let keyset = creds.keyset;
     let cred = creds.share_cred;
     let profile =
         tokio::task::spawn_blocking(move || BfProfile::decode(cred.expose(), pw.expose()))
@@ -343,6 +425,7 @@ async fn start(
             .map_err(|e| FactoryError::Profile(e.to_string()))?
             .map_err(|e| FactoryError::Profile(e.to_string()))?;
 
+    check_duplicate(st, &keyset, &hex::encode(profile.group_package.group_pk))?;
     let relays = relays_for(st, &profile.device.relays, local_relay);
     let members: Vec<[u8; 32]> = profile
         .group_package
@@ -366,12 +449,14 @@ async fn start(
         p.set_send_receive(send, receive);
         cfg.policy.set_peer(peer, p);
     }
-    liveness.register("node", Duration::from_secs(60));
+    let lname = liveness_name(&keyset);
+    liveness.register(&lname, Duration::from_secs(60));
     let lv = liveness.clone();
-    cfg.heartbeat = Some(Arc::new(move |_c: &str| lv.beat("node")));
+    cfg.heartbeat = Some(Arc::new(move |_c: &str| lv.beat(&lname)));
     let handle = Node::start(cfg)
         .await
         .map_err(|e| FactoryError::Node(e.to_string()))?;
-    st.attach_node(Arc::new(handle.clone()));
+    st.attach_node_for(&keyset, Arc::new(handle.clone()));
+    crate::api::keysets::record_started(st, &keyset, &handle);
     Ok((label, Serving::Next(handle), relays))
 }

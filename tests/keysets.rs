@@ -1,0 +1,394 @@
+//! Several keysets in one box (issue 4/5): a real `frostbox serve` process holds two keysets of
+//! two different groups, each with its own co-signer node (another share of that group, in
+//! this test process). `/api/sign` and `/api/nip44/*` act on the keyset named by `?keyset=` or
+//! `X-Frostbox-Keyset`; signatures verify under the respective group keys; an unattended
+//! restart brings both nodes back; deleting one leaves the other signing; an unknown keyset is
+//! a 404. The second test runs both keysets (one through the single-keyset routes, as
+//! `default`) over the box's embedded relay.
+
+mod api_support;
+
+use api_support::{Resp, get, post, procs, req};
+use frostbox::frost::{self, MemoryNonceLedger};
+use frostbox::frostr::next::credential::BfProfile;
+use frostbox::frostr::next::group::GroupPackage;
+use frostbox::frostr::node::{Node, NodeConfig, NodeHandle};
+use frostbox::nostr::{keys, nip44};
+use frostbox::relay::{Relay, RelayConfig};
+use frostbox::vault::secret::Secret32;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+const ADMIN: &str = "keysets-admin-secret-7c2e91";
+const SHARE_PW: &str = "keysets-share-password-1";
+
+fn auth() -> String {
+    format!("Bearer {ADMIN}")
+}
+
+/// A `frostbox serve` with its log shown when the test fails.
+struct Served(procs::Proc);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Ok(g) = self.0.log.lock()
+        {
+            eprintln!("--- frostbox serve log ---\n{g}");
+        }
+    }
+}
+
+fn spawn(data: &std::path::Path, envs: &[(&str, &str)]) -> Served {
+    let mut all = vec![("ADMIN_SECRET", ADMIN), ("RUST_LOG", "info")];
+    all.extend_from_slice(envs);
+    Served(procs::spawn(data, &all))
+}
+
+/// One 2-of-3 group: the box holds share 0, a co-signer share 1.
+struct Group {
+    shares: Vec<frost::KeyShare>,
+    pkg: GroupPackage,
+}
+
+impl Group {
+    fn new(name: &str) -> Group {
+        let ks = frost::keygen(2, 3).expect("keygen");
+        Group {
+            pkg: GroupPackage::from_keys(name, &ks.group),
+            shares: ks.shares,
+        }
+    }
+    fn pk(&self) -> [u8; 32] {
+        self.pkg.group_pk
+    }
+    fn profile(&self, relay: &str) -> String {
+        BfProfile::new(
+            "box",
+            self.shares[0].secret.duplicate(),
+            vec![relay.to_string()],
+            vec![],
+            self.pkg.clone(),
+        )
+        .expect("profile")
+        .encode(SHARE_PW)
+        .expect("encode")
+    }
+    async fn cosigner(&self, relay: &str) -> NodeHandle {
+        Node::start(NodeConfig::new(
+            self.pkg.clone(),
+            self.shares[1].secret.duplicate(),
+            vec![relay.to_string()],
+            Arc::new(MemoryNonceLedger::new()),
+        ))
+        .await
+        .expect("co-signer")
+    }
+}
+
+/// A relay in this process (127.0.0.1:0) that both groups may write to.
+async fn test_relay(groups: &[&Group]) -> String {
+    let relay = Relay::new(RelayConfig::default());
+    for g in groups {
+        relay.allow_pubkeys(g.pkg.members.iter().map(|m| m.xonly()));
+    }
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    tokio::spawn(frostbox::relay::server::serve(l, relay));
+    format!("ws://127.0.0.1:{port}")
+}
+
+async fn import(a: SocketAddr, id: &str, label: &str, profile: &str) {
+    let body = json!({
+        "id": id, "label": label, "share_cred": profile, "share_password": SHARE_PW,
+        "mode": "unattended",
+    });
+    let r = post(
+        a,
+        "/api/keysets",
+        &[("Authorization", &auth())],
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "import {id}: {}", r.body);
+    assert_eq!(r.json()["keyset"]["id"], id);
+    assert_eq!(r.json()["keyset"]["label"], label);
+}
+
+async fn keysets(a: SocketAddr) -> Vec<Value> {
+    let r = get(a, "/api/keysets", &[("Authorization", &auth())]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["keysets"].as_array().cloned().unwrap_or_default()
+}
+
+async fn wait_ready(a: SocketAddr, ids: &[&str]) -> Vec<Value> {
+    let mut last = Vec::new();
+    for _ in 0..300 {
+        last = keysets(a).await;
+        let ok = ids.iter().all(|id| {
+            last.iter()
+                .any(|k| k["id"] == json!(id) && k["state"] == "ready")
+        });
+        if ok {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("keysets {ids:?} not ready: {last:?}");
+}
+
+enum Sel<'a> {
+    Default,
+    Query(&'a str),
+    Header(&'a str),
+}
+
+async fn call(a: SocketAddr, path: &str, sel: &Sel<'_>, body: &Value) -> Resp {
+    let auth = auth();
+    let mut h = vec![("Authorization", auth.as_str())];
+    let path = match sel {
+        Sel::Default => path.to_string(),
+        Sel::Query(id) => format!("{path}?keyset={id}"),
+        Sel::Header(id) => {
+            h.push(("X-Frostbox-Keyset", id));
+            path.to_string()
+        }
+    };
+    req(a, "POST", &path, &h, Some(&body.to_string())).await
+}
+
+async fn sign(a: SocketAddr, sel: &Sel<'_>, msg: [u8; 32]) -> [u8; 64] {
+    let r = call(a, "/api/sign", sel, &json!({ "message": hex::encode(msg) })).await;
+    assert_eq!(r.status, 200, "sign: {}", r.body);
+    let mut sig = [0u8; 64];
+    hex::decode_to_slice(r.json()["signature"].as_str().expect("sig"), &mut sig).expect("hex");
+    sig
+}
+
+fn assert_signed_by(g: &Group, other: &Group, msg: &[u8; 32], sig: &[u8; 64]) {
+    assert!(
+        keys::verify_bip340(&g.pk(), msg, sig),
+        "signature must verify under its keyset's group key"
+    );
+    assert!(
+        !keys::verify_bip340(&other.pk(), msg, sig),
+        "signature must not verify under the other keyset's group key"
+    );
+}
+
+/// NIP-44 both ways between keyset `sel` (group `g`) and a local key.
+async fn nip44_round_trip(a: SocketAddr, sel: &Sel<'_>, g: &Group, text: &str) {
+    let me = Secret32::random();
+    let me_x = keys::xonly_pubkey(&me).expect("pk");
+    let conv = nip44::conversation_key(&me, &g.pk()).expect("conv");
+    let body = json!({ "peer_pubkey": hex::encode(me_x), "content": text });
+    let r = call(a, "/api/nip44/encrypt", sel, &body).await;
+    assert_eq!(r.status, 200, "nip44 encrypt: {}", r.body);
+    let ct = r.json()["result"].as_str().expect("result").to_string();
+    assert_eq!(
+        nip44::decrypt(&conv, &ct).expect("decrypt locally"),
+        text,
+        "the box encrypted under this keyset's group key"
+    );
+    let back = format!("{text} (reply)");
+    let ct2 = nip44::encrypt(&conv, &back, nip44::B64::Padded).expect("encrypt locally");
+    let body = json!({ "peer_pubkey": hex::encode(me_x), "content": ct2 });
+    let r = call(a, "/api/nip44/decrypt", sel, &body).await;
+    assert_eq!(r.status, 200, "nip44 decrypt: {}", r.body);
+    assert_eq!(r.json()["result"], json!(back));
+}
+
+async fn assert_unknown(a: SocketAddr, sel: &Sel<'_>) {
+    let r = call(
+        a,
+        "/api/sign",
+        sel,
+        &json!({ "message": hex::encode([9u8; 32]) }),
+    )
+    .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("keyset"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_keysets_sign_and_encrypt_apart_survive_restart_and_delete() {
+    let (ga, gb) = (Group::new("alpha"), Group::new("beta"));
+    let relay = test_relay(&[&ga, &gb]).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let p = spawn(&data, &[]);
+    let a = p.0.addr;
+
+    import(a, "a", "Alpha", &ga.profile(&relay)).await;
+    import(a, "b", "Beta", &gb.profile(&relay)).await;
+    let dup = post(
+        a,
+        "/api/keysets",
+        &[("Authorization", &auth())],
+        &json!({ "id": "a", "share_cred": ga.profile(&relay), "share_password": SHARE_PW })
+            .to_string(),
+    )
+    .await;
+    assert_eq!(dup.status, 409, "an id is imported once: {}", dup.body);
+    let (ca, cb) = (ga.cosigner(&relay).await, gb.cosigner(&relay).await);
+
+    let list = wait_ready(a, &["a", "b"]).await;
+    assert_eq!(list.len(), 2, "{list:?}");
+    for (id, g) in [("a", &ga), ("b", &gb)] {
+        let k = list.iter().find(|k| k["id"] == id).expect("listed");
+        assert_eq!(k["groupPubkey"], json!(hex::encode(g.pk())));
+        assert_eq!(k["threshold"], 2);
+        assert_eq!(k["total"], 3);
+        assert_eq!(k["generation"], "next");
+        assert_eq!(k["mode"], "unattended");
+        assert!(k["npub"].as_str().is_some_and(|n| n.starts_with("npub1")));
+    }
+
+    let m1 = [0x11; 32];
+    assert_signed_by(&ga, &gb, &m1, &sign(a, &Sel::Query("a"), m1).await);
+    assert_signed_by(&gb, &ga, &m1, &sign(a, &Sel::Header("b"), m1).await);
+    nip44_round_trip(a, &Sel::Query("a"), &ga, "hello alpha").await;
+    nip44_round_trip(a, &Sel::Header("b"), &gb, "hello beta").await;
+
+    // Unknown keysets, a disagreeing selector, and the empty default keyset.
+    assert_unknown(a, &Sel::Query("nope")).await;
+    assert_unknown(a, &Sel::Header("nope")).await;
+    let r = req(
+        a,
+        "GET",
+        "/api/peers?keyset=a",
+        &[("Authorization", &auth()), ("X-Frostbox-Keyset", "b")],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = call(
+        a,
+        "/api/sign",
+        &Sel::Default,
+        &json!({ "message": hex::encode(m1) }),
+    )
+    .await;
+    assert_eq!(r.status, 503, "no default keyset here: {}", r.body);
+
+    // Status: igloo fields for the selected keyset plus every keyset; /ready covers both.
+    let r = get(a, "/api/status?keyset=b", &[("Authorization", &auth())]).await;
+    let st = r.json();
+    assert_eq!(st["node"]["groupPubkey"], json!(hex::encode(gb.pk())));
+    assert_eq!(st["keysets"].as_array().map(Vec::len), Some(2));
+    assert_eq!(st["serverRunning"], true);
+    let r = get(a, "/ready", &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["keysets"]["a"], "ready");
+    assert_eq!(r.json()["keysets"]["b"], "ready");
+    let peers = get(a, "/api/peers?keyset=a", &[("Authorization", &auth())]).await;
+    assert_eq!(peers.status, 200, "{}", peers.body);
+    assert_eq!(peers.json()["total"], 2);
+
+    // Restart (unattended): both nodes come back and sign.
+    let mut p = p;
+    let (code, _) = procs::sigterm_and_wait(&mut p.0);
+    assert_eq!(code, 0);
+    drop(p);
+    let p = spawn(&data, &[]);
+    let a = p.0.addr;
+    wait_ready(a, &["a", "b"]).await;
+    let m2 = [0x22; 32];
+    assert_signed_by(&ga, &gb, &m2, &sign(a, &Sel::Query("a"), m2).await);
+    assert_signed_by(&gb, &ga, &m2, &sign(a, &Sel::Query("b"), m2).await);
+
+    // Deleting one leaves the other signing.
+    let r = req(
+        a,
+        "DELETE",
+        "/api/keysets/a",
+        &[("Authorization", &auth())],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["removed"], true);
+    let r = req(
+        a,
+        "DELETE",
+        "/api/keysets/a",
+        &[("Authorization", &auth())],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_unknown(a, &Sel::Query("a")).await;
+    let m3 = [0x33; 32];
+    assert_signed_by(&gb, &ga, &m3, &sign(a, &Sel::Header("b"), m3).await);
+    nip44_round_trip(a, &Sel::Query("b"), &gb, "still here").await;
+    let list = keysets(a).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["id"], "b");
+    let r = get(a, "/ready", &[]).await;
+    assert_eq!(
+        r.status, 200,
+        "the deleted keyset no longer counts: {}",
+        r.body
+    );
+
+    // The audit log names the keyset of each operation.
+    let audit = get(a, "/api/admin/audit", &[("Authorization", &auth())]).await;
+    assert!(audit.body.contains("keyset=b"), "{}", audit.body);
+    assert!(audit.body.contains("keyset=a"), "{}", audit.body);
+    ca.shutdown().await;
+    cb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_and_second_keyset_share_the_embedded_relay() {
+    let (gd, gb) = (Group::new("first"), Group::new("second"));
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = spawn(&dir.path().join("data"), &[]);
+    let a = p.0.addr;
+    let relay = format!("ws://{a}");
+
+    // The first keyset through the single-keyset route, as before: id `default`.
+    let body = json!({ "share_cred": gd.profile(&relay), "share_password": SHARE_PW,
+                       "mode": "unattended" });
+    let r = post(
+        a,
+        "/api/keyset",
+        &[("Authorization", &auth())],
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    import(a, "second", "Second identity", &gb.profile(&relay)).await;
+    // The co-signers reach the box's embedded relay: its allow-list covers both groups.
+    let (cd, cb) = (gd.cosigner(&relay).await, gb.cosigner(&relay).await);
+    wait_ready(a, &["default", "second"]).await;
+
+    let m = [0x44; 32];
+    assert_signed_by(&gd, &gb, &m, &sign(a, &Sel::Default, m).await);
+    assert_signed_by(&gd, &gb, &m, &sign(a, &Sel::Query("default"), m).await);
+    assert_signed_by(&gb, &gd, &m, &sign(a, &Sel::Query("second"), m).await);
+    nip44_round_trip(a, &Sel::Default, &gd, "default keyset").await;
+    nip44_round_trip(a, &Sel::Header("second"), &gb, "second keyset").await;
+
+    // igloo-compatible status of the default keyset, plus the list.
+    let st = get(a, "/api/status", &[("Authorization", &auth())])
+        .await
+        .json();
+    assert_eq!(st["nodeActive"], true);
+    assert_eq!(st["node"]["groupPubkey"], json!(hex::encode(gd.pk())));
+    let ids: Vec<&str> = st["keysets"]
+        .as_array()
+        .map(|v| v.iter().filter_map(|k| k["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(ids, ["default", "second"]);
+    cd.shutdown().await;
+    cb.shutdown().await;
+}
