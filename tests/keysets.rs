@@ -285,6 +285,10 @@ async fn two_keysets_sign_and_encrypt_apart_survive_restart_and_delete() {
     assert_eq!(st["node"]["groupPubkey"], json!(hex::encode(gb.pk())));
     assert_eq!(st["keysets"].as_array().map(Vec::len), Some(2));
     assert_eq!(st["serverRunning"], true);
+    // Not signed in: the selector is ignored (default keyset), so no 404 tells ids apart.
+    let anon = get(a, "/api/status?keyset=no-such-keyset", &[]).await;
+    assert_eq!(anon.status, 200, "{}", anon.body);
+    assert!(anon.json().get("keysets").is_none());
     let r = get(a, "/ready", &[]).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["keysets"]["a"], "ready");

@@ -331,8 +331,14 @@ async fn openapi_json() -> Json<Value> {
 async fn status(
     State(st): State<AppState>,
     MaybeAuth(p): MaybeAuth,
-    ks: KeysetSel,
+    ks: Result<KeysetSel, ApiError>,
 ) -> ApiResult<Json<Value>> {
+    // Callers who are not signed in always see the default keyset: answering 404 for an unknown
+    // id would let anyone on the LAN probe which keyset ids exist.
+    let ks = match (&p, ks) {
+        (Some(_), ks) => ks?,
+        (None, _) => KeysetSel(crate::store::DEFAULT_KEYSET.into()),
+    };
     let attached = st.node_for(&ks.0);
     let node = attached.as_ref().map(|n| n.status());
     let vault = st.vault.lock().unwrap_or_else(|p| p.into_inner()).clone();
