@@ -17,8 +17,10 @@
 #        SECURITY_MIRROR=http://snapshot.debian.org/archive/debian-security/20261122T000000Z
 #      The package versions that went in are recorded in <out>/manifest.txt and, in the image,
 #      /usr/share/frostbox/manifest.txt.
+#      OS_WORK: where the root filesystem is built (default /dev/shm with >= 4 GiB free, else <out>);
+#      --keep-rootfs leaves it there. OS_CACHE / OS_CACHE_MAX_DAYS: the stage-1 cache.
 # Output: <out>/<image name> (raw, MBR), <out>/manifest.txt, <out>/BUILDINFO, <out>/boot/ (kernel,
-#         initrd, DTBs copied out of the FAT partition for qemu boots).
+#         initrd, DTBs copied out of the FAT partition for qemu boots), <out>/stage1-dpkg.log.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
@@ -34,7 +36,7 @@ while [ $# -gt 0 ]; do
     --keep-rootfs) keep=1; shift ;;
     --xz) xz=1; shift ;;
     --no-cache) nocache=1; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "build.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -79,7 +81,12 @@ else work_parent=$out
 fi
 mkdir -p "$work_parent"
 work=$(mktemp -d "$work_parent/frostbox-os.XXXXXX")
-cleanup() { if [ "$keep" = 1 ]; then echo "kept the root filesystem: $work/rootfs"; else rm -rf "$work"; fi; }
+# Never delete through a mount: an interrupted mmdebstrap can leave the chroot's /dev, /proc,
+# /sys and a bind mount of the host's /dev/shm (same device, so --one-file-system is not enough).
+cleanup() {
+  if grep -qF " $work/" /proc/mounts; then echo "build.sh: mounts left under $work; not removing it" >&2; return 0; fi
+  if [ "$keep" = 1 ]; then echo "kept the root filesystem: $work/rootfs"; else rm -rf --one-file-system "$work"; fi
+}
 trap cleanup EXIT
 rootfs=$work/rootfs
 export TMPDIR=$work
