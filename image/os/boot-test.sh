@@ -3,7 +3,10 @@
 # the CI-REPORT lines its frostbox-ci-report.service prints on the console, then that qemu exited
 # by itself (the report powers the guest off). Fails loudly, printing the console tail.
 #
-#   image/os/boot-test.sh virt|raspi3b [--out DIR] [--timeout SECONDS]
+#   image/os/boot-test.sh virt|raspi3b [--out DIR] [--timeout SECONDS] [--journal]
+#
+#   --journal  afterwards, copy the guest's persistent journal out of the overlay disk into
+#              <out>/boot-<machine>/journal.txt (+ boot timing: systemd-analyze-like summary)
 #
 # The image is never modified: the guest writes to a qcow2 overlay, 2 GiB (the SD card size
 # must be a power of two for raspi3b; it also makes first-boot root growth do real work).
@@ -12,11 +15,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 machine=${1:-}; shift || true
-out=target/os-image timeout_s=420
+out=target/os-image timeout_s=420 journal=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=$2; shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
+    --journal) journal=1; shift ;;
     *) echo "boot-test.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -64,6 +68,19 @@ grep -a 'CI-REPORT' "$run/console.txt" | sed -E 's/^.*(CI-REPORT)/\1/' > "$run/r
 echo "--- $machine: qemu rc=$rc after ${secs}s; report:"
 cat "$run/report.txt"
 
+if [ "$journal" = 1 ]; then
+  # the root partition out of the qcow2 overlay, then the journal files out of ext4 (no mounts)
+  off=$(sfdisk -J "$img" | python3 -c 'import json,sys; p=json.load(sys.stdin)["partitiontable"]["partitions"][1]; print(p["start"])')
+  qemu-img convert -O raw "$run/disk.qcow2" "$run/disk.raw"
+  dd if="$run/disk.raw" of="$run/root.ext4" bs=1M skip=$(( off / 2048 )) status=none
+  rm -f "$run/disk.raw"
+  mkdir -p "$run/journal"
+  debugfs -R "rdump /var/log/journal $run/journal" "$run/root.ext4" >/dev/null 2>&1 || true
+  rm -f "$run/root.ext4"
+  journalctl --directory="$run/journal/journal" -o short-monotonic --no-pager > "$run/journal.txt" 2>&1 || true
+  echo "guest journal: $run/journal.txt ($(wc -l < "$run/journal.txt") lines)"
+fi
+
 fail=0
 check() { if grep -qE "$2" "$run/report.txt"; then echo "ok: $machine: $1"; else echo "FAIL: $machine: $1 (no /$2/)"; fail=1; fi; }
 [ "$rc" = 0 ] || { echo "FAIL: $machine: qemu rc=$rc (124 = timeout after ${timeout_s}s: the guest never powered off)"; fail=1; }
@@ -74,7 +91,10 @@ grow=$(sed -nE 's/^CI-REPORT growroot success growroot: .* grown from ([0-9]+) M
 if [ -n "$grow" ] && [ "${grow#* }" -ge $(( ${grow% *} + 400 )) ]; then echo "ok: $machine: first-boot root growth ($grow MiB)"
 else echo "FAIL: $machine: first-boot root growth (got '${grow}')"; fail=1; fi
 check "frostbox.service active and ready" '^CI-REPORT frostbox active .*ActiveState=active .*NRestarts=0'
-check "frostbox pings the watchdog while healthy" '^CI-REPORT frostbox after 17 s ActiveState=active .*NRestarts=0'
+check "frostbox pings the watchdog while healthy" '^CI-REPORT frostbox after 17 s active \(since uptime [0-9]+s, now [0-9.]+s\) ActiveState=active .*NRestarts=0'
+span=$(sed -nE 's/^CI-REPORT frostbox after 17 s active \(since uptime ([0-9]+)s, now ([0-9]+)[.0-9]*s\).*/\2 - \1/p' "$run/report.txt" | head -1)
+if [ -n "$span" ] && [ $(( span )) -ge 17 ]; then echo "ok: $machine: active without a restart for $(( span )) s (>= 2 watchdog periods)"
+else echo "FAIL: $machine: the healthy span was not >= 17 s (got '${span}')"; fail=1; fi
 check "/ready answers" '^CI-REPORT ready ok'
 check "first-run setup code logged" '^CI-REPORT setup-code logged'
 check "networkd, resolved (mDNS), timesyncd, ssh running" '^CI-REPORT unit systemd-resolved active'

@@ -17,8 +17,10 @@
 #        SECURITY_MIRROR=http://snapshot.debian.org/archive/debian-security/20261122T000000Z
 #      The package versions that went in are recorded in <out>/manifest.txt and, in the image,
 #      /usr/share/frostbox/manifest.txt.
+#      OS_WORK: where the root filesystem is built (default /dev/shm with >= 4 GiB free, else <out>);
+#      --keep-rootfs leaves it there. OS_CACHE / OS_CACHE_MAX_DAYS: the stage-1 cache.
 # Output: <out>/<image name> (raw, MBR), <out>/manifest.txt, <out>/BUILDINFO, <out>/boot/ (kernel,
-#         initrd, DTBs copied out of the FAT partition for qemu boots).
+#         initrd, DTBs copied out of the FAT partition for qemu boots), <out>/stage1-dpkg.log.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
@@ -34,7 +36,7 @@ while [ $# -gt 0 ]; do
     --keep-rootfs) keep=1; shift ;;
     --xz) xz=1; shift ;;
     --no-cache) nocache=1; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "build.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -68,30 +70,59 @@ comps=${BOARD_COMPONENTS//,/ }
 
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-work=$out/work
+# The root filesystem is built in RAM when there is room (tmpfs: dpkg's fsync per file and the
+# removal of the build chroot cost minutes on a disk); peak ~2.5 GiB. OS_WORK=DIR overrides.
+shm_free=$(df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 { print int($4 / 1024) }')
+mem_free=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
+if [ -n "${OS_WORK:-}" ]; then work_parent=$OS_WORK
+elif [ "${shm_free:-0}" -ge 4096 ] && [ "${mem_free:-0}" -ge 6144 ] \
+  && ! findmnt -n -o OPTIONS /dev/shm | grep -qE '(^|,)(noexec|nodev|nosuid)(,|$)'; then work_parent=/dev/shm
+else work_parent=$out
+fi
+mkdir -p "$work_parent"
+work=$(mktemp -d "$work_parent/frostbox-os.XXXXXX")
+# Never delete through a mount: an interrupted mmdebstrap can leave the chroot's /dev, /proc,
+# /sys and a bind mount of the host's /dev/shm (same device, so --one-file-system is not enough).
+cleanup() {
+  if grep -qF " $work/" /proc/mounts; then echo "build.sh: mounts left under $work; not removing it" >&2; return 0; fi
+  if [ "$keep" = 1 ]; then echo "kept the root filesystem: $work/rootfs"; else rm -rf --one-file-system "$work"; fi
+}
+trap cleanup EXIT
 rootfs=$work/rootfs
-rm -rf "$work"; mkdir -p "$work"
+export TMPDIR=$work
+echo "build dir: $work"
 t_all=$(date +%s)
+# prefix every line with the seconds since the build started (where the time goes)
+stamp() { perl -pe 'BEGIN { $| = 1 } $_ = sprintf("[%4ds] ", time - $ENV{FB_T0}) . $_'; }
+export FB_T0=$t_all
 
 # Exported for the hooks (mmdebstrap runs them with sh -c, the environment is inherited).
 export FB_OS_DIR=$os_dir FB_BOARD_DIR=$board_dir FB_BIN=$repo/$bin FB_UNIT=$repo/systemd/frostbox.service
 export FB_TEST=$test FB_CONSOLES=$BOARD_CONSOLES
-export FB_DPKG_LOG=$work/stage1-dpkg.log
+export FB_DPKG_LOG=$out/stage1-dpkg.log
 case "$bin" in /*) FB_BIN=$bin ;; esac
 
 # no ca-certificates: frostbox carries its TLS roots (webpki-roots), apt uses http mirrors with
 # signed Release files, and its postinst (one emulated fork per certificate) costs minutes.
+# minbase keeps tzdata: without /etc/localtime, systemd-firstboot stops the first boot at a
+# "Please configure your system! -- Press any key" console prompt (seen with --variant=essential).
 packages="systemd-sysv,udev,kmod,systemd-timesyncd,systemd-resolved,iproute2,"
 packages+="openssh-server,unattended-upgrades,fdisk,e2fsprogs,${BOARD_PACKAGES// /,}"
 
-# --- stage 1: Debian packages (mmdebstrap under qemu-user; ~6 min on 2 idle cores). Cached as a
-# tarball keyed by everything that goes into it; refreshed after a week (security updates) or
-# with --no-cache / OS_CACHE_MAX_DAYS=0. update-initramfs is diverted to a no-op during the
-# install: under qemu-user each MODULES=most run takes 20+ minutes and triggers run it twice.
+# --- stage 1: Debian packages (mmdebstrap under qemu-user). Cached as a tarball keyed by
+# everything that goes into it; refreshed after a week (security updates) or with --no-cache /
+# OS_CACHE_MAX_DAYS=0. What keeps the emulated part short (hooks/*.sh): dpkg-deb and tar run
+# natively (verified with dpkg --verify afterwards), update-initramfs and Python byte-compilation
+# are no-ops during the install (one MODULES=list initramfs in stage 2, pycs compiled
+# natively), merged /usr is set up by mmdebstrap's hook
+# instead of the usrmerge package (its conversion script and perl), docs/man/locales are not
+# unpacked, no SSH host keys are generated, and the chroot lives in RAM when there is room.
 cache=${OS_CACHE:-$repo/target/os-cache}
 mkdir -p "$cache"
-stage1_rev=2
-key=$(printf '%s\n' "$stage1_rev" "$suite" "$MIRROR" "$SECURITY_MIRROR" "$BOARD_ARCH" "$BOARD_COMPONENTS" "$packages" | sha256sum | cut -c1-16)
+stage1_rev=3
+hooks_sum=$(cat "$os_dir"/hooks/*.sh | sha256sum | cut -c1-16)
+key=$(printf '%s\n' "$stage1_rev" "$suite" "$MIRROR" "$SECURITY_MIRROR" "$BOARD_ARCH" "$BOARD_COMPONENTS" "$packages" "$hooks_sum" \
+  | sha256sum | cut -c1-16)
 base=$cache/base-$board-$key.tar
 max_days=${OS_CACHE_MAX_DAYS:-7}
 if [ "$nocache" = 1 ] || [ "$max_days" = 0 ] || [ -n "$(find "$base" -mtime +"$max_days" 2>/dev/null)" ]; then rm -f "$base"; fi
@@ -104,23 +135,27 @@ else
   # copyright files stay.
   mmdebstrap --mode=root --format=tar --architectures="$BOARD_ARCH" --variant=minbase \
     --components="$BOARD_COMPONENTS" --include="$packages" \
+    --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
     --dpkgopt='path-include=/usr/share/locale/locale.alias' \
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
     --dpkgopt='path-exclude=/usr/share/info/*' \
-    --essential-hook='chroot "$1" dpkg-divert --quiet --local --rename --divert /usr/sbin/update-initramfs.real --add /usr/sbin/update-initramfs && printf "#!/bin/sh\nexit 0\n" > "$1"/usr/sbin/update-initramfs && chmod 755 "$1"/usr/sbin/update-initramfs' \
-    --essential-hook='mkdir -p "$1"/etc/ssh && for t in rsa ecdsa ed25519; do : > "$1/etc/ssh/ssh_host_${t}_key"; done' \
-    --customize-hook='cp "$1"/var/log/dpkg.log "$FB_DPKG_LOG"' \
+    --extract-hook="$os_dir/hooks/extract.sh" \
+    --essential-hook="$os_dir/hooks/essential.sh" \
+    --customize-hook="$os_dir/hooks/customize.sh" \
     "$suite" "$base.tmp" \
     "deb $MIRROR $suite $comps" \
     "deb $MIRROR $suite-updates $comps" \
-    "deb $SECURITY_MIRROR $suite-security $comps"
+    "deb $SECURITY_MIRROR $suite-security $comps" 2>&1 | stamp
   mv "$base.tmp" "$base"
   # where the emulated time went: the slowest dpkg steps (unpack / configure incl. postinst)
   echo "stage 1: slowest dpkg steps (seconds, package, step):"
-  awk '$3 == "status" { split($2, t, ":"); s = t[1] * 3600 + t[2] * 60 + t[3];
-         if (ps != "") printf "%5d %s %s\n", s - ps, $5, $4; ps = s }' "$FB_DPKG_LOG" \
+  awk '{ split($2, t, ":"); s = t[1] * 3600 + t[2] * 60 + t[3] } $3 == "startup" { ps = s }
+       $3 == "status" { if (ps != "") printf "%5d %s %s\n", s - ps, $5, $4; ps = s }' "$FB_DPKG_LOG" \
     | sort -rn | head -15 || true
+  awk '{ split($2, t, ":"); s = t[1] * 3600 + t[2] * 60 + t[3] } $3 == "startup" { ps = s }
+       $3 == "status" { if (ps != "") all += s - ps; ps = s }
+       END { printf "stage 1: %d s in dpkg runs (unpack, maintainer scripts, triggers)\n", all }' "$FB_DPKG_LOG" || true
 fi
 t_stage1=$(( $(date +%s) - t ))
 
@@ -142,6 +177,9 @@ if [ "$test" = 1 ]; then
   units+=" frostbox-ci-report.service"
 fi
 systemctl --root="$r" enable $units
+# e2scrub only checks ext4 on LVM volumes; there is no LVM here. Its boot-time reaper still
+# scanned the disks (100 s under qemu -M raspi3b).
+systemctl --root="$r" disable e2scrub_reap.service e2scrub_all.timer
 # console login as root without a password (the local console only: sshd refuses passwords)
 sed -i -E 's/^root:[^:]*:/root::/' "$r"/etc/shadow
 printf 'LABEL=RASPIROOT / ext4 defaults,noatime,commit=60 0 1\nLABEL=RASPIFIRM /boot/firmware vfat defaults,nofail,umask=0077 0 2\n' > "$r"/etc/fstab
@@ -155,7 +193,7 @@ unshare --mount --propagation private --fork sh -ec '
   rm "$r"/usr/sbin/update-initramfs
   chroot "$r" dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs
   chroot "$r" update-initramfs -c -k all
-' sh "$r"
+' sh "$r" 2>&1 | stamp
 t_stage2=$(( $(date +%s) - t ))
 t_debootstrap=$(( t_stage1 + t_stage2 ))
 echo "rootfs built: stage 1 ${t_stage1} s, stage 2 ${t_stage2} s"
@@ -164,8 +202,13 @@ echo "rootfs built: stage 1 ${t_stage1} s, stage 2 ${t_stage2} s"
 echo frostbox > "$rootfs/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tfrostbox\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' > "$rootfs/etc/hosts"
 ln -sfn ../run/systemd/resolve/stub-resolv.conf "$rootfs/etc/resolv.conf"
-# first boot: new machine id, new SSH host keys (frostbox-ssh-hostkeys.service)
-printf 'uninitialized\n' > "$rootfs/etc/machine-id"
+# first boot: new machine id, new SSH host keys (frostbox-ssh-hostkeys.service). An empty
+# machine-id (machine-id(5) "first boot semantics", rule 4): systemd makes a random id and
+# systemd-machine-id-commit.service writes it to the card, but it is not a "first boot": no
+# systemd-firstboot wizard (it can stop the boot at a console prompt) and no preset-all. The
+# presets would only add units Debian leaves off (ssh.socket next to ssh.service,
+# remote-cryptsetup/veritysetup, systemd-sysext, ctrl-alt-del) and cost ~50 s under TCG.
+: > "$rootfs/etc/machine-id"
 rm -f "$rootfs"/var/lib/dbus/machine-id "$rootfs"/etc/ssh/ssh_host_*
 mkdir -p "$rootfs/var/log/journal" "$rootfs/usr/share/frostbox"
 rm -rf "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/lib/apt/lists/*_Packages "$rootfs"/var/log/apt/* "$rootfs"/var/log/dpkg.log
@@ -203,6 +246,7 @@ rm -rf "$work/gtmp" "$out/$img" "$out/firmware.vfat" "$out/root.ext4"
 E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH genimage --config "$work/genimage.cfg" --rootpath "$rootfs" \
   --tmppath "$work/gtmp" --inputpath "$out" --outputpath "$out" >"$work/genimage.log" 2>&1 \
   || { tail -30 "$work/genimage.log"; exit 1; }
+rm -rf "$work/gtmp"
 rm -f "$out/firmware.vfat" "$out/root.ext4"
 t_genimage=$(( $(date +%s) - t ))
 
@@ -214,7 +258,6 @@ for f in $(mdir -b -i "$out/$img@@$off" ::/ | sed 's#^::/##' | grep -E '^(vmlinu
 done
 ls "$out"/boot/vmlinuz-* "$out"/boot/initrd.img-* >/dev/null
 
-[ "$keep" = 1 ] || rm -rf "$rootfs"
 size=$(stat -c %s "$out/$img")
 echo "image $out/$img: $size bytes ($((size / 1048576)) MiB); rootfs ${t_debootstrap} s, genimage ${t_genimage} s, total $(( $(date +%s) - t_all )) s"
 echo "TIMING os-image stage1=${t_stage1}s stage2=${t_stage2}s genimage=${t_genimage}s total=$(( $(date +%s) - t_all ))s size=${size}"
