@@ -310,24 +310,13 @@ async fn two_keysets_sign_and_encrypt_apart_survive_restart_and_delete() {
     assert_signed_by(&gb, &ga, &m2, &sign(a, &Sel::Query("b"), m2).await);
 
     // Deleting one leaves the other signing.
-    let r = req(
-        a,
-        "DELETE",
-        "/api/keysets/a",
-        &[("Authorization", &auth())],
-        None,
-    )
-    .await;
+    let admin = [("Authorization", auth())];
+    let admin: Vec<(&str, &str)> = admin.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let delete_a = || req(a, "DELETE", "/api/keysets/a", &admin, None);
+    let r = delete_a().await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["removed"], true);
-    let r = req(
-        a,
-        "DELETE",
-        "/api/keysets/a",
-        &[("Authorization", &auth())],
-        None,
-    )
-    .await;
+    let r = delete_a().await;
     assert_eq!(r.status, 404, "{}", r.body);
     assert_unknown(a, &Sel::Query("a")).await;
     let m3 = [0x33; 32];

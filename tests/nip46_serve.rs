@@ -187,6 +187,18 @@ async fn sign_check(c: &mut Client, id: &str) -> Event {
     ev
 }
 
+/// Approves pending request `rid` once through the API.
+async fn approve(addr: SocketAddr, rid: &str) {
+    let r = api(
+        addr,
+        "POST",
+        &format!("/api/nip46/requests/{rid}/approve"),
+        Some("{}"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "approve {rid}: {}", r.body);
+}
+
 /// The id of the pending `sign_event` request of `kind` (waits until it is listed).
 async fn pending_id(addr: SocketAddr, kind: u16) -> String {
     for _ in 0..100 {
@@ -318,14 +330,7 @@ async fn serve_runs_the_bunker_on_the_node() {
         url.ends_with(&format!("/#/apps/{}/{rid}", hex::encode(c.pk))),
         "{url}"
     );
-    let r = api(
-        p.addr,
-        "POST",
-        &format!("/api/nip46/requests/{rid}/approve"),
-        Some("{}"),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    approve(p.addr, &rid).await;
     let (v, _) = c.recv_counted("4b", "sign_event", Duration::ZERO).await;
     let ev = Event::from_json(
         v["result"]
@@ -550,24 +555,10 @@ async fn nostr_tools_against_serve() {
                 let r = api(p.addr, "GET", &format!("/api/nip46/sessions/{app}"), None).await;
                 assert_eq!(r.status, 200, "the URL names a connected app: {}", r.body);
                 auth_urls += 1;
-                let r = api(
-                    p.addr,
-                    "POST",
-                    &format!("/api/nip46/requests/{rid}/approve"),
-                    Some("{}"),
-                )
-                .await;
-                assert_eq!(r.status, 200, "approve: {}", r.body);
+                approve(p.addr, rid).await;
             } else if let Some(kind) = line.strip_prefix("APPROVE_KIND ") {
                 let rid = pending_id(p.addr, kind.parse().expect("kind")).await;
-                let r = api(
-                    p.addr,
-                    "POST",
-                    &format!("/api/nip46/requests/{rid}/approve"),
-                    Some("{}"),
-                )
-                .await;
-                assert_eq!(r.status, 200, "approve: {}", r.body);
+                approve(p.addr, &rid).await;
             } else if let Some(r) = line.strip_prefix("RESULT ") {
                 results.push(r.to_string());
             } else if line == "OK" {

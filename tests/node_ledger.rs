@@ -13,6 +13,22 @@ use frostbox::vault::secret::Secret32;
 
 const NOW: u64 = 1_795_316_319;
 
+/// Member `i`'s engine of a dealer-made group, with `ledger`.
+fn engine(
+    group: &GroupPackage,
+    ks: &frost::Keyset,
+    i: usize,
+    ledger: Arc<dyn NonceLedger>,
+) -> Engine {
+    Engine::new(
+        group.clone(),
+        ks.shares[i].secret.duplicate(),
+        ledger,
+        EngineConfig::default(),
+    )
+    .expect("engine")
+}
+
 #[test]
 fn store_ledger_is_durable_and_refuses_reuse() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -37,15 +53,7 @@ fn restarted_node_with_redb_ledger_refuses_nonce() {
     let path = dir.path().join("data");
     let ks = frost::keygen(2, 2).expect("keygen");
     let group = GroupPackage::from_keys("t", &ks.group);
-    let mk = |i: usize, ledger: Arc<dyn NonceLedger>| {
-        Engine::new(
-            group.clone(),
-            ks.shares[i].secret.duplicate(),
-            ledger,
-            EngineConfig::default(),
-        )
-        .expect("engine")
-    };
+    let mk = |i: usize, ledger: Arc<dyn NonceLedger>| engine(&group, &ks, i, ledger);
     let mut alice = mk(0, Arc::new(frost::MemoryNonceLedger::new()));
     let code = [0x42; 32];
     let (h, b) = (Secret32::new([0x11; 32]), Secret32::new([0x22; 32]));
@@ -129,15 +137,7 @@ fn advertised_nonces_are_burned_before_they_leave() {
     let store = Store::open_dir(&dir.path().join("data")).expect("open");
     let ks = frost::keygen(2, 2).expect("keygen");
     let group = GroupPackage::from_keys("t", &ks.group);
-    let mk = |i: usize, ledger: Arc<dyn NonceLedger>| {
-        Engine::new(
-            group.clone(),
-            ks.shares[i].secret.duplicate(),
-            ledger,
-            EngineConfig::default(),
-        )
-        .expect("engine")
-    };
+    let mk = |i: usize, ledger: Arc<dyn NonceLedger>| engine(&group, &ks, i, ledger);
     let mut alice = mk(0, Arc::new(frost::MemoryNonceLedger::new()));
     let mut bob = mk(1, Arc::new(StoreLedger::new(store.clone())));
     let Started::Round { outgoing, .. } = bob.start_ping(&alice.xonly(), NOW).expect("ping") else {
