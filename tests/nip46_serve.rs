@@ -176,6 +176,13 @@ async fn wait_ready(p: &Proc) -> Value {
 async fn sign_check(c: &mut Client, id: &str) -> Event {
     let tpl = json!({"kind": 1, "content": format!("threshold-signed {id}"), "tags": [], "created_at": frostbox::store::now()}).to_string();
     let v = c.call(id, "sign_event", json!([tpl])).await;
+    let ev = verified_event(&v);
+    assert_eq!(ev.pubkey, group_pk(), "signed under the group key");
+    ev
+}
+
+/// The signed event in a `sign_event` reply, its signature checked.
+fn verified_event(v: &Value) -> Event {
     let ev = Event::from_json(
         v["result"]
             .as_str()
@@ -183,7 +190,6 @@ async fn sign_check(c: &mut Client, id: &str) -> Event {
     )
     .expect("event");
     ev.verify().expect("threshold signature verifies");
-    assert_eq!(ev.pubkey, group_pk(), "signed under the group key");
     ev
 }
 
@@ -332,13 +338,7 @@ async fn serve_runs_the_bunker_on_the_node() {
     );
     approve(p.addr, &rid).await;
     let (v, _) = c.recv_counted("4b", "sign_event", Duration::ZERO).await;
-    let ev = Event::from_json(
-        v["result"]
-            .as_str()
-            .unwrap_or_else(|| panic!("signed: {v}")),
-    )
-    .expect("event");
-    ev.verify().expect("threshold signature verifies");
+    let ev = verified_event(&v);
     assert_eq!((ev.kind, ev.pubkey), (7, group_pk()));
     assert_eq!(c.auth_urls_for("4b").len(), 1, "{:?}", c.auth_urls);
     let sessions = api(p.addr, "GET", "/api/nip46/sessions", None).await.json();
