@@ -12,6 +12,7 @@
 
 use super::auth::{Admin, Auth};
 use super::node::SignerNode;
+use super::openapi::{arr, i, n, obj, s};
 use super::routes::{KeysetBody, audit, import_keyset};
 use super::{ApiError, ApiResult, AppState, JsonBody};
 use crate::store::{DEFAULT_KEYSET, KeysetMeta, valid_keyset_id};
@@ -320,23 +321,13 @@ pub async fn delete(
 
 // ---------- OpenAPI ----------
 
-fn s() -> Value {
-    json!({ "type": "string" })
-}
-fn ns() -> Value {
-    json!({ "type": "string", "nullable": true })
-}
-fn ni() -> Value {
-    json!({ "type": "integer", "nullable": true })
-}
-
 pub fn r_keyset_entry() -> Value {
     json!({
         "type": "object",
         "required": ["id", "label", "state"],
         "properties": {
-            "id": s(), "label": s(), "groupPubkey": ns(), "npub": ns(),
-            "threshold": ni(), "total": ni(),
+            "id": s(), "label": s(), "groupPubkey": n(s()), "npub": n(s()),
+            "threshold": n(i()), "total": n(i()),
             "generation": { "type": "string", "nullable": true, "enum": ["next", "legacy", null] },
             "mode": { "type": "string", "nullable": true, "enum": ["locked", "unattended", null] },
             "state": { "type": "string", "enum": ["ready", "running", "locked", "starting", "absent"] },
@@ -345,10 +336,7 @@ pub fn r_keyset_entry() -> Value {
     })
 }
 pub fn r_list() -> Value {
-    json!({
-        "type": "object", "required": ["keysets"],
-        "properties": { "keysets": { "type": "array", "items": r_keyset_entry() } },
-    })
+    obj(&["keysets"], json!({ "keysets": arr(r_keyset_entry()) }))
 }
 pub fn q_import() -> Value {
     json!({

@@ -27,24 +27,24 @@ pub struct RouteDoc {
     pub errors: &'static [u16],
 }
 
-fn s() -> Value {
+pub(super) fn s() -> Value {
     json!({ "type": "string" })
 }
 fn b() -> Value {
     json!({ "type": "boolean" })
 }
-fn i() -> Value {
+pub(super) fn i() -> Value {
     json!({ "type": "integer" })
 }
-fn n<T: Into<Value>>(v: T) -> Value {
+pub(super) fn n<T: Into<Value>>(v: T) -> Value {
     let mut v: Value = v.into();
     v["nullable"] = json!(true);
     v
 }
-fn arr(items: Value) -> Value {
+pub(super) fn arr(items: Value) -> Value {
     json!({ "type": "array", "items": items })
 }
-fn obj(required: &[&str], props: Value) -> Value {
+pub(super) fn obj(required: &[&str], props: Value) -> Value {
     json!({ "type": "object", "required": required, "properties": props })
 }
 fn strict(required: &[&str], props: Value) -> Value {
