@@ -11,7 +11,7 @@
 //! `default`. An unknown id answers `404 {"error"}`.
 
 use super::auth::{Admin, Auth};
-use super::node::SignerNode;
+use super::node::{NodeStatusInfo, SignerNode};
 use super::openapi::{arr, i, n, obj, s};
 use super::routes::{KeysetBody, audit, import_keyset};
 use super::{ApiError, ApiResult, AppState, JsonBody};
@@ -114,13 +114,19 @@ pub fn sealed_mode(st: &AppState, id: &str) -> Option<String> {
 /// attached yet or its start failed: see the log / `/api/events`).
 pub fn state(st: &AppState, id: &str) -> &'static str {
     match st.node_for(id) {
-        Some(n) if n.status().ready => "ready",
-        Some(_) => "running",
-        None => match sealed_mode(st, id).as_deref() {
-            Some("password") => "locked",
-            Some(_) => "starting",
-            None => "absent",
-        },
+        Some(n) => state_of(Some(&n.status()), None),
+        None => state_of(None, sealed_mode(st, id).as_deref()),
+    }
+}
+
+/// [`state`] from a running node's status (if attached) and the sealing mode (if stored).
+fn state_of(live: Option<&NodeStatusInfo>, sealed: Option<&str>) -> &'static str {
+    match (live, sealed) {
+        (Some(s), _) if s.ready => "ready",
+        (Some(_), _) => "running",
+        (None, Some("password")) => "locked",
+        (None, Some(_)) => "starting",
+        (None, None) => "absent",
     }
 }
 
@@ -152,7 +158,8 @@ pub fn list_json(st: &AppState) -> ApiResult<Vec<Value>> {
             ),
         };
         let npub = super::routes::hex32(&group_pk).map(|pk| crate::nostr::nip19::encode_npub(&pk));
-        let mode = match sealed_mode(st, &id).as_deref() {
+        let sealed = sealed_mode(st, &id);
+        let mode = match sealed.as_deref() {
             Some("password") => Some("locked"),
             Some(_) => Some("unattended"),
             None => None,
@@ -166,7 +173,7 @@ pub fn list_json(st: &AppState) -> ApiResult<Vec<Value>> {
             "total": (total > 0).then_some(total),
             "generation": (!generation.is_empty()).then_some(generation),
             "mode": mode,
-            "state": state(st, &id),
+            "state": state_of(live.as_ref(), sealed.as_deref()),
             "default": id == DEFAULT_KEYSET,
         }));
     }
@@ -249,9 +256,9 @@ pub async fn import(
             "label: 1-64 characters, no control characters",
         ));
     }
-    let id = match (b.id, &label) {
+    let id = match (b.id, label.as_deref().map(id_from_label)) {
         (Some(id), _) => id,
-        (None, Some(l)) if valid_keyset_id(&id_from_label(l)) => id_from_label(l),
+        (None, Some(from_label)) if valid_keyset_id(&from_label) => from_label,
         _ => format!("ks-{}", hex::encode(rand::random::<[u8; 4]>())),
     };
     if !valid_keyset_id(&id) {

@@ -722,12 +722,11 @@ pub(super) async fn import_keyset(
     meta: Option<KeysetMeta>,
     b: KeysetBody,
 ) -> ApiResult<()> {
-    let st = st.clone();
     check_cred("share_cred", &b.share_cred, SHARE_PREFIXES)?;
     if let Some(g) = &b.group_cred {
         check_cred("group_cred", g, GROUP_PREFIXES)?;
     }
-    crate::frostr::node::factory::check_import(&st, b.group_cred.as_deref())
+    crate::frostr::node::factory::check_import(st, b.group_cred.as_deref())
         .map_err(|e| ApiError::bad(e.to_string()).code("LEGACY_REFUSED"))?;
     let mode = match b.mode.as_deref() {
         None => st.cfg.vault_mode,
@@ -760,7 +759,7 @@ pub(super) async fn import_keyset(
                 .map_err(ApiError::internal)?
         }
         VaultMode::Unattended => {
-            let k = device_key(&st)?;
+            let k = device_key(st)?;
             at_rest::seal_with_device_key(&plain, &k).map_err(ApiError::internal)?
         }
     };
@@ -784,9 +783,9 @@ pub(super) async fn import_keyset(
         v.has_keyset = true;
         v.locked = false;
     }
-    hand_to_node_for(&st, id, &plain)?;
+    hand_to_node_for(st, id, &plain)?;
     let ks = KeysetSel(id.to_string());
-    audit_ks(&st, &ks, &p.who(), "keyset.import", "", "ok");
+    audit_ks(st, &ks, &p.who(), "keyset.import", "", "ok");
     st.publish("system", "keyset imported", Some(json!({ "keyset": id })));
     Ok(())
 }
