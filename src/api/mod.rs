@@ -357,11 +357,14 @@ impl AppState {
             .clone();
         match hook {
             Some(h) => h(id.to_string()).await,
-            None => {
-                if let Some(n) = self.detach_node_for(id) {
-                    n.shutdown().await;
-                }
-            }
+            None => self.shutdown_node_for(id).await,
+        }
+    }
+
+    /// Detaches keyset `id`'s node, if attached, and shuts it down.
+    pub async fn shutdown_node_for(&self, id: &str) {
+        if let Some(n) = self.detach_node_for(id) {
+            n.shutdown().await;
         }
     }
 

@@ -7,6 +7,7 @@
 //! the stored settings); then a legacy 1.0.x node ([`super::legacy`]) serves them.
 
 use super::legacy::{LegacyConfig, LegacyHandle, LegacyNode};
+use super::node::Heartbeat;
 use super::{Node, NodeConfig, NodeHandle, StoreLedger};
 use crate::api::{AppState, UnlockedCredentials};
 use crate::frostr::next::credential::BfProfile;
@@ -130,6 +131,14 @@ pub fn liveness_name(keyset: &str) -> String {
     }
 }
 
+/// Registers keyset `keyset`'s node with the watchdog and returns the heartbeat the node calls.
+fn register_heartbeat(liveness: &Liveness, keyset: &str) -> Heartbeat {
+    let name = liveness_name(keyset);
+    liveness.register(&name, Duration::from_secs(60));
+    let lv = liveness.clone();
+    Arc::new(move |_c: &str| lv.beat(&name))
+}
+
 /// Stops one running signer: bunker first (one transport key never answers twice), then the
 /// node detached from the API and shut down.
 async fn stop_running(st: &AppState, id: &str, old: Running) {
@@ -198,11 +207,7 @@ pub fn install_with_bunker(
                 let old = current.lock().await.remove(&id);
                 match old {
                     Some(old) => stop_running(&st, &id, old).await,
-                    None => {
-                        if let Some(n) = st.detach_node_for(&id) {
-                            n.shutdown().await;
-                        }
-                    }
+                    None => st.shutdown_node_for(&id).await,
                 }
                 liveness.unregister(&liveness_name(&id));
                 tracing::info!(keyset = %id, "signer stopped (keyset deleted)");
@@ -383,10 +388,7 @@ async fn start_legacy(
     let relays = relays_for(st, &[], local_relay);
     let mut cfg = LegacyConfig::new(group, share, relays.clone());
     cfg.label = label.clone();
-    let lname = liveness_name(&creds.keyset);
-    liveness.register(&lname, Duration::from_secs(60));
-    let lv = liveness.clone();
-    cfg.heartbeat = Some(Arc::new(move |_c: &str| lv.beat(&lname)));
+    cfg.heartbeat = Some(register_heartbeat(liveness, &creds.keyset));
     let handle = LegacyNode::start(cfg)
         .await
         .map_err(|e| FactoryError::Node(e.to_string()))?;
@@ -449,10 +451,7 @@ async fn start(
         p.set_send_receive(send, receive);
         cfg.policy.set_peer(peer, p);
     }
-    let lname = liveness_name(&keyset);
-    liveness.register(&lname, Duration::from_secs(60));
-    let lv = liveness.clone();
-    cfg.heartbeat = Some(Arc::new(move |_c: &str| lv.beat(&lname)));
+    cfg.heartbeat = Some(register_heartbeat(liveness, &keyset));
     let handle = Node::start(cfg)
         .await
         .map_err(|e| FactoryError::Node(e.to_string()))?;
