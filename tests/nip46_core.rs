@@ -525,12 +525,7 @@ async fn pending_requests_approve_deny_timeout_and_auth_url() {
     let _auth = tokio::time::timeout(Duration::from_secs(3), f.out.recv())
         .await
         .expect("t");
-    let id = f
-        .store
-        .list_requests(&[RequestStatus::Pending], 1)
-        .expect("l")[0]
-        .id
-        .clone();
+    let id = pending_id(&f);
     f.bunker
         .resolve(&id, ApprovalDecision::ApproveAlways, None)
         .expect("approve");
@@ -558,12 +553,7 @@ async fn pending_requests_approve_deny_timeout_and_auth_url() {
     let _auth = tokio::time::timeout(Duration::from_secs(3), f.out.recv())
         .await
         .expect("t");
-    let id = f
-        .store
-        .list_requests(&[RequestStatus::Pending], 1)
-        .expect("l")[0]
-        .id
-        .clone();
+    let id = pending_id(&f);
     f.bunker
         .resolve(&id, ApprovalDecision::DenyAlways, None)
         .expect("deny");
@@ -642,6 +632,15 @@ async fn transport_key_is_persisted_and_nostrconnect_pairs() {
     let (v, _) = c.read(&ev);
     assert_eq!(v["result"], "abc");
     assert!(b2.pair_nostrconnect("nostrconnect://zz", None).is_err());
+}
+
+/// The id of the one request waiting for the operator.
+fn pending_id(f: &Fixture) -> String {
+    f.store
+        .list_requests(&[RequestStatus::Pending], 1)
+        .expect("l")[0]
+        .id
+        .clone()
 }
 
 /// Sends `ev` to the bunker in a task (it stays pending while the request waits) and returns
@@ -776,12 +775,7 @@ async fn auth_url_names_the_pairing_origin_once_per_pending_request() {
     let ev = b.request(&f.signer_pk, "d", "sign_event", json!([tpl(1)]), true);
     let (auth, nip04) = expect_auth_url(&mut f, &b, ev).await;
     assert!(nip04, "answered in the client's transport");
-    let rid = f
-        .store
-        .list_requests(&[RequestStatus::Pending], 1)
-        .expect("l")[0]
-        .id
-        .clone();
+    let rid = pending_id(&f);
     assert_eq!(
         auth["error"],
         format!("https://box.example/#/apps/{}/{rid}", hex::encode(b.pk))
@@ -808,12 +802,7 @@ async fn auth_url_names_the_pairing_origin_once_per_pending_request() {
         false,
     );
     let (auth, _) = expect_auth_url(&mut f, &u, ev).await;
-    let rid = f
-        .store
-        .list_requests(&[RequestStatus::Pending], 1)
-        .expect("l")[0]
-        .id
-        .clone();
+    let rid = pending_id(&f);
     assert_eq!(
         auth["error"],
         format!(
