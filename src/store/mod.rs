@@ -172,6 +172,21 @@ pub struct KeysetMeta {
     pub created_at: u64,
 }
 
+/// The keyset ids in a `KEYSETS` table, sorted (other sealed blobs stored there, the NIP-46
+/// transport keys, are skipped: a keyset id is always a [`valid_keyset_id`]).
+fn keyset_ids_in(
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    for item in t.iter().map_err(db)? {
+        let (k, _) = item.map_err(db)?;
+        if valid_keyset_id(k.value()) {
+            out.push(k.value().to_string());
+        }
+    }
+    Ok(out)
+}
+
 /// Whether `id` is a valid keyset id: 1-32 of `a-z 0-9 _ -`, starting with a letter or digit.
 pub fn valid_keyset_id(id: &str) -> bool {
     (1..=32).contains(&id.len())
@@ -225,17 +240,7 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), Error> {
 /// already stored (an existing `default` keyset keeps its id and sealed blob unchanged).
 fn migrate(txn: &redb::WriteTransaction, from: u64) -> Result<(), Error> {
     if from == 2 {
-        let ids: Vec<String> = {
-            let t = txn.open_table(KEYSETS).map_err(db)?;
-            let mut ids = Vec::new();
-            for item in t.iter().map_err(db)? {
-                let (k, _) = item.map_err(db)?;
-                if valid_keyset_id(k.value()) {
-                    ids.push(k.value().to_string());
-                }
-            }
-            ids
-        };
+        let ids = keyset_ids_in(&txn.open_table(KEYSETS).map_err(db)?)?;
         let mut meta = txn.open_table(KEYSET_META).map_err(db)?;
         for id in ids {
             if meta.get(id.as_str()).map_err(db)?.is_none() {
@@ -595,15 +600,7 @@ impl Store {
     /// always a [`valid_keyset_id`].
     pub fn keyset_ids(&self) -> Result<Vec<String>, Error> {
         let r = self.db.begin_read().map_err(db)?;
-        let t = r.open_table(KEYSETS).map_err(db)?;
-        let mut out = Vec::new();
-        for item in t.iter().map_err(db)? {
-            let (k, _) = item.map_err(db)?;
-            if valid_keyset_id(k.value()) {
-                out.push(k.value().to_string());
-            }
-        }
-        Ok(out)
+        keyset_ids_in(&r.open_table(KEYSETS).map_err(db)?)
     }
 
     pub fn put_keyset_meta(&self, id: &str, m: &KeysetMeta) -> Result<(), Error> {
