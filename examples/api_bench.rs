@@ -277,6 +277,26 @@ fn sign_body(i: u64) -> String {
     format!("{{\"message\":\"{}\"}}", hex::encode(m))
 }
 
+/// `clients` keep-alive connections each signing `per` distinct messages (numbered from
+/// `first`), all at once; returns when every signature came back 200.
+fn sign_concurrently(addr: SocketAddr, clients: u64, per: u64, first: u64) {
+    let hs: Vec<_> = (0..clients)
+        .map(|k| {
+            std::thread::spawn(move || {
+                let mut c = Conn::open(addr);
+                for i in 0..per {
+                    let body = sign_body(first + 100_000 * (k + 1) + i);
+                    let (st, body) = c.call("POST", "/api/sign", SECRET, &body);
+                    assert_eq!(st, 200, "{body}");
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().expect("client");
+    }
+}
+
 fn sign_bench(bin: &str) {
     use frostbox::frostr::next::credential::BfProfile;
     use frostbox::frostr::next::group::GroupPackage;
@@ -355,25 +375,7 @@ fn sign_bench(bin: &str) {
     let clients = 8u64;
     let per = (10_000 - seq) / clients;
     let t = Instant::now();
-    let hs: Vec<_> = (0..clients)
-        .map(|k| {
-            std::thread::spawn(move || {
-                let mut c = Conn::open(a_addr);
-                for i in 0..per {
-                    let (st, body) = c.call(
-                        "POST",
-                        "/api/sign",
-                        SECRET,
-                        &sign_body(100_000 * (k + 1) + i),
-                    );
-                    assert_eq!(st, 200, "{body}");
-                }
-            })
-        })
-        .collect();
-    for h in hs {
-        h.join().expect("client");
-    }
+    sign_concurrently(a_addr, clients, per, 0);
     let conc_s = t.elapsed().as_secs_f64();
     let (ca2, cb2, cc2) = (cpu_ms(a.id()), cpu_ms(b.id()), self_cpu_ms());
     let (ra1, rb1) = (rss_kib(a.id()), rss_kib(b.id()));
@@ -434,21 +436,7 @@ fn sign_bench(bin: &str) {
     }
     for round in 1..=soak {
         let t = Instant::now();
-        let hs: Vec<_> = (0..clients)
-            .map(|k| {
-                std::thread::spawn(move || {
-                    let mut c = Conn::open(a_addr);
-                    for i in 0..10_000 / clients {
-                        let body = sign_body(10_000_000 * round + 100_000 * (k + 1) + i);
-                        let (st, body) = c.call("POST", "/api/sign", SECRET, &body);
-                        assert_eq!(st, 200, "{body}");
-                    }
-                })
-            })
-            .collect();
-        for h in hs {
-            h.join().expect("client");
-        }
+        sign_concurrently(a_addr, clients, 10_000 / clients, 10_000_000 * round);
         println!(
             "| {} | {:.1} MiB | {:.1} MiB | {:.0} |",
             10_000 * (round + 1),
