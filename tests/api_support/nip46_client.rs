@@ -134,15 +134,20 @@ impl Client {
             return Some(v);
         }
         loop {
-            let ev = tokio::time::timeout_at(until, self.rx.recv())
-                .await
-                .ok()
-                .flatten()?;
-            let v = self.decode(&ev);
+            let v = self.recv_until(until).await?;
             if !self.take_auth_url(&v) {
                 return Some(v);
             }
         }
+    }
+
+    /// The next reply off the relay, decoded, or `None` at `until`.
+    async fn recv_until(&mut self, until: tokio::time::Instant) -> Option<Value> {
+        let ev = tokio::time::timeout_at(until, self.rx.recv())
+            .await
+            .ok()
+            .flatten()?;
+        Some(self.decode(&ev))
     }
 
     /// The `auth_url` challenges received for request `id`.
@@ -162,11 +167,7 @@ impl Client {
             if let Some(u) = self.auth_urls_for(id).into_iter().next() {
                 return Some(u);
             }
-            let ev = tokio::time::timeout_at(deadline, self.rx.recv())
-                .await
-                .ok()
-                .flatten()?;
-            let v = self.decode(&ev);
+            let v = self.recv_until(deadline).await?;
             if !self.take_auth_url(&v) {
                 self.stash.push_back(v);
             }
