@@ -4,8 +4,8 @@
 // from the tools page under keyset b verifies under b's group key (co-signed by a second
 // Frostbox holding b's other share); `?keyset=` deep links (also across the login) select a
 // keyset, an unknown one is reported; a stale remembered keyset falls back with a notice; a
-// locked keyset is unlocked from the list after a restart; deleting b (typed confirmation)
-// hides the switcher again. Groups come from `frostbox keygen --profile --json`.
+// locked keyset is unlocked from the list after a restart; the keyset in use deleted elsewhere
+// falls back with a notice; deleting b (typed confirmation) hides the switcher again. Groups come from `frostbox keygen --profile --json`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -166,6 +166,14 @@ test('switching keysets changes the dashboard npub and the keyset every call nam
   await page.reload();
   await page.getByTestId('npub').filter({ hasText: g2.npub }).waitFor();
   assert.equal(await switcher().inputValue(), 'b');
+  // On a phone-sized screen the switcher fits (no sideways scrolling).
+  await page.setViewportSize({ width: 390, height: 844 });
+  try {
+    await switcher().waitFor();
+    await shot(page, '46-keyset-switcher-phone');
+    const w = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+    assert.ok(w[0] <= w[1] + 1, `no horizontal scroll on a phone: ${w}`);
+  } finally { await page.setViewportSize({ width: 1100, height: 900 }); }
   // And back.
   await switcher().selectOption('default');
   await page.getByTestId('npub').filter({ hasText: g1.npub }).waitFor();
@@ -185,6 +193,7 @@ test('an event signed from the tools page under keyset b verifies under b\'s gro
   await page.waitForFunction(() => /· ready$/.test(document.querySelector('#ks-select option[value="b"]')?.textContent || ''));
   await nav().getByRole('link', { name: 'Sign & encrypt', exact: true }).click();
   await page.getByRole('heading', { name: 'Sign & encrypt', level: 1 }).waitFor();
+  await page.getByTestId('page-keyset').filter({ hasText: 'Signs and encrypts as keyset Work (b).' }).waitFor();
   const tmpl = JSON.parse(await page.getByTestId('event-json').inputValue());
   assert.equal(tmpl.pubkey, g2.pk, 'the template names b\'s group key');
   tmpl.content = 'Signed as the work identity';
@@ -292,32 +301,46 @@ test('a locked keyset is unlocked from the Keysets page after a restart', async 
   await shot(page, '44-keyset-unlock');
   await row.getByLabel('Unlock password').fill(LOCK);
   await row.getByRole('button', { name: 'Unlock Podcast' }).click();
-  await row.getByText(/^(Waiting for other devices|Ready to sign)$/).waitFor();
+  await row.getByText(/^(Starting|Waiting for other devices|Ready to sign)$/).waitFor({ timeout: 60000 });
+  await row.getByText(/^(Waiting for other devices|Ready to sign)$/).waitFor({ timeout: 30000 });
   assert.equal(await row.getByRole('button', { name: 'Unlock…' }).count(), 0);
   // Only the podcast keyset was unlocked (the selected one stayed the default).
   assert.equal(await switcher().inputValue(), 'default');
 });
 
-test('deleting keysets needs the typed id; with one left the switcher is gone', async (t) => {
+test('the keyset in use deleted elsewhere (another tab, the API): the page falls back and says so', async (t) => {
   if (!added) { t.skip('keyset b was not added'); return; }
+  await switcher().selectOption('podcast');
+  await page.locator('[data-testid="keyset-row"][data-keyset-id="podcast"]').getByText('· in use').waitFor();
+  const r = await admin(a, 'DELETE', 'api/keysets/podcast');
+  assert.equal(r.status, 200, await r.text());
+  await nav().getByRole('link', { name: 'Dashboard', exact: true }).click();
+  await page.getByTestId('keyset-notice').filter({ hasText: 'The keyset "podcast" is no longer on this box. Now showing default.' }).waitFor();
+  await page.getByTestId('npub').filter({ hasText: g1.npub }).waitFor();
+  assert.equal(await switcher().inputValue(), 'default');
+  assert.equal(await switcher().locator('option').count(), 2);
+  assert.equal(await stored(), null);
+});
+
+test('deleting a keyset needs its typed id; with one left the switcher is gone', async (t) => {
+  if (!added) { t.skip('keyset b was not added'); return; }
+  await nav().getByRole('link', { name: 'Keysets', exact: true }).click();
+  await page.getByRole('heading', { name: 'Keysets', level: 1 }).waitFor();
   await switcher().selectOption('b');
   // The page is drawn again for b (its card says it is in use).
   await page.locator('[data-testid="keyset-row"][data-keyset-id="b"]').getByText('· in use').waitFor();
-  for (const id of ['podcast', 'b']) {
-    const row = page.locator(`[data-testid="keyset-row"][data-keyset-id="${id}"]`);
-    if (!(await row.count())) continue;
-    await row.getByRole('button', { name: 'Delete…' }).click();
-    const confirm = row.getByLabel(`Type the keyset id "${id}" to confirm`);
-    const go = row.getByRole('button', { name: /^Delete (Podcast|Work)$/ });
-    assert.equal(await go.isDisabled(), true);
-    await confirm.fill(`${id}x`);
-    assert.equal(await go.isDisabled(), true, 'a wrong id keeps the button disabled');
-    await confirm.fill(id);
-    assert.equal(await go.isDisabled(), false);
-    if (id === 'b') await shot(page, '45-keyset-delete');
-    await go.click();
-    await row.waitFor({ state: 'detached' });
-  }
+  const row = page.locator('[data-testid="keyset-row"][data-keyset-id="b"]');
+  await row.getByRole('button', { name: 'Delete…' }).click();
+  const confirm = row.getByLabel('Type the keyset id "b" to confirm');
+  const go = row.getByRole('button', { name: 'Delete Work' });
+  assert.equal(await go.isDisabled(), true);
+  await confirm.fill('Work');
+  assert.equal(await go.isDisabled(), true, 'a wrong id keeps the button disabled');
+  await confirm.fill('b');
+  assert.equal(await go.isDisabled(), false);
+  await shot(page, '45-keyset-delete');
+  await go.click();
+  await row.waitFor({ state: 'detached' });
   assert.equal(await page.getByTestId('keyset-row').count(), 1);
   // b was in use: the box falls back to the default; one keyset → no switcher, no menu entry.
   await page.locator('#hdr-keyset').waitFor({ state: 'hidden' });

@@ -225,6 +225,14 @@ function applyLinkKeyset() {
   showNotice(`This link is for the keyset "${id.slice(0, 64)}", which this box does not have. Showing ${ctx.keysetName()} instead.`, 'error');
 }
 
+const PAGE_SCOPE = {
+  peers: (n) => `Devices of keyset ${n}.`,
+  tools: (n) => `Signs and encrypts as keyset ${n}.`,
+  apps: (n) => `Apps of keyset ${n}.`,
+  keys: (n) => `Backup and migration act on keyset ${n}; recovery works on any shares you paste.`,
+  settings: (n) => `Signer mode and locking act on keyset ${n}; relays, API keys and rate limits apply to the whole box.`,
+};
+
 let renderGen = 0;
 async function render(opts = {}) {
   const gen = ++renderGen;
@@ -262,6 +270,10 @@ async function render(opts = {}) {
   }
   if (gen !== renderGen) { if (done) { try { done(); } catch { /* ignore */ } } return; }
   cleanup = done;
+  // With several keysets, pages that act on one say which (the dashboard says it in its cards).
+  if (ctx.user && ctx.multi() && PAGE_SCOPE[route]) {
+    view.querySelector('h1')?.after(h('p', { class: 'help page-keyset', 'data-testid': 'page-keyset' }, PAGE_SCOPE[route](ctx.keysetName())));
+  }
   const hd = view.querySelector('h1');
   if (hd) { hd.setAttribute('tabindex', '-1'); if (!opts.keepFocus) hd.focus({ preventScroll: true }); }
 }

@@ -17,6 +17,9 @@ export async function render(root, ctx) {
   const clearers = [];
   // What is open (delete confirmation / unlock form) survives the periodic refresh.
   const open = { del: null, unlock: null };
+  // Unlocked here: the node starts in the background, so the list may say "locked" a moment longer.
+  const unlocked = new Set();
+  const timers = [];
 
   // `quiet`: the periodic refresh, which leaves the list alone while the user works in it.
   async function load(quiet = false) {
@@ -43,7 +46,9 @@ export async function render(root, ctx) {
   }
 
   function card(k, current) {
-    const [stText, stKind] = STATE[k.state] || [k.state || 'Unknown', 'muted'];
+    if (k.state !== 'locked') unlocked.delete(k.id);
+    const state = k.state === 'locked' && unlocked.has(k.id) ? 'starting' : k.state;
+    const [stText, stKind] = STATE[state] || [state || 'Unknown', 'muted'];
     const np = k.npub || (k.groupPubkey ? npub(k.groupPubkey) : '');
     const name = k.label || k.id;
     const facts = h('dl', { class: 'ks-facts' },
@@ -62,14 +67,14 @@ export async function render(root, ctx) {
       } }, `Use ${name}`));
     }
     if (np) actions.append(h('button', { type: 'button', class: 'btn small secondary', onclick: () => copy(np, 'npub') }, 'Copy npub'));
-    if (k.state === 'locked') {
+    if (state === 'locked') {
       actions.append(h('button', { type: 'button', class: 'btn small secondary', 'aria-expanded': String(open.unlock === k.id), onclick: () => { open.unlock = open.unlock === k.id ? null : k.id; draw(); focusIn(`ks-unlock-pw-${k.id}`); } }, 'Unlock…'));
     }
     actions.append(h('button', { type: 'button', class: 'btn small danger', 'aria-expanded': String(open.del === k.id), onclick: () => { open.del = open.del === k.id ? null : k.id; draw(); focusIn(`ks-del-${k.id}`); } }, 'Delete…'));
     const el = h('div', { class: current ? 'card ks-card current' : 'card ks-card', 'data-testid': 'keyset-row', 'data-keyset-id': k.id },
       h('h3', {}, name, current ? h('span', { class: 'help' }, ' · in use') : '', k.default && name !== k.id ? h('span', { class: 'help' }, ' · the default keyset') : ''),
       facts, actions);
-    if (open.unlock === k.id && k.state === 'locked') el.append(unlockForm(k));
+    if (open.unlock === k.id && state === 'locked') el.append(unlockForm(k));
     if (open.del === k.id) el.append(deleteForm(k));
     return el;
   }
@@ -90,8 +95,11 @@ export async function render(root, ctx) {
         await post('api/keyset/unlock', { password }, { keyset: k.id, allow401: true });
         toast(`${k.label || k.id} unlocked.`, 'ok');
         open.unlock = null;
+        unlocked.add(k.id);
         await ctx.refreshStatus();
         await load();
+        // Its signer is starting: look again soon rather than at the next 10 s refresh.
+        for (const ms of [1500, 4000]) timers.push(setTimeout(() => load(true), ms));
       } catch (err) { msg.show(err.status === 401 ? 'Wrong password.' : errorText(err)); pw.focus(); } finally { btn.disabled = false; }
     });
     clearers.push(() => { pw.value = ''; });
@@ -200,5 +208,5 @@ export async function render(root, ctx) {
   await load();
   // Keysets change state (starting → ready, unlocked elsewhere): refresh while visible.
   const timer = setInterval(() => { if (!document.hidden) load(true); }, 10000);
-  return () => { clearInterval(timer); for (const c of clearers) c(); };
+  return () => { clearInterval(timer); for (const t of timers) clearTimeout(t); for (const c of clearers) c(); };
 }
