@@ -73,7 +73,11 @@ export async function render(root, ctx) {
     actions.append(h('button', { type: 'button', class: 'btn small danger', 'aria-expanded': String(open.del === k.id), onclick: () => { open.del = open.del === k.id ? null : k.id; draw(); focusIn(`ks-del-${k.id}`); } }, 'Delete…'));
     const el = h('div', { class: current ? 'card ks-card current' : 'card ks-card', 'data-testid': 'keyset-row', 'data-keyset-id': k.id },
       h('h3', {}, name, current ? h('span', { class: 'help' }, ' · in use') : '', k.default && name !== k.id ? h('span', { class: 'help' }, ' · the default keyset') : ''),
-      facts, actions);
+      facts,
+      // The server stores a keyset before its signer opens the package, so a wrong package
+      // password shows only as a keyset that never gets past "starting".
+      k.state === 'starting' && !unlocked.has(k.id) ? h('p', { class: 'help' }, 'The signer is starting. If this does not change within a minute, the package password may have been wrong (the event log or the server log says why): delete this keyset and add it again.') : '',
+      actions);
     if (open.unlock === k.id && state === 'locked') el.append(unlockForm(k));
     if (open.del === k.id) el.append(deleteForm(k));
     return el;
