@@ -14,6 +14,11 @@ export const repo = path.resolve(here, '..', '..');
 export const shotsDir = path.join(repo, 'target', 'ui-shots');
 export const ADMIN_SECRET = 'ui-test-admin-secret-7f3a9c';
 
+// FROSTBOX_UI_WEB=<dir> (development only): the page, scripts and styles come from that web/
+// directory instead of the ones embedded in the binary, so a UI change can be tried without
+// rebuilding it. The server's own headers (CSP and the rest) are kept. CI never sets it.
+const webDir = process.env.FROSTBOX_UI_WEB ? path.resolve(process.env.FROSTBOX_UI_WEB) : null;
+
 export function sharedDir() {
   return process.env.FROSTBOX_SHARED || path.resolve(repo, '..', 'shared');
 }
@@ -95,13 +100,37 @@ export async function launchBrowser(options = {}) {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      // A page fulfilled from disk (FROSTBOX_UI_WEB) has no address space: let it reach loopback.
+      ...(webDir ? ['--disable-features=LocalNetworkAccessChecks'] : [])],
     viewport: { width: 1100, height: 900 },
     ...options,
   });
   const close = context.close.bind(context);
   context.close = async () => { await close(); fs.rmSync(profile, { recursive: true, force: true }); };
   return context;
+}
+
+const TYPES = { '.js': 'text/javascript', '.css': 'text/css', '.html': 'text/html; charset=utf-8', '.svg': 'image/svg+xml' };
+async function fromDisk(route, url) {
+  const u = new URL(url);
+  let rel = null;
+  if (u.pathname === '/' || u.pathname === '/index.html') rel = 'index.html';
+  else if (u.pathname.startsWith('/assets/')) {
+    const parts = u.pathname.slice('/assets/'.length).split('/');
+    if (parts.length > 1 && /^[0-9a-f]{12}$/.test(parts[0])) parts.shift();
+    rel = path.join('assets', ...parts);
+  }
+  if (!rel || route.request().method() !== 'GET' || route.request().resourceType() === 'websocket') return false;
+  const file = path.resolve(webDir, rel);
+  if (!file.startsWith(webDir + path.sep) || !fs.existsSync(file)) return false;
+  const real = await route.fetch();
+  const headers = { ...real.headers() };
+  for (const k of ['content-encoding', 'content-length', 'etag', 'vary']) delete headers[k];
+  headers['content-type'] = TYPES[path.extname(file)] || 'application/octet-stream';
+  headers['cache-control'] = 'no-store';
+  await route.fulfill({ status: 200, headers, body: fs.readFileSync(file) });
+  return true;
 }
 
 /**
@@ -111,11 +140,12 @@ export async function launchBrowser(options = {}) {
 export async function watchedPage(context, origin) {
   const page = await context.newPage();
   const seen = { requests: [], foreign: [], errors: [], statuses: [] };
-  await page.route('**/*', (route) => {
+  await page.route('**/*', async (route) => {
     const u = route.request().url();
     seen.requests.push(u);
     const ok = u.startsWith(`${origin}/`) || u === origin || u.startsWith('data:') || u.startsWith('blob:');
     if (!ok) { seen.foreign.push(u); return route.abort(); }
+    if (webDir && u.startsWith(`${origin}/`) && await fromDisk(route, u)) return undefined;
     return route.continue();
   });
   page.on('websocket', (ws) => { seen.requests.push(ws.url()); if (!ws.url().startsWith(origin.replace(/^http/, 'ws'))) seen.foreign.push(ws.url()); });

@@ -16,6 +16,29 @@ export const apiUrl = (path) => new URL(path.replace(/^\//, ''), base).toString(
 let onUnauthorized = () => {};
 export function setUnauthorizedHandler(fn) { onUnauthorized = fn; }
 
+// ---- keyset selector ------------------------------------------------------------------------
+// A box may hold several keysets (identities). The one this tab works on is sent with every
+// API call as `X-Frostbox-Keyset` (here, once, not per call). Its id, not a secret, is kept in
+// localStorage only once the user picks one explicitly; one-keyset boxes store nothing.
+const KEYSET_KEY = 'frostbox.keyset';
+export const KEYSET_ID = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+function storedKeyset() {
+  try { const v = localStorage.getItem(KEYSET_KEY); return v && KEYSET_ID.test(v) ? v : null; } catch { return null; }
+}
+let keyset = storedKeyset() || 'default';
+let onUnknownKeyset = () => {};
+export const currentKeyset = () => keyset;
+export const storedKeysetChoice = storedKeyset;
+/** Selects keyset `id` for every later call; `persist` remembers it for the next visit. */
+export function setKeyset(id, persist) {
+  keyset = id;
+  try {
+    if (persist) localStorage.setItem(KEYSET_KEY, id);
+    else if (persist === false) localStorage.removeItem(KEYSET_KEY);
+  } catch { /* storage disabled: the choice lasts for this tab */ }
+}
+export function setUnknownKeysetHandler(fn) { onUnknownKeyset = fn; }
+
 export async function api(method, path, body, opts = {}) {
   const headers = { Accept: 'application/json' };
   const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
@@ -24,6 +47,9 @@ export async function api(method, path, body, opts = {}) {
     init.body = JSON.stringify(body);
   }
   if (opts.bearer) headers.Authorization = `Bearer ${opts.bearer}`;
+  // `opts.keyset` acts on another keyset than the selected one (e.g. unlock from the list).
+  const ks = opts.keyset || keyset;
+  if (ks) headers['X-Frostbox-Keyset'] = ks;
   let res;
   try {
     res = await fetch(apiUrl(path), init);
@@ -39,6 +65,8 @@ export async function api(method, path, body, opts = {}) {
     const msg = (data && (data.message || data.error || data.code)) || `${res.status} ${res.statusText}`;
     const err = new ApiError(res.status, typeof msg === 'string' ? msg : JSON.stringify(msg), data);
     if (res.status === 401 && !opts.allow401) onUnauthorized(err);
+    // The selected keyset was deleted (here or in another tab): the shell falls back.
+    if (res.status === 404 && data && data.code === 'UNKNOWN_KEYSET' && !opts.keyset && ks === keyset) onUnknownKeyset(ks);
     if (res.status === 429) {
       const after = res.headers.get('Retry-After');
       err.message = `Too many requests${after ? `; try again in ${after} s` : ''}.`;
@@ -108,21 +136,28 @@ export function normaliseStatus(s) {
     ? { url: r, connected: null }
     : { url: r.url, connected: pick(r.connected, r.isConnected, null), rtt: pick(r.rtt_ms, r.rtt, r.latency, null), error: pick(r.last_error, r.error, null) }));
   const vault = s.vault || {};
+  // `vault` describes the default keyset; another selected keyset is described by its entry
+  // in `keysets` (state locked/running/ready, mode).
+  const keysets = Array.isArray(s.keysets) ? s.keysets : null;
+  const entry = keysets && s.keyset ? keysets.find((k) => k.id === s.keyset) : null;
+  const own = entry && s.keyset !== 'default' ? entry : null;
   return {
     raw: s,
-    configured: !!pick(vault.has_keyset, s.configured, s.hasCredentials, node.configured, false),
-    locked: !!pick(vault.locked, s.locked, node.locked, false),
+    keyset: pick(s.keyset, null),
+    keysets,
+    configured: own ? own.state !== 'absent' : !!pick(vault.has_keyset, s.configured, s.hasCredentials, node.configured, false),
+    locked: own ? own.state === 'locked' : !!pick(vault.locked, s.locked, node.locked, false),
     ready: !!pick(node.ready, s.ready, s.nodeActive, false),
     thresholdReachable: pick(s.thresholdReachable, s.threshold_reachable, node.threshold_reachable, null),
     running: !!pick(s.nodeActive, node.running, false),
     nodeKnown: !!s.node,
     legacy: !!pick(node.legacy, s.legacy, false),
-    mode: pick(vault.mode, s.mode, null),
+    mode: own ? own.mode : pick(vault.mode, s.mode, null),
     threshold: pick(node.threshold, s.threshold, null),
     total: pick(node.total, null),
     peersOnline: pick(node.peersOnline, node.peers_online, null),
     peersTotal: pick(node.peerCount, node.peers_total, null),
-    groupPubkey: pick(node.groupPubkey, node.group_pk, s.group_pk, null),
+    groupPubkey: pick(node.groupPubkey, node.group_pk, s.group_pk, own && own.groupPubkey, null),
     version: pick(s.version, null),
     relays,
   };

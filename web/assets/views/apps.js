@@ -12,7 +12,7 @@ const METHODS = [
 // sends it once when a request waits for the operator). That request comes first, marked and
 // focused; if it is no longer waiting, the page says what happened to it.
 function linkTarget() {
-  const m = location.hash.match(/^#\/apps\/([0-9a-f]{64})(?:\/([0-9a-f]{1,64}))?$/);
+  const m = location.hash.replace(/\?.*$/, '').match(/^#\/apps\/([0-9a-f]{64})(?:\/([0-9a-f]{1,64}))?$/);
   return m ? { app: m[1], request: m[2] || null } : null;
 }
 

@@ -55,6 +55,7 @@ export async function render(root, ctx) {
 
     const gpk = group?.pubkey || s?.groupPubkey;
     const idc = h('section', { class: 'card', 'aria-labelledby': 'id-h' }, h('h2', { id: 'id-h' }, 'Your Nostr identity'));
+    if (ctx.multi && ctx.multi()) idc.append(h('p', { class: 'help', 'data-testid': 'dashboard-keyset' }, `Keyset: ${ctx.keysetName()}`));
     if (gpk) {
       const np = npub(gpk);
       const q = qrToggle(np, 'QR code of the group npub');

@@ -111,6 +111,10 @@ export async function render(root, ctx) {
   });
   clearers.push(() => { bpw.value = ''; bpw2.value = ''; block.value = ''; });
 
-  root.append(recForm, migForm, bForm);
+  // Several identities on one box: the Keysets page (in the menu once there are two).
+  const more = h('section', { class: 'card', 'aria-labelledby': 'more-ks-h' }, h('h2', { id: 'more-ks-h' }, 'Another identity on this box'),
+    h('p', {}, 'This box can sign for more than one Nostr identity, each with its own share and devices. ',
+      h('a', { href: '#/keysets' }, ctx.keysets && ctx.keysets.length > 1 ? 'Manage keysets' : 'Add another keyset'), '.'));
+  root.append(recForm, migForm, bForm, more);
   return () => { for (const c of clearers) c(); };
 }
