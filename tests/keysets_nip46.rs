@@ -440,3 +440,137 @@ async fn each_keyset_has_its_own_bunker() {
     ca.shutdown().await;
     cb.shutdown().await;
 }
+
+const LOCK_PW: &str = "keysets-nip46-lock-password";
+
+/// The `default` keyset through the single-keyset routes (its bunker answers `/api/nip46/*`
+/// without a selector, as before) next to a password-locked keyset `b`: after a restart `b`'s
+/// bunker waits for the unlock (409 naming `b`), the unlock starts it with the same
+/// remote-signer pubkey and sessions; `DELETE /api/keyset` stops the default bunker and
+/// deletes its data, `b` keeps signing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlock_starts_a_locked_keysets_bunker_and_the_old_delete_route_stops_default() {
+    let (gd, gb) = (Group::new("first"), Group::new("second"));
+    let (relay, url) = test_relay(&[&gd, &gb]).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let p = spawn(&data);
+    let a = p.0.addr;
+    let import_default = |a: SocketAddr| {
+        let body = json!({ "share_cred": gd.profile(&url), "share_password": SHARE_PW,
+                           "mode": "unattended" });
+        async move {
+            let r = api(a, "POST", "/api/keyset", Some(&body.to_string())).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+    };
+    import_default(a).await;
+    let body = json!({ "id": "b", "share_cred": gb.profile(&url), "share_password": SHARE_PW,
+                       "mode": "locked", "password": LOCK_PW });
+    let r = api(a, "POST", "/api/keysets", Some(&body.to_string())).await;
+    assert_eq!(r.status, 200, "import b: {}", r.body);
+    let (cd, cb) = (gd.cosigner(&url).await, gb.cosigner(&url).await);
+    let st = wait_bunkers(a, &["default", "b"]).await;
+    let (td, tb) = (
+        hex32(&st[0]["transport_pubkey"]),
+        hex32(&st[1]["transport_pubkey"]),
+    );
+    assert_ne!(td, tb);
+    let r = api(a, "GET", "/api/nip46/status", None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        hex32(&r.json()["transport_pubkey"]),
+        td,
+        "no selector = default"
+    );
+    assert_eq!(hex32(&r.json()["identity_pubkey"]), gd.pk());
+
+    let mut c1 = paired_client(a, &relay, &url, "default").await;
+    let mut c2 = paired_client(a, &relay, &url, "b").await;
+    signs_as(&mut c1, "d-1", 1, &gd, &gb).await;
+    signs_as(&mut c2, "b-1", 1, &gb, &gd).await;
+    // The default keyset's auth_url is unchanged (no ?keyset=).
+    let tpl = json!({"kind": 7, "content": "+", "tags": [], "created_at": frostbox::store::now()})
+        .to_string();
+    c1.send("d-7", "sign_event", json!([tpl])).await;
+    let got = c1
+        .wait_auth_url("d-7", Duration::from_secs(10))
+        .await
+        .expect("an auth_url");
+    let rid = pending_id(a, "default", 7).await;
+    assert_eq!(
+        got,
+        format!("http://{a}/#/apps/{}/{rid}", hex::encode(c1.pk))
+    );
+    let r = api(
+        a,
+        "POST",
+        &format!("/api/nip46/requests/{rid}/deny"),
+        Some("{}"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // Restart: default starts unattended, b waits for its password.
+    let mut p = p;
+    let (code, _) = procs::sigterm_and_wait(&mut p.0);
+    assert_eq!(code, 0);
+    drop(p);
+    let p = spawn(&data);
+    let a = p.0.addr;
+    let st = wait_bunkers(a, &["default"]).await;
+    assert_eq!(hex32(&st[0]["transport_pubkey"]), td);
+    let r = api(a, "GET", "/api/nip46/status?keyset=b", None).await;
+    assert_eq!(r.status, 409, "locked: no bunker yet: {}", r.body);
+    assert_eq!(r.json()["code"], "NODE_UNAVAILABLE");
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("keyset b")),
+        "{}",
+        r.body
+    );
+    let r = api(
+        a,
+        "POST",
+        "/api/keyset/unlock?keyset=b",
+        Some(&json!({ "password": LOCK_PW }).to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "unlock b: {}", r.body);
+    let st = wait_bunkers(a, &["default", "b"]).await;
+    assert_eq!(
+        hex32(&st[1]["transport_pubkey"]),
+        tb,
+        "b's bunker pubkey kept"
+    );
+    assert_eq!(
+        sessions(a, "b").await,
+        [hex::encode(c2.pk)],
+        "b's session kept"
+    );
+    signs_as(&mut c2, "b-2", 1, &gb, &gd).await;
+    signs_as(&mut c1, "d-2", 1, &gd, &gb).await;
+
+    // The old single-keyset delete route: the default bunker stops and its data goes.
+    let r = api(a, "DELETE", "/api/keyset", None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = api(a, "GET", "/api/nip46/status", None).await;
+    assert_eq!(r.status, 409, "no default keyset: {}", r.body);
+    let v = c1
+        .try_call("d-3", "get_public_key", json!([]), Duration::from_secs(3))
+        .await;
+    assert!(v.is_none(), "the deleted default bunker answered: {v:?}");
+    signs_as(&mut c2, "b-3", 1, &gb, &gd).await;
+    import_default(a).await;
+    let st = wait_bunkers(a, &["default", "b"]).await;
+    assert_ne!(
+        hex32(&st[0]["transport_pubkey"]),
+        td,
+        "the default keyset's transport key was deleted with it"
+    );
+    assert!(sessions(a, "default").await.is_empty());
+    assert_eq!(hex32(&st[1]["transport_pubkey"]), tb);
+    cd.shutdown().await;
+    cb.shutdown().await;
+}
