@@ -134,3 +134,75 @@ async fn state_survives_restart_and_transport_key_is_sealed() {
     let bad = RedbNip46Store::new(s.store().clone(), Secret32::random(), "main");
     assert!(bad.transport_key().is_err());
 }
+
+/// Deleting a keyset deletes its bunker's data (transport key, sessions, tokens, relays) by the
+/// namespace recorded for it, and nothing of another keyset's bunker; a namespace still
+/// recorded for another keyset (the same identity) is kept.
+#[test]
+fn forgetting_a_keyset_deletes_only_its_bunker_data() {
+    use frostbox::nip46::redb_store::{forget_keyset, namespace_of, record_namespace};
+    use frostbox::nip46::store::{ClientSession, TransportKind};
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open_dir(dir.path()).expect("open");
+    let device = Secret32::random();
+    let session = |pk: [u8; 32]| ClientSession {
+        pubkey: pk,
+        status: SessionStatus::Active,
+        profile: Default::default(),
+        relays: vec![],
+        policy: Policy::default(),
+        requested_perms: String::new(),
+        transport: TransportKind::Nip44,
+        token_id: None,
+        web_base: None,
+        created_at: 1,
+        updated_at: 1,
+        last_active_at: 1,
+        recent_kinds: vec![],
+        recent_methods: vec![],
+    };
+    let mut stores = Vec::new();
+    for (keyset, ns) in [("default", "ns-default"), ("b", "ns-b")] {
+        let s = RedbNip46Store::new(store.clone(), device.duplicate(), ns);
+        s.set_transport_key(&Secret32::random()).expect("tk");
+        s.put_client(&session([ns.len() as u8; 32]))
+            .expect("client");
+        s.set_relays(&["ws://127.0.0.1:9".into()]).expect("relays");
+        record_namespace(&store, keyset, ns).expect("record");
+        assert_eq!(
+            namespace_of(&store, keyset).expect("ns").as_deref(),
+            Some(ns)
+        );
+        stores.push(s);
+    }
+    let default_tk = stores[0].transport_key().expect("tk").expect("some");
+
+    // keyset b: transport key, client, relays and the namespace record (4 records)
+    assert_eq!(forget_keyset(&store, "b").expect("forget"), 4);
+    assert!(stores[1].transport_key().expect("tk").is_none());
+    assert!(stores[1].list_clients().expect("clients").is_empty());
+    assert!(stores[1].relays().expect("relays").is_none());
+    assert!(namespace_of(&store, "b").expect("ns").is_none());
+    assert_eq!(
+        forget_keyset(&store, "b").expect("again"),
+        0,
+        "nothing left"
+    );
+    // the default keyset's bunker is untouched
+    assert_eq!(
+        stores[0]
+            .transport_key()
+            .expect("tk")
+            .expect("some")
+            .expose(),
+        default_tk.expose()
+    );
+    assert_eq!(stores[0].list_clients().expect("clients").len(), 1);
+    assert!(store.keyset_ids().expect("ids").is_empty(), "no keyset ids");
+
+    // a namespace another keyset still records is kept; only the record goes
+    record_namespace(&store, "c", "ns-default").expect("record");
+    assert_eq!(forget_keyset(&store, "c").expect("forget"), 1);
+    assert!(stores[0].transport_key().expect("tk").is_some());
+    assert_eq!(stores[0].list_clients().expect("clients").len(), 1);
+}

@@ -293,7 +293,8 @@ pub async fn import(
     Ok(Json(json!({ "success": true, "keyset": entry })))
 }
 
-/// `DELETE /api/keysets/{id}`: stops the keyset's node (and its bunker) and deletes it.
+/// `DELETE /api/keysets/{id}`: stops the keyset's node (and its bunker) and deletes it, with
+/// its NIP-46 data.
 pub async fn delete(
     State(st): State<AppState>,
     Admin(p): Admin,
@@ -303,6 +304,8 @@ pub async fn delete(
         return Err(unknown(&id));
     }
     st.stop_keyset(&id).await;
+    // That identity's NIP-46 bunker data (transport key, sessions, tokens) goes with it.
+    crate::nip46::runtime::forget_keyset(&st, &id);
     let removed = st.store.delete_keyset(&id)?;
     if id == DEFAULT_KEYSET {
         let mut v = st.vault.lock().unwrap_or_else(|p| p.into_inner());

@@ -842,6 +842,22 @@ fn ka_password() -> Value {
     ka::r_password()
 }
 
+/// The keyset selector's parameters (`?keyset=`, `X-Frostbox-Keyset`), for the node routes
+/// and `/api/nip46/*` (`crate::nip46::api::openapi_ops`).
+pub fn keyset_selector_params() -> [Value; 2] {
+    let sel = json!({ "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,31}$" });
+    [
+        json!({
+            "name": "keyset", "in": "query", "required": false, "schema": sel.clone(),
+            "description": "Keyset id (default: \"default\"); unknown → 404",
+        }),
+        json!({
+            "name": "X-Frostbox-Keyset", "in": "header", "required": false, "schema": sel,
+            "description": "Keyset id, same as ?keyset= (both given: must agree)",
+        }),
+    ]
+}
+
 fn error_schema() -> Value {
     obj(&["error"], json!({ "error": s(), "code": s() }))
 }
@@ -903,15 +919,7 @@ pub fn spec() -> Value {
             }));
         }
         if KEYSET_SELECTED.contains(&r.path) {
-            let sel = json!({ "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,31}$" });
-            params.push(json!({
-                "name": "keyset", "in": "query", "required": false, "schema": sel.clone(),
-                "description": "Keyset id (default: \"default\"); unknown → 404",
-            }));
-            params.push(json!({
-                "name": "X-Frostbox-Keyset", "in": "header", "required": false, "schema": sel,
-                "description": "Keyset id, same as ?keyset= (both given: must agree)",
-            }));
+            params.extend(keyset_selector_params());
             for e in ["400", "404"] {
                 op["responses"][e] = json!({
                     "description": "Error",
@@ -995,5 +1003,20 @@ mod tests {
             }
         }
         assert!(s["paths"]["/api/keysets/{id}"]["delete"]["parameters"].is_array());
+    }
+
+    #[test]
+    fn nip46_routes_document_the_keyset_selector() {
+        let s = spec();
+        for (m, p) in crate::nip46::api::ROUTE_LIST {
+            let op = &s["paths"][*p][m.to_lowercase()];
+            let names: Vec<&str> = op["parameters"]
+                .as_array()
+                .map(|v| v.iter().filter_map(|x| x["name"].as_str()).collect())
+                .unwrap_or_default();
+            assert!(names.contains(&"keyset"), "{m} {p}: {names:?}");
+            assert!(names.contains(&"X-Frostbox-Keyset"), "{m} {p}");
+            assert!(op["responses"]["404"].is_object(), "{m} {p}");
+        }
     }
 }

@@ -839,7 +839,9 @@ async fn keyset_unlock(
 
 async fn keyset_delete(State(st): State<AppState>, Admin(p): Admin) -> ApiResult<Json<Value>> {
     let removed = st.store.delete_keyset(DEFAULT_KEYSET)?;
-    st.detach_node();
+    // Node, bunker and heartbeat stop (as `DELETE /api/keysets/default`); the NIP-46 data goes.
+    st.stop_keyset(DEFAULT_KEYSET).await;
+    crate::nip46::runtime::forget_keyset(&st, DEFAULT_KEYSET);
     {
         let mut v = st.vault.lock().unwrap_or_else(|p| p.into_inner());
         v.has_keyset = false;

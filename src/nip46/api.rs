@@ -23,10 +23,20 @@ pub fn routes(bunker: Bunker) -> Router {
     routes_on::<Bunker>().with_state(bunker)
 }
 
-/// Where the handlers find the bunker: a fixed [`Bunker`] ([`routes`]) or the running one of
-/// `serve` ([`super::runtime::BunkerSlot`], `None` while no signing node runs).
+/// Where the handlers find the bunker: a fixed [`Bunker`] ([`routes`]) or the running ones of
+/// `serve` ([`super::runtime::BunkerSlot`], one per keyset, none while no signing node runs).
 pub trait BunkerSource: Clone + Send + Sync + 'static {
+    /// The bunker of a request that selects no keyset.
     fn current(&self) -> Option<Bunker>;
+    /// The bunker of keyset `keyset` (a request's [`SelectedKeyset`]). By default the
+    /// [`Self::current`] bunker serves `default` only.
+    fn current_for(&self, keyset: &str) -> Option<Bunker> {
+        if keyset == crate::store::DEFAULT_KEYSET {
+            self.current()
+        } else {
+            None
+        }
+    }
 }
 
 impl BunkerSource for Bunker {
@@ -35,19 +45,36 @@ impl BunkerSource for Bunker {
     }
 }
 
-/// The current bunker; `409 {"error","code":"NODE_UNAVAILABLE"}` when none runs.
+/// The keyset a request acts on, put in the request extensions by the layer in front of the
+/// routes ([`super::runtime::mount`]: the API's keyset selector). Absent → [`BunkerSource::current`].
+#[derive(Clone, Debug)]
+pub struct SelectedKeyset(pub String);
+
+/// The bunker of the request's keyset; `409 {"error","code":"NODE_UNAVAILABLE"}` when that
+/// keyset runs none.
 pub struct Cur(pub Bunker);
 
 impl<S: BunkerSource> FromRequestParts<S> for Cur {
     type Rejection = Response;
-    async fn from_request_parts(_parts: &mut Parts, st: &S) -> Result<Self, Response> {
-        st.current().map(Cur).ok_or_else(|| {
+    async fn from_request_parts(parts: &mut Parts, st: &S) -> Result<Self, Response> {
+        let sel = parts
+            .extensions
+            .get::<SelectedKeyset>()
+            .map(|k| k.0.as_str());
+        let found = match sel {
+            Some(k) => st.current_for(k),
+            None => st.current(),
+        };
+        found.map(Cur).ok_or_else(|| {
+            let error = match sel {
+                Some(k) if k != crate::store::DEFAULT_KEYSET => format!(
+                    "keyset {k} runs no signer: unlock it or wait for its node to start (the NIP-46 bunker runs with the signing node)"
+                ),
+                _ => "no signer is running: import or unlock a keyset first (the NIP-46 bunker runs with the signing node)".to_string(),
+            };
             (
                 StatusCode::CONFLICT,
-                Json(json!({
-                    "error": "no signer is running: import or unlock a keyset first (the NIP-46 bunker runs with the signing node)",
-                    "code": "NODE_UNAVAILABLE",
-                })),
+                Json(json!({ "error": error, "code": "NODE_UNAVAILABLE" })),
             )
                 .into_response()
         })
@@ -606,7 +633,9 @@ fn req(required: &[&str], props: Value) -> Value {
 }
 
 /// OpenAPI operations of [`ROUTE_LIST`] (`crate::api::openapi::spec` adds them): method
-/// (lowercase), path, operation object. Every operation answers 409 while no signer runs.
+/// (lowercase), path, operation object. Every operation takes the keyset selector
+/// (`?keyset=` / `X-Frostbox-Keyset`, unknown → 404) and answers 409 while that keyset runs no
+/// signer.
 pub fn openapi_ops() -> Vec<(String, &'static str, Value)> {
     let s = || json!({ "type": "string" });
     let i = || json!({ "type": "integer" });
@@ -659,7 +688,11 @@ pub fn openapi_ops() -> Vec<(String, &'static str, Value)> {
             op["responses"]["200"] = json!({ "description": "OK", "content": ok_content });
             for e in [400u16, 401, 403, 404, 409, 413, 429] {
                 op["responses"][e.to_string()] = json!({
-                    "description": if e == 409 { "No signer is running" } else { "Error" },
+                    "description": match e {
+                        409 => "The selected keyset runs no signer",
+                        404 => "Unknown keyset (or record)",
+                        _ => "Error",
+                    },
                     "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } },
                 });
             }
@@ -680,9 +713,9 @@ pub fn openapi_ops() -> Vec<(String, &'static str, Value)> {
             if *p == "/api/nip46/qr" {
                 params.push(json!({ "name": "text", "in": "query", "required": true, "schema": s() }));
             }
-            if !params.is_empty() {
-                op["parameters"] = json!(params);
-            }
+            // Every route acts on one keyset's bunker (the node routes' selector).
+            params.extend(crate::api::openapi::keyset_selector_params());
+            op["parameters"] = json!(params);
             (m.to_lowercase(), *p, op)
         })
         .collect()

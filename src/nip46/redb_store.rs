@@ -4,7 +4,10 @@
 //!   (not in `ENV_WRITABLE`, so never shown by `/api/env`);
 //! * pending/decided requests: memory (a waiting client cannot survive a restart anyway);
 //! * audit: memory for the NIP-46 view, plus a durable copy in the store's audit log
-//!   (`who = nip46:<client>`, `action = nip46.<method>`).
+//!   (`who = nip46:<client>`, `action = nip46.<method>`, `subject = keyset=<id> …`);
+//! * which namespace each keyset's bunker uses: `nip46-ns/<keyset>` in `settings`
+//!   ([`record_namespace`], written at every bunker start), so deleting a keyset deletes its
+//!   bunker's data ([`forget_keyset`]) even while the keyset is locked.
 
 use super::store::{
     AuditEntry, BunkerToken, ClientSession, MemStore, Nip46Store, RequestRecord, RequestStatus,
@@ -171,10 +174,14 @@ impl Nip46Store for RedbNip46Store {
 
     fn append_audit(&self, e: &AuditEntry) -> Result<(), StoreError> {
         self.mem.append_audit(e)?;
-        let subject = match e.kind {
+        let mut subject = match e.kind {
             Some(k) => format!("{} kind {k}", e.request_id),
             None => e.request_id.clone(),
         };
+        // Like the node routes' audit records: the keyset first (`keyset=<id> …`).
+        if let Some(ks) = &e.keyset {
+            subject = format!("keyset={ks} {subject}");
+        }
         let result = if e.outcome == "ok" {
             "ok".to_string()
         } else {
@@ -207,4 +214,59 @@ impl Nip46Store for RedbNip46Store {
     ) -> Result<Vec<AuditEntry>, StoreError> {
         self.mem.list_audit(client, limit)
     }
+}
+
+/// Settings key naming the NIP-46 namespace of keyset `keyset`'s bunker.
+fn ns_key(keyset: &str) -> String {
+    format!("nip46-ns/{keyset}")
+}
+
+/// Records that keyset `keyset`'s bunker keeps its data under namespace `ns` (the profile id:
+/// the default keyset keeps the namespace it always had). No write if already recorded.
+pub fn record_namespace(store: &Store, keyset: &str, ns: &str) -> Result<(), StoreError> {
+    let key = ns_key(keyset);
+    if store.setting(&key).map_err(se)?.as_deref() == Some(ns) {
+        return Ok(());
+    }
+    store.set_settings(&[(key, ns.to_string())]).map_err(se)
+}
+
+/// The NIP-46 namespace recorded for keyset `keyset` ([`record_namespace`]).
+pub fn namespace_of(store: &Store, keyset: &str) -> Result<Option<String>, StoreError> {
+    store.setting(&ns_key(keyset)).map_err(se)
+}
+
+/// Deletes the NIP-46 data of keyset `keyset`'s bunker: its transport key (so a later import
+/// gets a new remote-signer pubkey), client sessions, bunker tokens, relays, and the namespace
+/// record. Pending requests live in the running bunker's memory and end with it. Stop the
+/// bunker first. Returns how many records were deleted (0: the keyset never ran a bunker).
+pub fn forget_keyset(store: &Store, keyset: &str) -> Result<usize, StoreError> {
+    let Some(ns) = namespace_of(store, keyset)? else {
+        return Ok(0);
+    };
+    let all = store.settings().map_err(se)?;
+    let own = ns_key(keyset);
+    // Another keyset recorded with the same namespace (the same identity) keeps the data.
+    let shared = all
+        .iter()
+        .any(|(k, v)| k.starts_with("nip46-ns/") && *k != own && *v == ns);
+    let prefix = format!("nip46/{ns}/");
+    let mut keys: Vec<String> = if shared {
+        Vec::new()
+    } else {
+        all.into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| k.starts_with(&prefix))
+            .collect()
+    };
+    keys.push(own);
+    let mut n = store.delete_settings(&keys).map_err(se)?.len();
+    if !shared
+        && store
+            .delete_keyset(&format!("nip46-transport/{ns}"))
+            .map_err(se)?
+    {
+        n += 1;
+    }
+    Ok(n)
 }

@@ -1,33 +1,40 @@
-//! The bunker as part of `frostbox serve`: one running [`Bunker`] per started signing node,
-//! published in a [`BunkerSlot`] that the API's `/api/nip46/*` routes read on every request.
+//! The bunker as part of `frostbox serve`: one running [`Bunker`] per started signing node
+//! (one per keyset), published in a [`BunkerSlot`] under the keyset id; the API's
+//! `/api/nip46/*` routes read it on every request for the keyset the request selects.
 //!
 //! * [`BunkerRuntime::start`] builds the bunker on the node (threshold signer), the box's redb
 //!   store (transport key sealed with the device key, so the remote-signer pubkey is stable
-//!   across restarts), listens on the relays through `crate::relay::Pool`, lets the embedded
-//!   relay accept requests addressed to it, and forwards its notices to `/api/events`.
+//!   across restarts; one namespace per identity, recorded per keyset), listens on the relays
+//!   through `crate::relay::Pool`, lets the embedded relay accept requests addressed to it,
+//!   and forwards its notices to `/api/events` (with the keyset id).
 //! * [`BunkerRuntime::shutdown`] stops the transport and waits for it, so a re-import never
 //!   leaves two bunkers answering on one transport key.
-//! * [`mount`] is the API side: auth first, then `409 {"error"}` while no bunker runs, else the
-//!   handlers of [`super::api`] on the current bunker.
+//! * [`forget_keyset`] deletes a deleted keyset's NIP-46 data (transport key, sessions, tokens).
+//! * [`mount`] is the API side: auth first, then the keyset selector (`?keyset=` /
+//!   `X-Frostbox-Keyset`, the node routes' [`crate::api::keysets::KeysetSel`]; unknown → 404),
+//!   then `409 {"error"}` while that keyset runs no bunker, else the handlers of
+//!   [`super::api`] on its bunker.
 
 use super::service::{Bunker, BunkerConfig, Notice};
 use super::{Error, redb_store::RedbNip46Store};
 use crate::api::AppState;
 use crate::relay::Relay;
+use crate::store::DEFAULT_KEYSET;
 use crate::vault::secret::Secret32;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// The bunker currently serving (None while no signing node runs), and what `serve` knows
-/// that every bunker started into this slot needs (the web UI's fallback address for
-/// `auth_url`). Cheap clone.
+/// The bunkers currently serving, by keyset id (none while no signing node runs), and what
+/// `serve` knows that every bunker started into this slot needs (the web UI's fallback address
+/// for `auth_url`). Cheap clone.
 #[derive(Clone, Default)]
 pub struct BunkerSlot {
-    current: Arc<RwLock<Option<Bunker>>>,
+    current: Arc<RwLock<BTreeMap<String, Bunker>>>,
     auth_url_base: Option<Arc<str>>,
 }
 
@@ -51,16 +58,43 @@ impl BunkerSlot {
         self.auth_url_base.as_deref()
     }
 
-    /// The running bunker, if any.
+    /// The running bunker of the default keyset, if any.
     pub fn get(&self) -> Option<Bunker> {
+        self.get_for(DEFAULT_KEYSET)
+    }
+
+    /// The running bunker of keyset `keyset`, if any.
+    pub fn get_for(&self, keyset: &str) -> Option<Bunker> {
         self.current
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .get(keyset)
+            .cloned()
     }
 
-    fn set(&self, b: Option<Bunker>) {
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = b;
+    /// Ids of the keysets whose bunker runs (sorted).
+    pub fn keysets(&self) -> Vec<String> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    fn set(&self, keyset: &str, b: Bunker) {
+        self.current
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(keyset.to_string(), b);
+    }
+
+    /// Removes keyset `keyset`'s entry if it is still `b` (a successor is left alone).
+    fn clear(&self, keyset: &str, b: &Bunker) {
+        let mut g = self.current.write().unwrap_or_else(|p| p.into_inner());
+        if g.get(keyset).is_some_and(|cur| cur.same(b)) {
+            g.remove(keyset);
+        }
     }
 }
 
@@ -72,6 +106,7 @@ pub struct BunkerRuntime {
     notices: Option<JoinHandle<()>>,
     relay: Option<Relay>,
     slot: Option<BunkerSlot>,
+    keyset: String,
 }
 
 /// What [`BunkerRuntime::start`] needs besides the signer.
@@ -82,6 +117,10 @@ pub struct StartOptions<'a> {
     pub device_key: Secret32,
     /// Names the identity (the profile id): each keyset has its own bunker and transport key.
     pub namespace: &'a str,
+    /// The keyset id the bunker serves: its entry in `slot`, named in audit entries, in
+    /// `auth_url`s (non-default keysets) and notices; `namespace` is recorded for it
+    /// ([`super::redb_store::record_namespace`]) so deleting the keyset deletes the data.
+    pub keyset: &'a str,
     /// The embedded relay: the transport pubkey is allowed on it, so clients can address
     /// kind-24133 requests to the bunker (ephemeral, `p`-tagged to an allowed key).
     pub relay: Option<&'a Relay>,
@@ -97,8 +136,9 @@ impl BunkerRuntime {
         signer: Arc<dyn super::ThresholdSigner>,
         opts: StartOptions<'_>,
     ) -> Result<BunkerRuntime, Error> {
-        let store = RedbNip46Store::new(opts.store, opts.device_key, opts.namespace);
+        let store = RedbNip46Store::new(opts.store.clone(), opts.device_key, opts.namespace);
         let mut cfg = opts.cfg;
+        cfg.keyset = Some(opts.keyset.to_string());
         if cfg.auth_url_base.is_none() {
             cfg.auth_url_base = opts
                 .slot
@@ -106,16 +146,25 @@ impl BunkerRuntime {
                 .map(str::to_string);
         }
         let (bunker, io) = Bunker::new(cfg, signer, Arc::new(store))?;
+        if let Err(e) =
+            super::redb_store::record_namespace(&opts.store, opts.keyset, opts.namespace)
+        {
+            tracing::warn!(keyset = opts.keyset, error = %e, "nip46: namespace not recorded");
+        }
         if let Some(r) = opts.relay {
             r.allow_pubkeys([bunker.transport_pubkey()]);
         }
         let notices = opts.events.map(|st| {
             let mut rx = bunker.subscribe_notices();
+            let keyset = opts.keyset.to_string();
             tokio::spawn(async move {
                 loop {
                     match rx.recv().await {
                         Ok(n) => {
-                            let (msg, data) = notice_event(&n);
+                            let (msg, mut data) = notice_event(&n);
+                            if let Some(o) = data.as_object_mut() {
+                                o.insert("keyset".into(), serde_json::json!(keyset));
+                            }
                             st.publish("nip46", &msg, Some(data));
                         }
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
@@ -129,7 +178,7 @@ impl BunkerRuntime {
             Arc::new(crate::relay::Pool::new);
         let transport = tokio::spawn(super::transport::run(bunker.clone(), io, factory, stop_rx));
         if let Some(s) = opts.slot {
-            s.set(Some(bunker.clone()));
+            s.set(opts.keyset, bunker.clone());
         }
         Ok(BunkerRuntime {
             bunker,
@@ -138,6 +187,7 @@ impl BunkerRuntime {
             notices,
             relay: opts.relay.cloned(),
             slot: opts.slot.cloned(),
+            keyset: opts.keyset.to_string(),
         })
     }
 
@@ -145,12 +195,17 @@ impl BunkerRuntime {
         &self.bunker
     }
 
+    /// The keyset this bunker serves.
+    pub fn keyset(&self) -> &str {
+        &self.keyset
+    }
+
     /// Stops answering: the API slot is emptied first, then the transport closes its relay
     /// connections (waited for), the notice forwarder ends and the embedded relay forgets the
     /// transport pubkey.
     pub async fn shutdown(self) {
         if let Some(s) = &self.slot {
-            s.set(None);
+            s.clear(&self.keyset, &self.bunker);
         }
         let _ = self.stop.send(true);
         let mut t = self.transport;
@@ -203,6 +258,29 @@ impl super::api::BunkerSource for BunkerSlot {
     fn current(&self) -> Option<Bunker> {
         self.get()
     }
+    fn current_for(&self, keyset: &str) -> Option<Bunker> {
+        self.get_for(keyset)
+    }
+}
+
+/// Deletes the NIP-46 data of keyset `keyset` (transport key, client sessions, bunker
+/// tokens, relays) after its bunker was stopped: `DELETE /api/keysets/{id}` and
+/// `DELETE /api/keyset` call it, since that data belongs to the deleted identity (a later
+/// import of it gets a new remote-signer pubkey). Returns how many records went; a store error
+/// is logged and counts as none.
+pub fn forget_keyset(st: &AppState, keyset: &str) -> usize {
+    match super::redb_store::forget_keyset(&st.store, keyset) {
+        Ok(n) => {
+            if n > 0 {
+                tracing::info!(keyset, records = n, "nip46: bunker data deleted");
+            }
+            n
+        }
+        Err(e) => {
+            tracing::warn!(keyset, error = %e, "nip46: bunker data not deleted");
+            0
+        }
+    }
 }
 
 async fn require_auth(
@@ -210,15 +288,18 @@ async fn require_auth(
     req: Request,
     next: axum::middleware::Next,
 ) -> Response {
+    use axum::extract::FromRequestParts;
     let (mut parts, body) = req.into_parts();
-    if let Err(e) =
-        <crate::api::auth::Auth as axum::extract::FromRequestParts<AppState>>::from_request_parts(
-            &mut parts, &st,
-        )
-        .await
-    {
+    if let Err(e) = crate::api::auth::Auth::from_request_parts(&mut parts, &st).await {
         return e.into_response();
     }
+    // The same selector as the node routes: `?keyset=` / `X-Frostbox-Keyset`, default
+    // `default`, unknown → 404 `UNKNOWN_KEYSET`.
+    let sel = match crate::api::keysets::KeysetSel::from_request_parts(&mut parts, &st).await {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    parts.extensions.insert(super::api::SelectedKeyset(sel.0));
     parts
         .extensions
         .insert(super::api::TrustProxy(st.cfg.trust_proxy));
@@ -226,8 +307,9 @@ async fn require_auth(
 }
 
 /// `/api/nip46/*` for the API router (state applied): authenticated like every user route
-/// (auth is checked first), then `409 {"error","code":"NODE_UNAVAILABLE"}` while no bunker
-/// runs. Unknown `/api/nip46/...` paths fall through to the API's JSON 404.
+/// (auth is checked first), then the keyset selector (unknown → 404 JSON), then
+/// `409 {"error","code":"NODE_UNAVAILABLE"}` while the selected keyset runs no bunker.
+/// Unknown `/api/nip46/...` paths fall through to the API's JSON 404.
 pub fn mount(st: AppState, slot: BunkerSlot) -> Router {
     super::api::routes_on::<BunkerSlot>()
         .route_layer(axum::middleware::from_fn_with_state(st, require_auth))

@@ -48,6 +48,10 @@ pub struct BunkerConfig {
     /// `connect` without a secret from an unknown client is queued for operator approval
     /// (true) or refused (false).
     pub accept_unsolicited: bool,
+    /// The keyset (identity) this bunker serves, when the box holds several: audit entries
+    /// name it, and for a keyset other than `default` the `auth_url` carries `?keyset=<id>`
+    /// so the web UI opens that keyset's request. `None` (or `default`): unchanged URLs.
+    pub keyset: Option<String>,
 }
 
 impl Default for BunkerConfig {
@@ -62,6 +66,7 @@ impl Default for BunkerConfig {
             replay_window_secs: 600,
             token_ttl_secs: 24 * 3600,
             accept_unsolicited: true,
+            keyset: None,
         }
     }
 }
@@ -224,6 +229,19 @@ impl Bunker {
         &self.inner.store
     }
 
+    /// The keyset this bunker serves ([`BunkerConfig::keyset`]).
+    pub fn keyset(&self) -> Option<String> {
+        match self.inner.cfg.read() {
+            Ok(g) => g.keyset.clone(),
+            Err(p) => p.into_inner().keyset.clone(),
+        }
+    }
+
+    /// Whether `other` is this very bunker (a clone of it), not just one with the same key.
+    pub fn same(&self, other: &Bunker) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// The remote-signer pubkey (stable across restarts).
     pub fn transport_pubkey(&self) -> [u8; 32] {
         self.inner.transport_pk
@@ -307,6 +325,7 @@ impl Bunker {
             kind,
             outcome: outcome.to_string(),
             detail: detail.chars().take(512).collect(),
+            keyset: self.keyset(),
         };
         if let Err(err) = self.inner.store.append_audit(&e) {
             tracing::warn!(error = %err, "nip46: audit write failed");
@@ -1108,10 +1127,10 @@ impl Bunker {
             .store
             .put_request(&rec)
             .map_err(|e| failed(e.to_string()))?;
-        let url = cfg
-            .auth_url_base
-            .as_deref()
-            .map(|base| auth_url(web_base.unwrap_or(base), &ctx.client_hex, &rec.id));
+        let url = cfg.auth_url_base.as_deref().map(|base| {
+            let url = auth_url(web_base.unwrap_or(base), &ctx.client_hex, &rec.id);
+            with_keyset(url, cfg.keyset.as_deref())
+        });
         self.audit(
             &ctx.client_hex,
             &ctx.id,
@@ -1276,6 +1295,19 @@ pub fn auth_url(base: &str, client_hex: &str, request_id: &str) -> String {
         "{}/#/apps/{client_hex}/{request_id}",
         base.trim_end_matches('/')
     )
+}
+
+/// `url` naming keyset `keyset` for the web UI: `…/#/apps/<client>/<request>?keyset=<id>`
+/// for a keyset other than `default` (the UI reads `?keyset=` in hash routes); unchanged for
+/// the default keyset or none.
+pub fn with_keyset(url: String, keyset: Option<&str>) -> String {
+    match keyset {
+        Some(k) if !k.is_empty() && k != crate::store::DEFAULT_KEYSET => {
+            let k: String = form_urlencoded::byte_serialize(k.as_bytes()).collect();
+            format!("{url}?keyset={k}")
+        }
+        _ => url,
+    }
 }
 
 /// Two relay URLs name the same relay (case of scheme/host, a trailing slash).

@@ -177,6 +177,9 @@ pub struct AuditEntry {
     /// `ok`, `error`, `denied`, `pending`, `ignored`.
     pub outcome: String,
     pub detail: String,
+    /// The keyset whose bunker handled the request (`None`: a bunker outside `serve`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyset: Option<String>,
 }
 
 /// Storage the bunker needs. One store instance per identity (bunker).

@@ -188,6 +188,25 @@ impl Client {
         .await
     }
 
+    /// Sends a request; its answer if one arrives within `within`, else `None` (no bunker
+    /// answers on this transport key).
+    pub async fn try_call(
+        &mut self,
+        id: &str,
+        method: &str,
+        params: Value,
+        within: Duration,
+    ) -> Option<Value> {
+        self.send(id, method, params).await;
+        let until = tokio::time::Instant::now() + within;
+        loop {
+            let v = self.next_answer(until).await?;
+            if v["id"] == id {
+                return Some(v);
+            }
+        }
+    }
+
     pub async fn call(&mut self, id: &str, method: &str, params: Value) -> Value {
         self.call_counted(id, method, params, Duration::ZERO)
             .await

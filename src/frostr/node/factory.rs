@@ -114,8 +114,7 @@ pub fn install(st: &AppState, relay: &Relay, liveness: &Liveness, bind: &str) {
 /// The running signers by keyset id.
 type RunningMap = Arc<tokio::sync::Mutex<BTreeMap<String, Running>>>;
 
-/// The signers `serve` runs (one node per keyset, plus the default keyset's bunker), for a
-/// graceful stop.
+/// The signers `serve` runs (one node and one NIP-46 bunker per keyset), for a graceful stop.
 #[derive(Clone)]
 pub struct SignerControl {
     current: RunningMap,
@@ -180,9 +179,11 @@ impl SignerControl {
     }
 }
 
-/// [`install`], plus the NIP-46 bunker: each started node gets a bunker for its identity
-/// (published in `bunkers` for the `/api/nip46/*` routes); a new keyset stops the old bunker
-/// before the old node, so one transport key never answers twice.
+/// [`install`], plus the NIP-46 bunkers: each started current-generation node gets a bunker
+/// for its identity (published in `bunkers` under the keyset id for the `/api/nip46/*`
+/// routes); new credentials for a keyset stop its old bunker before the old node, so one
+/// transport key never answers twice; deleting a keyset stops its bunker (the delete routes
+/// then call `nip46::runtime::forget_keyset`).
 pub fn install_with_bunker(
     st: &AppState,
     relay: &Relay,
@@ -240,36 +241,16 @@ pub fn install_with_bunker(
             }
             match start(&st, &relay, &liveness, &local_relay, creds).await {
                 Ok((label, serving, relays)) => {
-                    // One bunker slot (`/api/nip46/*`): the default keyset's node gets the
-                    // bunker; other keysets expose their node through
-                    // `SignerControl::node_handle` for a per-keyset bunker.
-                    let started = match &serving {
-                        Serving::Next(handle) if id == DEFAULT_KEYSET => Some(start_bunker(
-                            &st,
-                            &relay,
-                            &slot,
-                            handle,
-                            &label,
-                            relays,
-                            &local_relay,
-                        )),
-                        Serving::Next(_) | Serving::Legacy(_) => None,
-                    };
-                    let bunker = match started {
-                        None => None,
-                        Some(Ok(b)) => {
-                            tracing::info!(
-                                transport = %hex::encode(b.bunker().transport_pubkey()),
-                                "nip46: bunker started"
-                            );
-                            Some(b)
-                        }
-                        Some(Err(e)) => {
-                            tracing::warn!("nip46: bunker not started: {e}");
-                            st.publish("error", &format!("NIP-46 bunker not started: {e}"), None);
-                            None
-                        }
-                    };
+                    let bunker = bunker_for(
+                        &st,
+                        &relay,
+                        &slot,
+                        &id,
+                        &serving,
+                        &label,
+                        relays,
+                        &local_relay,
+                    );
                     current.insert(
                         id.clone(),
                         Running {
@@ -311,12 +292,54 @@ fn device_key(st: &AppState) -> Result<Secret32, FactoryError> {
     Ok(k)
 }
 
+/// The NIP-46 bunker of keyset `id`'s freshly started node (every current-generation node
+/// gets one, published in `slot` under `id`; legacy nodes get none). A bunker that cannot
+/// start is reported and leaves the node running.
+#[allow(clippy::too_many_arguments)]
+fn bunker_for(
+    st: &AppState,
+    relay: &Relay,
+    slot: &BunkerSlot,
+    id: &str,
+    serving: &Serving,
+    profile_id: &str,
+    relays: Vec<String>,
+    local_relay: &str,
+) -> Option<BunkerRuntime> {
+    let Serving::Next(handle) = serving else {
+        return None;
+    };
+    match start_bunker(st, relay, slot, id, handle, profile_id, relays, local_relay) {
+        Ok(b) => {
+            tracing::info!(
+                keyset = id,
+                transport = %hex::encode(b.bunker().transport_pubkey()),
+                "nip46: bunker started"
+            );
+            Some(b)
+        }
+        Err(e) => {
+            tracing::warn!(keyset = id, "nip46: bunker not started: {e}");
+            st.publish(
+                "error",
+                &format!("NIP-46 bunker not started: {e}"),
+                Some(serde_json::json!({ "keyset": id })),
+            );
+            None
+        }
+    }
+}
+
 /// Starts the NIP-46 bunker of a started node: threshold signer = the node, listening on the
-/// node's relays plus the embedded relay, transport key sealed in the store under the profile id.
+/// node's relays plus the embedded relay, transport key sealed in the store under the profile
+/// id (the namespace the default keyset always had; each keyset's identity has its own), found
+/// by the API under the keyset id.
+#[allow(clippy::too_many_arguments)]
 fn start_bunker(
     st: &AppState,
     relay: &Relay,
     slot: &BunkerSlot,
+    keyset: &str,
     node: &NodeHandle,
     profile_id: &str,
     mut relays: Vec<String>,
@@ -338,6 +361,7 @@ fn start_bunker(
             store: st.store.clone(),
             device_key: device_key(st)?,
             namespace: profile_id,
+            keyset,
             relay: Some(relay),
             slot: Some(slot),
             events: Some(st.clone()),

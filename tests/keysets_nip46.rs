@@ -1,0 +1,576 @@
+//! One NIP-46 bunker per keyset (issue 7, "each keyset the box holds can have its own
+//! bunker"): a real `frostbox serve` process holds two keysets `a` and `b` of two different
+//! 2-of-3 groups, each with its own co-signer node (another share of that group, in this test
+//! process) on a relay in this process. Checks:
+//! * two bunkers with distinct remote-signer pubkeys, each serving its own group key;
+//! * a NIP-46 client paired with each (a `bunker://` URI from `POST /api/nip46/bunker?keyset=`)
+//!   gets its keyset's group key from `get_public_key` and a `sign_event` that verifies under
+//!   that key only;
+//! * a request outside policy on `b` gets an `auth_url` that names `?keyset=b`, is invisible to
+//!   `a`'s bunker, and approving it through `/api/nip46/...?keyset=b` releases the signature;
+//! * the `/api/nip46/*` selector: header or query, unknown keyset → 404 JSON, no default
+//!   keyset → 409; the audit log names the keyset of each bunker request;
+//! * SIGTERM + unattended restart: both remote-signer pubkeys unchanged, both sign;
+//! * deleting `b` stops its bunker (no answer) and deletes its NIP-46 data (a re-import gets a
+//!   new remote-signer pubkey and no sessions); `a` still signs.
+
+mod api_support;
+
+use api_support::nip46_client::Client;
+use api_support::{Resp, get, post, procs, req};
+use frostbox::frost::{self, MemoryNonceLedger};
+use frostbox::frostr::next::credential::BfProfile;
+use frostbox::frostr::next::group::GroupPackage;
+use frostbox::frostr::node::{Node, NodeConfig, NodeHandle};
+use frostbox::nip46::{BunkerUri, Event};
+use frostbox::nostr::keys;
+use frostbox::relay::{Relay, RelayConfig};
+use frostbox::vault::secret::Secret32;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+const ADMIN: &str = "keysets-nip46-admin-secret-93d1";
+const SHARE_PW: &str = "keysets-nip46-share-password";
+
+fn auth() -> String {
+    format!("Bearer {ADMIN}")
+}
+
+/// A `frostbox serve` with its log shown when the test fails.
+struct Served(procs::Proc);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Ok(g) = self.0.log.lock()
+        {
+            eprintln!("--- frostbox serve log ---\n{g}");
+        }
+    }
+}
+
+fn spawn(data: &std::path::Path) -> Served {
+    Served(procs::spawn(
+        data,
+        &[
+            ("ADMIN_SECRET", ADMIN),
+            ("RUST_LOG", "info"),
+            ("RATE_LIMIT_ENABLED", "false"),
+        ],
+    ))
+}
+
+/// One 2-of-3 group: the box holds share 0, a co-signer share 1.
+struct Group {
+    shares: Vec<frost::KeyShare>,
+    pkg: GroupPackage,
+}
+
+impl Group {
+    fn new(name: &str) -> Group {
+        let ks = frost::keygen(2, 3).expect("keygen");
+        Group {
+            pkg: GroupPackage::from_keys(name, &ks.group),
+            shares: ks.shares,
+        }
+    }
+    fn pk(&self) -> [u8; 32] {
+        self.pkg.group_pk
+    }
+    fn profile(&self, relay: &str) -> String {
+        BfProfile::new(
+            "box",
+            self.shares[0].secret.duplicate(),
+            vec![relay.to_string()],
+            vec![],
+            self.pkg.clone(),
+        )
+        .expect("profile")
+        .encode(SHARE_PW)
+        .expect("encode")
+    }
+    async fn cosigner(&self, relay: &str) -> NodeHandle {
+        Node::start(NodeConfig::new(
+            self.pkg.clone(),
+            self.shares[1].secret.duplicate(),
+            vec![relay.to_string()],
+            Arc::new(MemoryNonceLedger::new()),
+        ))
+        .await
+        .expect("co-signer")
+    }
+}
+
+/// A relay in this process (127.0.0.1:0) that both groups may write to; NIP-46 clients are
+/// allowed on it as they are created (the bunkers' answers p-tag them).
+async fn test_relay(groups: &[&Group]) -> (Relay, String) {
+    let relay = Relay::new(RelayConfig::default());
+    for g in groups {
+        relay.allow_pubkeys(g.pkg.members.iter().map(|m| m.xonly()));
+    }
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    tokio::spawn(frostbox::relay::server::serve(l, relay.clone()));
+    (relay, format!("ws://127.0.0.1:{port}"))
+}
+
+async fn api(a: SocketAddr, method: &str, path: &str, body: Option<&str>) -> Resp {
+    req(a, method, path, &[("Authorization", &auth())], body).await
+}
+
+async fn import(a: SocketAddr, id: &str, profile: &str) {
+    let body = json!({
+        "id": id, "label": format!("Identity {id}"), "share_cred": profile,
+        "share_password": SHARE_PW, "mode": "unattended",
+    });
+    let r = post(
+        a,
+        "/api/keysets",
+        &[("Authorization", &auth())],
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "import {id}: {}", r.body);
+}
+
+/// Waits until keysets `ids` are ready (threshold reachable) and each runs its bunker;
+/// returns each bunker's `/api/nip46/status`.
+async fn wait_bunkers(a: SocketAddr, ids: &[&str]) -> Vec<Value> {
+    let mut last = String::new();
+    for _ in 0..400 {
+        let list = get(a, "/api/keysets", &[("Authorization", &auth())])
+            .await
+            .json();
+        let ready = ids.iter().all(|id| {
+            list["keysets"].as_array().is_some_and(|v| {
+                v.iter()
+                    .any(|k| k["id"] == json!(id) && k["state"] == "ready")
+            })
+        });
+        let mut out = Vec::new();
+        for id in ids {
+            let r = api(a, "GET", &format!("/api/nip46/status?keyset={id}"), None).await;
+            if r.status == 200 {
+                out.push(r.json());
+            } else {
+                last = format!("{id}: {} {}", r.status, r.body);
+            }
+        }
+        if ready && out.len() == ids.len() {
+            return out;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("bunkers {ids:?} not running: {last}");
+}
+
+fn hex32(v: &Value) -> [u8; 32] {
+    let mut b = [0u8; 32];
+    hex::decode_to_slice(v.as_str().unwrap_or_else(|| panic!("hex: {v}")), &mut b).expect("hex");
+    b
+}
+
+/// A client paired with keyset `ks`'s bunker through a `bunker://` URI that grants kind-1
+/// signing; the test relay lets it write.
+async fn paired_client(a: SocketAddr, relay: &Relay, url: &str, ks: &str) -> Client {
+    let r = api(
+        a,
+        "POST",
+        &format!("/api/nip46/bunker?keyset={ks}"),
+        Some(&json!({ "label": ks, "perms": "sign_event:1" }).to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "bunker uri {ks}: {}", r.body);
+    let uri = BunkerUri::parse(r.json()["uri"].as_str().expect("uri")).expect("parse");
+    assert!(uri.relays.iter().any(|r| r == url), "{:?}", uri.relays);
+    let sk = Secret32::random();
+    relay.allow_pubkeys([keys::xonly_pubkey(&sk).expect("pk")]);
+    let mut c = Client::new(url, uri.signer_pubkey, sk).await;
+    let v = c.connect(&format!("{ks}-connect"), &uri).await;
+    assert_eq!(v["result"], "ack", "{v}");
+    c
+}
+
+/// `sign_event` of kind `kind` through client `c`: the event is signed by `own`'s group key
+/// and the signature does not verify under `other`'s.
+async fn signs_as(c: &mut Client, id: &str, kind: u16, own: &Group, other: &Group) -> Event {
+    let tpl = json!({"kind": kind, "content": format!("per-keyset bunker {id}"), "tags": [],
+                     "created_at": frostbox::store::now()})
+    .to_string();
+    let v = c.call(id, "sign_event", json!([tpl])).await;
+    verified_by(&v, own, other)
+}
+
+fn verified_by(v: &Value, own: &Group, other: &Group) -> Event {
+    let ev = Event::from_json(
+        v["result"]
+            .as_str()
+            .unwrap_or_else(|| panic!("signed: {v}")),
+    )
+    .expect("event");
+    ev.verify().expect("threshold signature verifies");
+    assert_eq!(ev.pubkey, own.pk(), "signed as this keyset's identity");
+    assert!(keys::verify_bip340(&own.pk(), &ev.id, &ev.sig));
+    assert!(
+        !keys::verify_bip340(&other.pk(), &ev.id, &ev.sig),
+        "must not verify under the other keyset's group key"
+    );
+    ev
+}
+
+/// The client pubkeys of keyset `ks`'s sessions.
+async fn sessions(a: SocketAddr, ks: &str) -> Vec<String> {
+    let r = api(a, "GET", &format!("/api/nip46/sessions?keyset={ks}"), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["sessions"]
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .filter_map(|s| s["pubkey"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The id of keyset `ks`'s pending `sign_event` request of `kind` (waits until listed).
+async fn pending_id(a: SocketAddr, ks: &str, kind: u16) -> String {
+    for _ in 0..100 {
+        let r = api(
+            a,
+            "GET",
+            &format!("/api/nip46/requests?status=pending&keyset={ks}"),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        if let Some(id) = r.json()["requests"].as_array().and_then(|a| {
+            a.iter()
+                .find(|x| x["kind"] == kind)
+                .and_then(|x| x["id"].as_str().map(str::to_string))
+        }) {
+            return id;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no pending request of kind {kind} on keyset {ks}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_keyset_has_its_own_bunker() {
+    let (ga, gb) = (Group::new("alpha"), Group::new("beta"));
+    let (relay, url) = test_relay(&[&ga, &gb]).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let p = spawn(&data);
+    let a = p.0.addr;
+    import(a, "a", &ga.profile(&url)).await;
+    import(a, "b", &gb.profile(&url)).await;
+    let (ca, cb) = (ga.cosigner(&url).await, gb.cosigner(&url).await);
+
+    // Two bunkers: distinct remote-signer pubkeys, each on its own identity.
+    let st = wait_bunkers(a, &["a", "b"]).await;
+    assert_eq!(hex32(&st[0]["identity_pubkey"]), ga.pk());
+    assert_eq!(hex32(&st[1]["identity_pubkey"]), gb.pk());
+    let (ta, tb) = (
+        hex32(&st[0]["transport_pubkey"]),
+        hex32(&st[1]["transport_pubkey"]),
+    );
+    assert_ne!(ta, tb, "one remote-signer key per keyset");
+    assert_ne!(ta, ga.pk());
+    // The header selects like the query; unknown keyset → 404 JSON; no default keyset → 409.
+    let r = req(
+        a,
+        "GET",
+        "/api/nip46/status",
+        &[("Authorization", &auth()), ("X-Frostbox-Keyset", "b")],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(hex32(&r.json()["transport_pubkey"]), tb);
+    for path in [
+        "/api/nip46/status?keyset=nope",
+        "/api/nip46/sessions?keyset=nope",
+    ] {
+        let r = api(a, "GET", path, None).await;
+        assert_eq!(r.status, 404, "{path}: {}", r.body);
+        assert!(
+            r.json()["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("keyset")),
+            "{}",
+            r.body
+        );
+    }
+    let r = api(a, "GET", "/api/nip46/status", None).await;
+    assert_eq!(r.status, 409, "no default keyset here: {}", r.body);
+    let r = get(a, "/api/nip46/status?keyset=a", &[]).await;
+    assert_eq!(r.status, 401, "auth first: {}", r.body);
+
+    // A client per keyset: its own group key, signatures under that key only.
+    let mut c1 = paired_client(a, &relay, &url, "a").await;
+    let mut c2 = paired_client(a, &relay, &url, "b").await;
+    assert_eq!((c1.signer, c2.signer), (ta, tb));
+    let v = c1.call("a-pk", "get_public_key", json!([])).await;
+    assert_eq!(v["result"], hex::encode(ga.pk()), "{v}");
+    let v = c2.call("b-pk", "get_public_key", json!([])).await;
+    assert_eq!(v["result"], hex::encode(gb.pk()), "{v}");
+    signs_as(&mut c1, "a-1", 1, &ga, &gb).await;
+    signs_as(&mut c2, "b-1", 1, &gb, &ga).await;
+    // Sessions are per keyset.
+    assert_eq!(sessions(a, "a").await, [hex::encode(c1.pk)]);
+    assert_eq!(sessions(a, "b").await, [hex::encode(c2.pk)]);
+
+    // Outside policy on b (kind 7): an auth_url naming keyset b; a's bunker does not know
+    // the request; approving it on b releases the signature.
+    let tpl = json!({"kind": 7, "content": "+", "tags": [], "created_at": frostbox::store::now()})
+        .to_string();
+    c2.send("b-7", "sign_event", json!([tpl])).await;
+    let got = c2
+        .wait_auth_url("b-7", Duration::from_secs(10))
+        .await
+        .expect("an auth_url for the pending request");
+    let rid = pending_id(a, "b", 7).await;
+    assert_eq!(
+        got,
+        format!("http://{a}/#/apps/{}/{rid}?keyset=b", hex::encode(c2.pk)),
+        "the box as the operator reached it, the app, the request, the keyset"
+    );
+    let r = api(
+        a,
+        "POST",
+        &format!("/api/nip46/requests/{rid}/approve?keyset=a"),
+        Some("{}"),
+    )
+    .await;
+    assert_eq!(r.status, 404, "a's bunker has no such request: {}", r.body);
+    let r = api(
+        a,
+        "POST",
+        &format!("/api/nip46/requests/{rid}/approve?keyset=b"),
+        Some("{}"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "approve on b: {}", r.body);
+    let (v, n) = c2
+        .recv_counted("b-7", "sign_event", Duration::from_millis(300))
+        .await;
+    assert_eq!(n, 1, "one answer");
+    assert_eq!(verified_by(&v, &gb, &ga).kind, 7);
+
+    // The audit log names the keyset of each bunker request.
+    let audit = get(a, "/api/admin/audit", &[("Authorization", &auth())])
+        .await
+        .json();
+    let entries = audit["entries"].as_array().cloned().unwrap_or_default();
+    for (ks, c) in [("a", &c1), ("b", &c2)] {
+        assert!(
+            entries
+                .iter()
+                .any(|e| e["who"] == format!("nip46:{}", hex::encode(c.pk))
+                    && e["action"] == "nip46.sign_event"
+                    && e["subject"]
+                        .as_str()
+                        .is_some_and(|s| s.starts_with(&format!("keyset={ks} ")))),
+            "audit of keyset {ks}: {audit}"
+        );
+    }
+    let r = api(a, "GET", "/api/nip46/audit?keyset=b&limit=500", None).await;
+    let nip46_audit = r.json();
+    let b_entries = nip46_audit["entries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!b_entries.is_empty(), "{nip46_audit}");
+    assert!(
+        b_entries
+            .iter()
+            .all(|e| e["keyset"] == "b" && e["client"] == hex::encode(c2.pk)),
+        "b's bunker audits only its own clients, naming b: {nip46_audit}"
+    );
+
+    // Restart (unattended): both remote-signer pubkeys unchanged, the sessions kept, both sign.
+    let mut p = p;
+    let (code, _) = procs::sigterm_and_wait(&mut p.0);
+    assert_eq!(code, 0);
+    drop(p);
+    let p = spawn(&data);
+    let a = p.0.addr;
+    let st = wait_bunkers(a, &["a", "b"]).await;
+    assert_eq!(
+        hex32(&st[0]["transport_pubkey"]),
+        ta,
+        "a's bunker pubkey kept"
+    );
+    assert_eq!(
+        hex32(&st[1]["transport_pubkey"]),
+        tb,
+        "b's bunker pubkey kept"
+    );
+    signs_as(&mut c1, "a-2", 1, &ga, &gb).await;
+    signs_as(&mut c2, "b-2", 1, &gb, &ga).await;
+
+    // Deleting b: its bunker stops answering, its NIP-46 data goes; a still signs.
+    let r = api(a, "DELETE", "/api/keysets/b", None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = api(a, "GET", "/api/nip46/status?keyset=b", None).await;
+    assert_eq!(r.status, 404, "b is gone: {}", r.body);
+    let v = c2
+        .try_call("b-3", "get_public_key", json!([]), Duration::from_secs(3))
+        .await;
+    assert!(v.is_none(), "a deleted keyset's bunker answered: {v:?}");
+    signs_as(&mut c1, "a-3", 1, &ga, &gb).await;
+    import(a, "b", &gb.profile(&url)).await;
+    let st = wait_bunkers(a, &["a", "b"]).await;
+    assert_eq!(hex32(&st[0]["transport_pubkey"]), ta);
+    let tb2 = hex32(&st[1]["transport_pubkey"]);
+    assert_ne!(tb2, tb, "b's transport key was deleted with the keyset");
+    assert!(
+        sessions(a, "b").await.is_empty(),
+        "b's sessions were deleted"
+    );
+    let v = c2
+        .try_call("b-4", "get_public_key", json!([]), Duration::from_secs(2))
+        .await;
+    assert!(v.is_none(), "the old remote-signer key answered: {v:?}");
+    ca.shutdown().await;
+    cb.shutdown().await;
+}
+
+const LOCK_PW: &str = "keysets-nip46-lock-password";
+
+/// The `default` keyset through the single-keyset routes (its bunker answers `/api/nip46/*`
+/// without a selector, as before) next to a password-locked keyset `b`: after a restart `b`'s
+/// bunker waits for the unlock (409 naming `b`), the unlock starts it with the same
+/// remote-signer pubkey and sessions; `DELETE /api/keyset` stops the default bunker and
+/// deletes its data, `b` keeps signing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlock_starts_a_locked_keysets_bunker_and_the_old_delete_route_stops_default() {
+    let (gd, gb) = (Group::new("first"), Group::new("second"));
+    let (relay, url) = test_relay(&[&gd, &gb]).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let p = spawn(&data);
+    let a = p.0.addr;
+    let import_default = |a: SocketAddr| {
+        let body = json!({ "share_cred": gd.profile(&url), "share_password": SHARE_PW,
+                           "mode": "unattended" });
+        async move {
+            let r = api(a, "POST", "/api/keyset", Some(&body.to_string())).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+    };
+    import_default(a).await;
+    let body = json!({ "id": "b", "share_cred": gb.profile(&url), "share_password": SHARE_PW,
+                       "mode": "locked", "password": LOCK_PW });
+    let r = api(a, "POST", "/api/keysets", Some(&body.to_string())).await;
+    assert_eq!(r.status, 200, "import b: {}", r.body);
+    let (cd, cb) = (gd.cosigner(&url).await, gb.cosigner(&url).await);
+    let st = wait_bunkers(a, &["default", "b"]).await;
+    let (td, tb) = (
+        hex32(&st[0]["transport_pubkey"]),
+        hex32(&st[1]["transport_pubkey"]),
+    );
+    assert_ne!(td, tb);
+    let r = api(a, "GET", "/api/nip46/status", None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        hex32(&r.json()["transport_pubkey"]),
+        td,
+        "no selector = default"
+    );
+    assert_eq!(hex32(&r.json()["identity_pubkey"]), gd.pk());
+
+    let mut c1 = paired_client(a, &relay, &url, "default").await;
+    let mut c2 = paired_client(a, &relay, &url, "b").await;
+    signs_as(&mut c1, "d-1", 1, &gd, &gb).await;
+    signs_as(&mut c2, "b-1", 1, &gb, &gd).await;
+    // The default keyset's auth_url is unchanged (no ?keyset=).
+    let tpl = json!({"kind": 7, "content": "+", "tags": [], "created_at": frostbox::store::now()})
+        .to_string();
+    c1.send("d-7", "sign_event", json!([tpl])).await;
+    let got = c1
+        .wait_auth_url("d-7", Duration::from_secs(10))
+        .await
+        .expect("an auth_url");
+    let rid = pending_id(a, "default", 7).await;
+    assert_eq!(
+        got,
+        format!("http://{a}/#/apps/{}/{rid}", hex::encode(c1.pk))
+    );
+    let r = api(
+        a,
+        "POST",
+        &format!("/api/nip46/requests/{rid}/deny"),
+        Some("{}"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // Restart: default starts unattended, b waits for its password.
+    let mut p = p;
+    let (code, _) = procs::sigterm_and_wait(&mut p.0);
+    assert_eq!(code, 0);
+    drop(p);
+    let p = spawn(&data);
+    let a = p.0.addr;
+    let st = wait_bunkers(a, &["default"]).await;
+    assert_eq!(hex32(&st[0]["transport_pubkey"]), td);
+    let r = api(a, "GET", "/api/nip46/status?keyset=b", None).await;
+    assert_eq!(r.status, 409, "locked: no bunker yet: {}", r.body);
+    assert_eq!(r.json()["code"], "NODE_UNAVAILABLE");
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("keyset b")),
+        "{}",
+        r.body
+    );
+    let r = api(
+        a,
+        "POST",
+        "/api/keyset/unlock?keyset=b",
+        Some(&json!({ "password": LOCK_PW }).to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "unlock b: {}", r.body);
+    let st = wait_bunkers(a, &["default", "b"]).await;
+    assert_eq!(
+        hex32(&st[1]["transport_pubkey"]),
+        tb,
+        "b's bunker pubkey kept"
+    );
+    assert_eq!(
+        sessions(a, "b").await,
+        [hex::encode(c2.pk)],
+        "b's session kept"
+    );
+    signs_as(&mut c2, "b-2", 1, &gb, &gd).await;
+    signs_as(&mut c1, "d-2", 1, &gd, &gb).await;
+
+    // The old single-keyset delete route: the default bunker stops and its data goes.
+    let r = api(a, "DELETE", "/api/keyset", None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = api(a, "GET", "/api/nip46/status", None).await;
+    assert_eq!(r.status, 409, "no default keyset: {}", r.body);
+    let v = c1
+        .try_call("d-3", "get_public_key", json!([]), Duration::from_secs(3))
+        .await;
+    assert!(v.is_none(), "the deleted default bunker answered: {v:?}");
+    signs_as(&mut c2, "b-3", 1, &gb, &gd).await;
+    import_default(a).await;
+    let st = wait_bunkers(a, &["default", "b"]).await;
+    assert_ne!(
+        hex32(&st[0]["transport_pubkey"]),
+        td,
+        "the default keyset's transport key was deleted with it"
+    );
+    assert!(sessions(a, "default").await.is_empty());
+    assert_eq!(hex32(&st[1]["transport_pubkey"]), tb);
+    cd.shutdown().await;
+    cb.shutdown().await;
+}
