@@ -23,6 +23,8 @@ for f in fuzz/fuzz_targets/*.rs; do
   fi
 done
 t0=$(date +%s)
+# The fuzz targets are not linted (ci/clippy-rustc.sh is for the main workspace).
+unset RUSTC_WORKSPACE_WRAPPER
 RUSTC_WRAPPER="$PWD/fuzz/rustc-sancov.sh" \
   CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
   CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \

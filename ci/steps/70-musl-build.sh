@@ -39,7 +39,7 @@ echo "tools ready in $(( $(date +%s) - t_step )) s"
 # overlap on 2 cores), armv7 after them when enabled ---
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}"
 t0=$(date +%s)
-bash scripts/build-release.sh "${targets[@]}" | grep -E '^built '
+env -u RUSTC_WORKSPACE_WRAPPER bash scripts/build-release.sh "${targets[@]}" | grep -E '^built '
 echo "TIMING build ${targets[*]} $(( $(date +%s) - t0 )) s"
 
 version=$(awk -F'"' '/^version *=/{print $2; exit}' Cargo.toml)

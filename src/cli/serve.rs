@@ -197,7 +197,7 @@ async fn serve(cfg: Config, store: Store) -> i32 {
     let _watchdog = crate::health::spawn_watchdog(liveness.clone());
     crate::health::notify_ready(&format!("listening on {local}"));
 
-    // Housekeeping: expired sessions, stale NIP-46 requests.
+    // Housekeeping: expired sessions, stale NIP-46 requests, nonce codes past their retention.
     let hk = st.clone();
     tokio::spawn(async move {
         let mut t = tokio::time::interval(Duration::from_secs(600));
@@ -208,6 +208,14 @@ async fn serve(cfg: Config, store: Store) -> i32 {
                 let now = crate::store::now();
                 let _ = s.purge_sessions(now);
                 let _ = s.sweep_nip46_requests(now, 7 * 86_400);
+                let before = now.saturating_sub(crate::store::NONCE_LEDGER_RETENTION_SECS);
+                match s.prune_consumed_before(before) {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(pruned = n, "nonce ledger: forgot codes older than 30 days")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "nonce ledger: pruning failed"),
+                }
             })
             .await;
         }

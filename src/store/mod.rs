@@ -53,6 +53,10 @@ const KEYSET_META: TableDefinition<&str, &[u8]> = TableDefinition::new("keyset_m
 pub const SCHEMA_VERSION: u64 = 4;
 /// The id of the first keyset (the one every single-keyset route and `GROUP_CRED` use).
 pub const DEFAULT_KEYSET: &str = "default";
+/// How long a consumed nonce code stays in the ledger (30 days): far beyond any nonce's life,
+/// which ends with its process at the latest (see [`Store::prune_consumed_before`]).
+pub const NONCE_LEDGER_RETENTION_SECS: u64 = 30 * 86_400;
+
 /// The audit log keeps the newest this many records.
 pub const AUDIT_CAP: u64 = 10_000;
 
@@ -772,6 +776,23 @@ impl Store {
         Ok(true)
     }
 
+    /// Forgets the codes recorded before `before` (unix seconds); returns how many. The codes
+    /// guard a running process (its reserved set, its non-reserved path) and catch a repeating
+    /// random generator at `reserve`; a nonce never outlives its process, so a code older than
+    /// [`NONCE_LEDGER_RETENTION_SECS`] guards nothing a fresh 256-bit code could collide with.
+    /// Without pruning the table grows by one entry per nonce ever issued.
+    pub fn prune_consumed_before(&self, before: u64) -> Result<u64, Error> {
+        let txn = self.db.begin_write().map_err(db)?;
+        let pruned = {
+            let mut t = txn.open_table(NONCE_LEDGER).map_err(db)?;
+            let was = t.len().map_err(db)?;
+            t.retain(|_, at| at >= before).map_err(db)?;
+            was - t.len().map_err(db)?
+        };
+        txn.commit().map_err(db)?;
+        Ok(pruned)
+    }
+
     /// Whether the nonce with this code was ever recorded as used.
     pub fn is_consumed(&self, code: &[u8; 32]) -> Result<bool, Error> {
         let r = self.db.begin_read().map_err(db)?;
@@ -1021,6 +1042,40 @@ mod tests {
         let s = Store::open_dir(d.path()).expect("reopen");
         assert!(s.is_consumed(&code).expect("q"));
         assert!(!s.is_consumed(&[8u8; 32]).expect("q"));
+    }
+
+    #[test]
+    fn nonce_ledger_prunes_only_codes_past_retention() {
+        let (_d, s) = tmp();
+        // Recorded 40, 31 and 29 days ago (written with explicit timestamps), and one now.
+        let now = now();
+        let aged = [(1u8, 40u64), (2, 31), (3, 29)];
+        {
+            let txn = s.db.begin_write().expect("w");
+            {
+                let mut t = txn.open_table(NONCE_LEDGER).expect("t");
+                for (b, days) in aged {
+                    t.insert([b; 32].as_slice(), now - days * 86_400)
+                        .expect("ins");
+                }
+            }
+            txn.commit().expect("commit");
+        }
+        s.record_consumed(&[4u8; 32]).expect("rec");
+        let before = now - NONCE_LEDGER_RETENTION_SECS;
+        assert_eq!(s.prune_consumed_before(before).expect("prune"), 2);
+        assert!(!s.is_consumed(&[1u8; 32]).expect("q"));
+        assert!(!s.is_consumed(&[2u8; 32]).expect("q"));
+        assert!(s.is_consumed(&[3u8; 32]).expect("q"));
+        assert!(s.is_consumed(&[4u8; 32]).expect("q"));
+        assert_eq!(s.consumed_count().expect("n"), 2);
+        // Idempotent; a batch colliding with a kept code is still refused.
+        assert_eq!(s.prune_consumed_before(before).expect("prune"), 0);
+        assert!(
+            !s.record_consumed_batch(&[[5u8; 32], [3u8; 32]])
+                .expect("batch")
+        );
+        assert!(s.record_consumed_batch(&[[1u8; 32]]).expect("batch"));
     }
 
     #[test]
