@@ -2,12 +2,16 @@
 //! migrate a legacy 1.0.x group to the current generation (same npub), export an encrypted
 //! backup, switch locked ↔ unattended, lock now, and change the login password.
 //!
+//! Every route acts on the keyset named by `?keyset=` / `X-Frostbox-Keyset` (default:
+//! `default`); `POST /api/lock` without a selector locks every password-sealed keyset.
+//!
 //! Secrets: the nsec, package passwords and share secrets live only in zeroizing types; the
 //! new shares for the other devices leave the box once, as password-encrypted `bfprofile`
 //! packages in the response of the call that created them.
 
 use super::auth::{self, Admin, Auth, Principal};
-use super::routes::{KeysetPlain, audit, device_key, effective_relays, hand_to_node, vault_view};
+use super::keysets::{KeysetSel, KeysetTarget, MaybeKeysetSel, sealed_mode, vault_view_for};
+use super::routes::{KeysetPlain, audit, audit_ks, device_key, effective_relays, hand_to_node_for};
 use super::{ApiError, ApiResult, AppState, JsonBody};
 use crate::config::VaultMode;
 use crate::frostr::next::credential::BfProfile;
@@ -68,10 +72,11 @@ fn group_name(name: Option<&str>) -> ApiResult<String> {
     Ok(n.to_string())
 }
 
-/// Seals `plain` (JSON of [`KeysetPlain`]) in `mode`, stores it as the keyset and updates the
-/// vault state. Does not start the node.
+/// Seals `plain` (JSON of [`KeysetPlain`]) in `mode`, stores it as keyset `id` and updates the
+/// vault state (`default`). Does not start the node.
 async fn seal_and_store(
     st: &AppState,
+    id: &str,
     plain: &Zeroizing<Vec<u8>>,
     mode: VaultMode,
     lock_password: Option<SecretString>,
@@ -95,22 +100,25 @@ async fn seal_and_store(
         }
     };
     let blob = serde_json::to_vec(&sealed).map_err(ApiError::internal)?;
-    st.store.put_keyset("default", &blob)?;
-    let mut v = st.vault.lock().unwrap_or_else(|p| p.into_inner());
-    v.mode = mode;
-    v.has_keyset = true;
-    v.locked = false;
+    st.store.put_keyset(id, &blob)?;
+    if id == crate::store::DEFAULT_KEYSET {
+        let mut v = st.vault.lock().unwrap_or_else(|p| p.into_inner());
+        v.mode = mode;
+        v.has_keyset = true;
+        v.locked = false;
+    }
     Ok(())
 }
 
-/// Opens the stored keyset: with the device key (unattended) or `password` (locked). A wrong
+/// Opens stored keyset `id`: with the device key (unattended) or `password` (locked). A wrong
 /// password is charged to the caller's auth-failure budget.
 async fn open_stored(
     st: &AppState,
+    id: &str,
     password: Option<String>,
     ip: std::net::IpAddr,
 ) -> ApiResult<(Zeroizing<Vec<u8>>, VaultMode)> {
-    let Some(blob) = st.store.keyset("default")? else {
+    let Some(blob) = st.store.keyset(id)? else {
         return Err(ApiError::not_found("no keyset stored"));
     };
     let sealed: Sealed = serde_json::from_slice(&blob).map_err(ApiError::internal)?;
@@ -189,10 +197,12 @@ fn package(
     Ok((group, out))
 }
 
-/// Stores share 1 of `packaged` as this box's keyset (sealed in `mode`), starts the node, and
-/// renders the response with the other shares.
+/// Stores share 1 of `packaged` as keyset `id` (sealed in `mode`; metadata kept, a new keyset
+/// gets its id as label; never legacy: these are current-generation shares), starts the node,
+/// and renders the response with the other shares.
 async fn install_and_respond(
     st: &AppState,
+    id: &str,
     group: GroupPackage,
     packaged: Vec<Packaged>,
     password: SecretString,
@@ -211,8 +221,18 @@ async fn install_and_respond(
         })
         .map_err(ApiError::internal)?,
     );
-    seal_and_store(st, &plain, mode, lock_password).await?;
-    hand_to_node(st, &plain)?;
+    seal_and_store(st, id, &plain, mode, lock_password).await?;
+    let mut meta = st
+        .store
+        .keyset_meta(id)?
+        .unwrap_or_else(|| crate::store::KeysetMeta {
+            label: id.to_string(),
+            created_at: crate::store::now(),
+            ..Default::default()
+        });
+    meta.legacy = false;
+    st.store.put_keyset_meta(id, &meta)?;
+    hand_to_node_for(st, id, &plain)?;
     let shares: Vec<Value> = packaged
         .iter()
         .filter(|p| p.idx != 1)
@@ -239,7 +259,8 @@ async fn install_and_respond(
         json!({ "idx": own.idx, "pubkey": own.pubkey, "profile_id": own.profile_id }),
     );
     m.insert("shares".into(), Value::Array(shares));
-    m.insert("vault".into(), vault_view(st));
+    m.insert("keyset".into(), json!(id));
+    m.insert("vault".into(), vault_view_for(st, id));
     Ok(m)
 }
 
@@ -262,6 +283,7 @@ pub struct CreateBody {
 pub async fn keyset_create(
     State(st): State<AppState>,
     Admin(p): Admin,
+    KeysetTarget(id): KeysetTarget,
     JsonBody(b): JsonBody<CreateBody>,
 ) -> ApiResult<Json<Value>> {
     let nsec = b.nsec.map(SecretString::new);
@@ -292,10 +314,12 @@ pub async fn keyset_create(
         None => None,
     };
     drop(nsec);
-    if st.store.keyset("default")?.is_some() {
-        return Err(conflict(
-            "a keyset is already stored; delete it first (DELETE /api/keyset)",
-        ));
+    if st.store.keyset(&id)?.is_some() || st.node_for(&id).is_some() {
+        return Err(conflict(if id == crate::store::DEFAULT_KEYSET {
+            "a keyset is already stored; delete it first (DELETE /api/keyset)".to_string()
+        } else {
+            format!("keyset {id} already exists; delete it first (DELETE /api/keysets/{id})")
+        }));
     }
     let relays = credential_relays(&st);
     let (t, n) = (b.threshold, b.total);
@@ -311,12 +335,20 @@ pub async fn keyset_create(
     .await
     .map_err(ApiError::internal)?
     .map_err(ApiError::bad)?;
-    let m = install_and_respond(&st, group, packaged, password, mode, lock_password).await?;
-    audit(&st, &p.who(), "keyset.create", &format!("{t}-of-{n}"), "ok");
+    let m = install_and_respond(&st, &id, group, packaged, password, mode, lock_password).await?;
+    let ks = KeysetSel(id.clone());
+    audit_ks(
+        &st,
+        &ks,
+        &p.who(),
+        "keyset.create",
+        &format!("{t}-of-{n}"),
+        "ok",
+    );
     st.publish(
         "system",
         &format!("new {t}-of-{n} keyset created; this box keeps share 1"),
-        None,
+        Some(json!({ "keyset": id })),
     );
     Ok(Json(Value::Object(m)))
 }
@@ -343,6 +375,7 @@ pub async fn migrate(
     State(st): State<AppState>,
     Admin(p): Admin,
     auth::ClientIp(ip): auth::ClientIp,
+    ks: KeysetSel,
     JsonBody(b): JsonBody<MigrateBody>,
 ) -> ApiResult<Json<Value>> {
     use crate::frostr::legacy;
@@ -359,8 +392,8 @@ pub async fn migrate(
         return Err(ApiError::bad("at most 32 shares"));
     }
     let name = group_name(b.name.as_deref())?;
-    let stored = if st.store.keyset("default")?.is_some() {
-        Some(open_stored(&st, b.lock_password.clone(), ip).await?)
+    let stored = if st.store.keyset(&ks.0)?.is_some() {
+        Some(open_stored(&st, &ks.0, b.lock_password.clone(), ip).await?)
     } else {
         None
     };
@@ -436,11 +469,12 @@ pub async fn migrate(
         ));
     }
     let lock = b.lock_password.map(SecretString::new);
-    let mut m = install_and_respond(&st, group2, packaged, password, mode, lock).await?;
+    let mut m = install_and_respond(&st, &ks.0, group2, packaged, password, mode, lock).await?;
     m.insert("npub_unchanged".into(), json!(true));
     m.insert("migrated_from".into(), json!("legacy-1.0.x"));
-    audit(
+    audit_ks(
         &st,
+        &ks,
         &p.who(),
         "keyset.migrate",
         &format!("{t}-of-{n}"),
@@ -449,7 +483,7 @@ pub async fn migrate(
     st.publish(
         "system",
         "legacy keyset migrated to the current generation (same npub)",
-        None,
+        Some(json!({ "keyset": ks.0 })),
     );
     Ok(Json(Value::Object(m)))
 }
@@ -469,11 +503,12 @@ pub async fn keyset_backup(
     State(st): State<AppState>,
     Admin(p): Admin,
     auth::ClientIp(ip): auth::ClientIp,
+    ks: KeysetSel,
     JsonBody(b): JsonBody<BackupBody>,
 ) -> ApiResult<Json<Value>> {
     let password = SecretString::new(b.password);
     check_password("password", password.expose())?;
-    let (plain, _) = open_stored(&st, b.lock_password, ip).await?;
+    let (plain, _) = open_stored(&st, &ks.0, b.lock_password, ip).await?;
     let k = parse_plain(&plain)?;
     drop(plain);
     if !k
@@ -501,7 +536,7 @@ pub async fn keyset_backup(
     .await
     .map_err(ApiError::internal)?
     .map_err(|e| conflict(format!("cannot open the stored bfprofile: {e}")))?;
-    audit(&st, &p.who(), "keyset.backup", &pid, "ok");
+    audit_ks(&st, &ks, &p.who(), "keyset.backup", &pid, "ok");
     Ok(Json(json!({
         "success": true, "bfprofile": enc, "profile_id": pid,
         "npub": crate::cli::keys::npub(&gpk),
@@ -524,6 +559,7 @@ pub async fn keyset_mode(
     State(st): State<AppState>,
     Admin(p): Admin,
     auth::ClientIp(ip): auth::ClientIp,
+    ks: KeysetSel,
     JsonBody(b): JsonBody<ModeBody>,
 ) -> ApiResult<Json<Value>> {
     let new_pw = b.password.map(SecretString::new);
@@ -538,44 +574,87 @@ pub async fn keyset_mode(
             }
         }
     }
-    let was_locked = st.vault.lock().unwrap_or_else(|p| p.into_inner()).locked;
-    let (plain, _) = open_stored(&st, b.current_password, ip).await?;
-    seal_and_store(&st, &plain, mode, new_pw).await?;
+    let was_locked = if ks.is_default() {
+        st.vault.lock().unwrap_or_else(|p| p.into_inner()).locked
+    } else {
+        st.node_for(&ks.0).is_none() && sealed_mode(&st, &ks.0).as_deref() == Some("password")
+    };
+    let (plain, _) = open_stored(&st, &ks.0, b.current_password, ip).await?;
+    seal_and_store(&st, &ks.0, &plain, mode, new_pw).await?;
     if was_locked {
         // The stored share was opened with its password: the signer may start now.
-        hand_to_node(&st, &plain)?;
+        hand_to_node_for(&st, &ks.0, &plain)?;
     }
     let m = match mode {
         VaultMode::Locked => "locked",
         VaultMode::Unattended => "unattended",
     };
-    audit(&st, &p.who(), "keyset.mode", m, "ok");
-    st.publish("system", &format!("keyset now in {m} mode"), None);
-    Ok(Json(json!({ "success": true, "vault": vault_view(&st) })))
+    audit_ks(&st, &ks, &p.who(), "keyset.mode", m, "ok");
+    st.publish(
+        "system",
+        &format!("keyset {} now in {m} mode", ks.0),
+        Some(json!({ "keyset": ks.0 })),
+    );
+    Ok(Json(
+        json!({ "success": true, "vault": vault_view_for(&st, &ks.0) }),
+    ))
 }
 
 // ---------- POST /api/lock ----------
 
-pub async fn lock_now(State(st): State<AppState>, Admin(p): Admin) -> ApiResult<Json<Value>> {
-    {
-        let v = st.vault.lock().unwrap_or_else(|p| p.into_inner());
-        if !v.has_keyset {
-            return Err(ApiError::not_found("no keyset stored"));
-        }
-        if v.mode != VaultMode::Locked {
-            return Err(conflict(
-                "the keyset is in unattended mode: switch to locked mode first (POST /api/keyset/mode)",
-            ));
-        }
+/// `POST /api/lock`: stops the selected keyset's signer (node and bunker) until its password
+/// unlocks it again; without a selector, every keyset sealed in locked mode (unattended keysets
+/// have no password to unlock with and keep running). 404 when no keyset is stored, 409 when the
+/// selected keyset (or, without a selector, every keyset) is in unattended mode.
+pub async fn lock_now(
+    State(st): State<AppState>,
+    Admin(p): Admin,
+    MaybeKeysetSel(sel): MaybeKeysetSel,
+) -> ApiResult<Json<Value>> {
+    let ids = match &sel {
+        Some(ks) => vec![ks.0.clone()],
+        None => st.store.keyset_ids()?,
+    };
+    let stored: Vec<(String, String)> = ids
+        .into_iter()
+        .filter_map(|id| sealed_mode(&st, &id).map(|m| (id, m)))
+        .collect();
+    if stored.is_empty() {
+        return Err(ApiError::not_found("no keyset stored"));
     }
-    if let Some(n) = st.node() {
-        st.detach_node();
-        n.shutdown().await;
+    let lockable: Vec<String> = stored
+        .into_iter()
+        .filter(|(_, m)| m == "password")
+        .map(|(id, _)| id)
+        .collect();
+    if lockable.is_empty() {
+        return Err(conflict(
+            "the keyset is in unattended mode: switch to locked mode first (POST /api/keyset/mode)",
+        ));
     }
-    st.vault.lock().unwrap_or_else(|p| p.into_inner()).locked = true;
-    audit(&st, &p.who(), "keyset.lock", "", "ok");
-    st.publish("system", "signer locked; unlock with the password", None);
-    Ok(Json(json!({ "success": true, "vault": vault_view(&st) })))
+    for id in &lockable {
+        st.stop_keyset(id).await;
+        if id == crate::store::DEFAULT_KEYSET {
+            st.vault.lock().unwrap_or_else(|p| p.into_inner()).locked = true;
+        }
+        audit_ks(
+            &st,
+            &KeysetSel(id.clone()),
+            &p.who(),
+            "keyset.lock",
+            "",
+            "ok",
+        );
+    }
+    st.publish(
+        "system",
+        "signer locked; unlock with the password",
+        Some(json!({ "keysets": lockable })),
+    );
+    let view = sel.map_or(crate::store::DEFAULT_KEYSET.to_string(), |k| k.0);
+    Ok(Json(
+        json!({ "success": true, "vault": vault_view_for(&st, &view), "locked": lockable }),
+    ))
 }
 
 // ---------- POST /api/user/password ----------
@@ -693,7 +772,7 @@ pub fn r_created() -> Value {
             "success": { "type": "boolean" }, "threshold": { "type": "integer" },
             "total": { "type": "integer" }, "group_pk": s(), "npub": s(),
             "group_package": { "type": "object" }, "self": { "type": "object" },
-            "npub_unchanged": { "type": "boolean" }, "migrated_from": s(),
+            "npub_unchanged": { "type": "boolean" }, "migrated_from": s(), "keyset": s(),
             "shares": { "type": "array", "items": obj(&["idx", "credential"], json!({
                 "idx": { "type": "integer" }, "pubkey": s(), "profile_id": s(),
                 "credential": s(), "bfprofile": s(),
@@ -736,7 +815,9 @@ pub fn q_mode() -> Value {
 pub fn r_vault_change() -> Value {
     obj(
         &["success", "vault"],
-        json!({ "success": { "type": "boolean" }, "vault": vault() }),
+        json!({ "success": { "type": "boolean" }, "vault": vault(),
+                "locked": { "type": "array", "items": s(),
+                            "description": "POST /api/lock: the keysets it locked" } }),
     )
 }
 pub fn q_password() -> Value {

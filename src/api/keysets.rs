@@ -90,6 +90,87 @@ impl FromRequestParts<AppState> for KeysetSel {
     }
 }
 
+/// The optional selector of a route that acts on every keyset when none is named
+/// (`POST /api/lock`): `None` without `?keyset=` / `X-Frostbox-Keyset`, else checked like
+/// [`KeysetSel`].
+pub struct MaybeKeysetSel(pub Option<KeysetSel>);
+
+impl FromRequestParts<AppState> for MaybeKeysetSel {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
+        if requested(parts)?.is_none() {
+            return Ok(MaybeKeysetSel(None));
+        }
+        KeysetSel::from_request_parts(parts, st)
+            .await
+            .map(|k| MaybeKeysetSel(Some(k)))
+    }
+}
+
+/// The selector of a route that creates keyset content under an id that need not exist yet
+/// (`POST /api/keyset/create`): a valid id, `default` without a selector.
+pub struct KeysetTarget(pub String);
+
+impl FromRequestParts<AppState> for KeysetTarget {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _st: &AppState) -> Result<Self, ApiError> {
+        match requested(parts)? {
+            None => Ok(KeysetTarget(DEFAULT_KEYSET.into())),
+            Some(id) if valid_keyset_id(&id) => Ok(KeysetTarget(id)),
+            Some(_) => Err(ApiError::bad(
+                "keyset: 1-32 characters of a-z, 0-9, '-' and '_', starting with a letter or digit",
+            )),
+        }
+    }
+}
+
+/// The vault state of keyset `id` (`GET /api/keyset?keyset=`): the box's vault status for
+/// `default`; for another keyset its sealing mode, whether it is stored, and whether it waits
+/// for an unlock (password-sealed, no node running).
+pub fn vault_view_for(st: &AppState, id: &str) -> Value {
+    if id == DEFAULT_KEYSET {
+        return super::routes::vault_view(st);
+    }
+    let v = st.vault.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let sealed = sealed_mode(st, id);
+    let mode = match sealed.as_deref() {
+        Some("password") => "locked",
+        Some(_) => "unattended",
+        None => match st.cfg.vault_mode {
+            crate::config::VaultMode::Locked => "locked",
+            crate::config::VaultMode::Unattended => "unattended",
+        },
+    };
+    json!({
+        "mode": mode,
+        "has_keyset": sealed.is_some(),
+        "locked": sealed.as_deref() == Some("password") && st.node_for(id).is_none(),
+        "device_key_source": v.device_key_source,
+    })
+}
+
+/// Stops keyset `id`'s node (and bunker, through the factory's stop hook) and deletes it with
+/// its metadata and peer policies: `DELETE /api/keysets/{id}` and `DELETE /api/keyset`.
+/// Returns whether anything was stored.
+pub async fn remove_keyset(st: &AppState, p: &super::auth::Principal, id: &str) -> ApiResult<bool> {
+    st.stop_keyset(id).await;
+    // That identity's NIP-46 bunker data (transport key, sessions, tokens) goes with it.
+    crate::nip46::runtime::forget_keyset(st, id);
+    let removed = st.store.delete_keyset(id)?;
+    if id == DEFAULT_KEYSET {
+        let mut v = st.vault.lock().unwrap_or_else(|p| p.into_inner());
+        v.has_keyset = false;
+        v.locked = false;
+    }
+    audit(st, &p.who(), "keyset.delete", &format!("keyset={id}"), "ok");
+    st.publish(
+        "system",
+        "keyset deleted",
+        Some(json!({ "keyset": id.to_string() })),
+    );
+    Ok(removed)
+}
+
 /// The running node of the selected keyset, else 503 (stored but locked or starting, or the
 /// default keyset not configured).
 pub fn node_sel(st: &AppState, ks: &KeysetSel) -> ApiResult<Arc<dyn SignerNode>> {
@@ -159,6 +240,7 @@ pub fn list_json(st: &AppState) -> ApiResult<Vec<Value>> {
         };
         let npub = super::routes::hex32(&group_pk).map(|pk| crate::nostr::nip19::encode_npub(&pk));
         let sealed = sealed_mode(st, &id);
+        let legacy = meta.legacy || generation == "legacy";
         let mode = match sealed.as_deref() {
             Some("password") => Some("locked"),
             Some(_) => Some("unattended"),
@@ -175,6 +257,8 @@ pub fn list_json(st: &AppState) -> ApiResult<Vec<Value>> {
             "mode": mode,
             "state": state_of(live.as_ref(), sealed.as_deref()),
             "default": id == DEFAULT_KEYSET,
+            "legacy": legacy,
+            "legacyWarning": legacy.then_some(crate::frostr::node::legacy::MIGRATE_HINT),
         }));
     }
     Ok(out)
@@ -195,6 +279,7 @@ pub fn record_started(st: &AppState, id: &str, node: &dyn SignerNode) {
         threshold: s.threshold,
         total: s.total,
         generation: if s.legacy { "legacy" } else { "next" }.into(),
+        legacy: cur.as_ref().is_some_and(|c| c.legacy),
         created_at: cur.map(|c| c.created_at).unwrap_or_else(crate::store::now),
     };
     // Only keysets that are stored get metadata (GROUP_CRED/SHARE_CRED stay in the environment).
@@ -223,6 +308,8 @@ pub struct ImportBody {
     share_password: Option<String>,
     mode: Option<String>,
     password: Option<String>,
+    /// Opt this keyset into legacy 1.0.x credentials (refused without it unless FROSTR_LEGACY).
+    legacy: Option<bool>,
 }
 
 fn id_from_label(label: &str) -> String {
@@ -284,6 +371,7 @@ pub async fn import(
         share_password: b.share_password,
         mode: b.mode,
         password: b.password,
+        legacy: b.legacy,
     };
     import_keyset(&st, &p, &id, Some(meta), body).await?;
     let entry = list_json(&st)?
@@ -303,27 +391,7 @@ pub async fn delete(
     if !valid_keyset_id(&id) || !exists(&st, &id)? {
         return Err(unknown(&id));
     }
-    st.stop_keyset(&id).await;
-    // That identity's NIP-46 bunker data (transport key, sessions, tokens) goes with it.
-    crate::nip46::runtime::forget_keyset(&st, &id);
-    let removed = st.store.delete_keyset(&id)?;
-    if id == DEFAULT_KEYSET {
-        let mut v = st.vault.lock().unwrap_or_else(|p| p.into_inner());
-        v.has_keyset = false;
-        v.locked = false;
-    }
-    audit(
-        &st,
-        &p.who(),
-        "keyset.delete",
-        &format!("keyset={id}"),
-        "ok",
-    );
-    st.publish(
-        "system",
-        "keyset deleted",
-        Some(json!({ "keyset": id.clone() })),
-    );
+    let removed = remove_keyset(&st, &p, &id).await?;
     Ok(Json(
         json!({ "success": true, "removed": removed, "id": id }),
     ))
@@ -342,6 +410,8 @@ pub fn r_keyset_entry() -> Value {
             "mode": { "type": "string", "nullable": true, "enum": ["locked", "unattended", null] },
             "state": { "type": "string", "enum": ["ready", "running", "locked", "starting", "absent"] },
             "default": { "type": "boolean" },
+            "legacy": { "type": "boolean", "description": "runs (or was opted into) legacy FROSTR 1.0.x" },
+            "legacyWarning": n(s()),
         },
     })
 }
@@ -356,6 +426,7 @@ pub fn q_import() -> Value {
             "label": s(), "share_cred": s(), "group_cred": s(), "share_password": s(),
             "mode": { "type": "string", "enum": ["locked", "unattended"] },
             "password": s(),
+            "legacy": { "type": "boolean", "description": "opt this keyset into legacy 1.0.x credentials (they leak shares; see frostbox migrate)" },
         },
     })
 }

@@ -284,7 +284,7 @@ impl AppState {
     }
     /// Attaches (or replaces) the signing node of keyset `id` and applies the peer policies.
     pub fn attach_node_for(&self, id: &str, n: Arc<dyn SignerNode>) {
-        policy::apply_to_node(self, n.as_ref());
+        policy::apply_to_node(self, id, n.as_ref());
         self.nodes
             .write()
             .unwrap_or_else(|p| p.into_inner())

@@ -82,6 +82,11 @@ fn r_status() -> Value {
                 "device_key_source": n(json!({ "type": "string", "enum": ["systemd_credential", "file"] })),
             })),
             "node": any_obj(),
+            "legacy": obj(&["active", "allowed"], json!({
+                "active": b(), "allowed": b(),
+                "source": { "type": "string", "nullable": true, "enum": ["keyset", "box", null] },
+                "warning": n(s()),
+            })),
             "keyset": s(),
             "keysets": arr(super::keysets::r_keyset_entry()),
         }),
@@ -93,7 +98,9 @@ fn r_health() -> Value {
 fn r_ready() -> Value {
     obj(
         &["ready", "node"],
-        json!({ "ready": b(), "store": b(), "listener": b(), "node": s(), "keysets": any_obj() }),
+        json!({ "ready": b(), "store": b(), "listener": b(), "node": s(),
+                "keysets": { "type": "object", "additionalProperties": s(),
+                             "description": "per keyset id: ready or running; only for a signed-in caller or Bearer METRICS_TOKEN" } }),
     )
 }
 fn r_text() -> Value {
@@ -215,7 +222,8 @@ fn q_keyset() -> Value {
     strict(
         &["share_cred"],
         json!({ "share_cred": s(), "group_cred": s(), "share_password": s(),
-                "mode": { "type": "string", "enum": ["locked", "unattended"] }, "password": s() }),
+                "mode": { "type": "string", "enum": ["locked", "unattended"] }, "password": s(),
+                "legacy": { "type": "boolean" } }),
     )
 }
 fn r_keyset() -> Value {
@@ -374,7 +382,7 @@ pub const ROUTES: &[RouteDoc] = &[
     route!(
         "GET",
         "/ready",
-        "Readiness (store open, listener bound, node ready or not configured)",
+        "Readiness (store open, listener bound, every node ready or not configured); per-keyset detail only signed in or with Bearer METRICS_TOKEN",
         Public,
         None,
         r_ready,
@@ -383,7 +391,7 @@ pub const ROUTES: &[RouteDoc] = &[
     route!(
         "GET",
         "/metrics",
-        "Prometheus metrics (text)",
+        "Prometheus metrics (text); per-keyset gauges only signed in or with Bearer METRICS_TOKEN",
         Public,
         None,
         r_text,
@@ -537,7 +545,7 @@ pub const ROUTES: &[RouteDoc] = &[
     route!(
         "GET",
         "/api/keyset",
-        "Vault state (never secrets)",
+        "Vault state of the selected keyset (never secrets)",
         User,
         None,
         r_vault,
@@ -546,7 +554,7 @@ pub const ROUTES: &[RouteDoc] = &[
     route!(
         "POST",
         "/api/keyset",
-        "Import a share (sealed: locked or unattended)",
+        "Import a share into the selected keyset (sealed: locked or unattended; legacy 1.0.x only with \"legacy\": true or FROSTR_LEGACY)",
         Admin,
         Some(q_keyset),
         r_keyset,
@@ -555,7 +563,7 @@ pub const ROUTES: &[RouteDoc] = &[
     route!(
         "DELETE",
         "/api/keyset",
-        "Delete the stored share",
+        "Stop and delete the selected keyset (as DELETE /api/keysets/{id})",
         Admin,
         None,
         r_keyset_delete,
@@ -745,7 +753,7 @@ pub const ROUTES: &[RouteDoc] = &[
     route!(
         "POST",
         "/api/keyset/create",
-        "Create a keyset (split a fresh key or an nsec); other devices' shares returned once",
+        "Create a keyset under the selected id (split a fresh key or an nsec); other devices' shares returned once",
         Admin,
         Some(ka::q_create),
         ka_created,
@@ -754,7 +762,7 @@ pub const ROUTES: &[RouteDoc] = &[
     route!(
         "POST",
         "/api/migrate",
-        "Migrate a legacy 1.0.x group to the current generation (same npub)",
+        "Migrate the selected keyset (or a given legacy 1.0.x group) to the current generation (same npub)",
         Admin,
         Some(ka::q_migrate),
         ka_created,
@@ -763,7 +771,7 @@ pub const ROUTES: &[RouteDoc] = &[
     route!(
         "POST",
         "/api/keyset/backup",
-        "Encrypted backup of this box's share (bfprofile)",
+        "Encrypted backup of the selected keyset's share (bfprofile)",
         Admin,
         Some(ka::q_backup),
         ka_backup,
@@ -772,7 +780,7 @@ pub const ROUTES: &[RouteDoc] = &[
     route!(
         "POST",
         "/api/keyset/mode",
-        "Switch the keyset between locked and unattended",
+        "Switch the selected keyset between locked and unattended",
         Admin,
         Some(ka::q_mode),
         ka_vault_change,
@@ -781,7 +789,7 @@ pub const ROUTES: &[RouteDoc] = &[
     route!(
         "POST",
         "/api/lock",
-        "Lock the signer now (locked mode)",
+        "Lock the selected keyset's signer now; without a selector, every keyset in locked mode",
         Admin,
         None,
         ka_vault_change,
@@ -816,7 +824,13 @@ fn ks_delete_r() -> Value {
 /// Routes that take the keyset selector (`?keyset=` / `X-Frostbox-Keyset`).
 pub const KEYSET_SELECTED: &[&str] = &[
     "/api/status",
+    "/api/keyset",
     "/api/keyset/unlock",
+    "/api/keyset/create",
+    "/api/keyset/backup",
+    "/api/keyset/mode",
+    "/api/migrate",
+    "/api/lock",
     "/api/peers",
     "/api/peers/self",
     "/api/peers/group",
@@ -845,11 +859,17 @@ fn ka_password() -> Value {
 /// The keyset selector's parameters (`?keyset=`, `X-Frostbox-Keyset`), for the node routes
 /// and `/api/nip46/*` (`crate::nip46::api::openapi_ops`).
 pub fn keyset_selector_params() -> [Value; 2] {
+    keyset_selector_params_with("Keyset id (default: \"default\"); unknown → 404")
+}
+
+/// The selector parameters with the query parameter's description for routes where the id
+/// means more (`/api/lock`: none = all; `/api/keyset/create`: the id to create).
+pub fn keyset_selector_params_with(what: &str) -> [Value; 2] {
     let sel = json!({ "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,31}$" });
     [
         json!({
             "name": "keyset", "in": "query", "required": false, "schema": sel.clone(),
-            "description": "Keyset id (default: \"default\"); unknown → 404",
+            "description": what,
         }),
         json!({
             "name": "X-Frostbox-Keyset", "in": "header", "required": false, "schema": sel,
@@ -919,7 +939,14 @@ pub fn spec() -> Value {
             }));
         }
         if KEYSET_SELECTED.contains(&r.path) {
-            params.extend(keyset_selector_params());
+            let what = match r.path {
+                "/api/lock" => {
+                    "Keyset id; without one, every keyset sealed in locked mode is locked; unknown → 404"
+                }
+                "/api/keyset/create" => "Keyset id to create (default: \"default\"); taken → 409",
+                _ => "Keyset id (default: \"default\"); unknown → 404",
+            };
+            params.extend(keyset_selector_params_with(what));
             for e in ["400", "404"] {
                 op["responses"][e] = json!({
                     "description": "Error",

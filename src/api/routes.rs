@@ -255,10 +255,38 @@ fn node_state(st: &AppState) -> &'static str {
     }
 }
 
+/// Who may see per-keyset detail on the public `/ready` and `/metrics`: a signed-in caller
+/// (session, API key, admin secret) or a scraper presenting `METRICS_TOKEN` as a bearer token.
+/// Anyone else gets aggregates only, so keyset ids cannot be enumerated from the LAN.
+pub struct Insider(pub bool);
+
+impl axum::extract::FromRequestParts<AppState> for Insider {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        st: &AppState,
+    ) -> Result<Self, ApiError> {
+        if let Some(t) = &st.cfg.metrics_token
+            && let Some(given) = parts
+                .headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+        {
+            use subtle::ConstantTimeEq;
+            if bool::from(given.trim().as_bytes().ct_eq(t.expose().as_bytes())) {
+                return Ok(Insider(true));
+            }
+        }
+        let MaybeAuth(p) = MaybeAuth::from_request_parts(parts, st).await?;
+        Ok(Insider(p.is_some()))
+    }
+}
+
 /// Ready: listener bound and every running keyset's node ready (threshold reachable now).
 /// Locked keysets wait for an unlock and do not hold readiness back; neither does a box with
-/// no keyset.
-async fn ready(State(st): State<AppState>) -> Response {
+/// no keyset. Per-keyset states (`keysets`) only for an [`Insider`].
+async fn ready(State(st): State<AppState>, Insider(inside): Insider) -> Response {
     let node = node_state(&st);
     let mut keysets = serde_json::Map::new();
     let mut all_ready = true;
@@ -268,10 +296,11 @@ async fn ready(State(st): State<AppState>) -> Response {
         keysets.insert(id, json!(if r { "ready" } else { "running" }));
     }
     let ok = st.is_ready() && node != "starting" && all_ready;
-    let body = Json(
-        json!({ "ready": ok, "store": true, "listener": st.is_ready(), "node": node,
-                            "keysets": keysets }),
-    );
+    let mut v = json!({ "ready": ok, "store": true, "listener": st.is_ready(), "node": node });
+    if inside {
+        v["keysets"] = Value::Object(keysets);
+    }
+    let body = Json(v);
     if ok {
         body.into_response()
     } else {
@@ -279,7 +308,11 @@ async fn ready(State(st): State<AppState>) -> Response {
     }
 }
 
-async fn metrics_text(State(st): State<AppState>) -> Response {
+/// `/metrics`: the registry, plus gauges computed now. Per-keyset gauges
+/// (`frostbox_keyset_*{keyset="<id>"}`) are rendered for an [`Insider`] only and never stored
+/// in the shared registry; everyone gets the aggregates (`frostbox_keysets`,
+/// `frostbox_keysets_ready`).
+async fn metrics_text(State(st): State<AppState>, Insider(inside): Insider) -> Response {
     metrics::set_gauge(
         "frostbox_uptime_seconds",
         &[],
@@ -299,25 +332,34 @@ async fn metrics_text(State(st): State<AppState>) -> Response {
             s.peers.iter().filter(|p| p.online).count() as f64,
         );
     }
-    for (id, n) in st.nodes() {
-        let s = n.status();
-        metrics::set_gauge(
-            "frostbox_keyset_ready",
-            &[("keyset", &id)],
-            f64::from(u8::from(s.ready)),
-        );
-        metrics::set_gauge(
-            "frostbox_keyset_peers_online",
-            &[("keyset", &id)],
-            s.peers.iter().filter(|p| p.online).count() as f64,
-        );
+    let nodes = st.nodes();
+    let ready = nodes.iter().filter(|(_, n)| n.status().ready).count();
+    metrics::set_gauge("frostbox_keysets", &[], nodes.len() as f64);
+    metrics::set_gauge("frostbox_keysets_ready", &[], ready as f64);
+    let mut text = metrics::global().render();
+    if inside {
+        let per = metrics::Registry::default();
+        for (id, n) in &nodes {
+            let s = n.status();
+            per.set_gauge(
+                "frostbox_keyset_ready",
+                &[("keyset", id)],
+                f64::from(u8::from(s.ready)),
+            );
+            per.set_gauge(
+                "frostbox_keyset_peers_online",
+                &[("keyset", id)],
+                s.peers.iter().filter(|p| p.online).count() as f64,
+            );
+        }
+        text.push_str(&per.render());
     }
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        metrics::global().render(),
+        text,
     )
         .into_response()
 }
@@ -392,6 +434,16 @@ async fn status(
         });
     }
     if p.is_some() {
+        // Legacy 1.0.x for the selected keyset: its opt-in, or FROSTR_LEGACY for the box.
+        let source = crate::frostr::node::factory::legacy_source(&st, &ks.0);
+        let runs_legacy = node.as_ref().is_some_and(|n| n.legacy);
+        let legacy = runs_legacy || source == Some("keyset");
+        v["legacy"] = json!({
+            "active": legacy,
+            "allowed": source.is_some(),
+            "source": source,
+            "warning": legacy.then_some(crate::frostr::node::legacy::MIGRATE_HINT),
+        });
         v["keyset"] = json!(ks.0);
         v["keysets"] = json!(super::keysets::list_json(&st)?);
     }
@@ -586,6 +638,9 @@ pub(super) struct KeysetBody {
     pub(super) share_password: Option<String>,
     pub(super) mode: Option<String>,
     pub(super) password: Option<String>,
+    /// Opt this keyset into legacy 1.0.x credentials (FROSTR.md §0.2: they leak shares).
+    #[serde(default)]
+    pub(super) legacy: Option<bool>,
 }
 
 #[derive(serde::Serialize, Deserialize)]
@@ -619,8 +674,9 @@ pub(super) fn vault_view(st: &AppState) -> Value {
     json!(*st.vault.lock().unwrap_or_else(|p| p.into_inner()))
 }
 
-async fn keyset_get(State(st): State<AppState>, Auth(_p): Auth) -> Json<Value> {
-    Json(vault_view(&st))
+/// `GET /api/keyset`: the selected keyset's vault state (default: `default`).
+async fn keyset_get(State(st): State<AppState>, Auth(_p): Auth, ks: KeysetSel) -> Json<Value> {
+    Json(super::keysets::vault_view_for(&st, &ks.0))
 }
 
 pub(super) fn device_key(st: &AppState) -> ApiResult<crate::vault::Secret32> {
@@ -637,10 +693,6 @@ pub(super) fn device_key(st: &AppState) -> ApiResult<crate::vault::Secret32> {
         .device_key_source = Some(src);
     *g = Some(k.duplicate());
     Ok(k)
-}
-
-pub(super) fn hand_to_node(st: &AppState, plain: &[u8]) -> ApiResult<()> {
-    hand_to_node_for(st, DEFAULT_KEYSET, plain)
 }
 
 /// Hands keyset `id`'s opened credentials to the node factory.
@@ -704,13 +756,18 @@ fn unseal_one(st: &AppState, id: &str) -> ApiResult<bool> {
     Ok(true)
 }
 
+/// `POST /api/keyset`: (re)imports the selected keyset (default: `default`; another id must
+/// exist — new ids go through `POST /api/keysets`).
 async fn keyset_import(
     State(st): State<AppState>,
     Admin(p): Admin,
+    ks: KeysetSel,
     JsonBody(b): JsonBody<KeysetBody>,
 ) -> ApiResult<Json<Value>> {
-    import_keyset(&st, &p, DEFAULT_KEYSET, None, b).await?;
-    Ok(Json(json!({ "success": true, "vault": vault_view(&st) })))
+    import_keyset(&st, &p, &ks.0, None, b).await?;
+    Ok(Json(
+        json!({ "success": true, "vault": super::keysets::vault_view_for(&st, &ks.0) }),
+    ))
 }
 
 /// Seals and stores keyset `id` (replacing a stored one), records its metadata (`meta`, else
@@ -726,8 +783,11 @@ pub(super) async fn import_keyset(
     if let Some(g) = &b.group_cred {
         check_cred("group_cred", g, GROUP_PREFIXES)?;
     }
-    crate::frostr::node::factory::check_import(st, b.group_cred.as_deref())
+    let opt_in = b.legacy.unwrap_or(false);
+    crate::frostr::node::factory::check_import(st, b.group_cred.as_deref(), opt_in)
         .map_err(|e| ApiError::bad(e.to_string()).code("LEGACY_REFUSED"))?;
+    // The opt-in is kept only for legacy credentials (a current-generation keyset needs none).
+    let legacy = opt_in && crate::frostr::node::factory::is_legacy(b.group_cred.as_deref());
     let mode = match b.mode.as_deref() {
         None => st.cfg.vault_mode,
         Some("locked") => VaultMode::Locked,
@@ -765,18 +825,17 @@ pub(super) async fn import_keyset(
     };
     let blob = serde_json::to_vec(&sealed).map_err(ApiError::internal)?;
     st.store.put_keyset(id, &blob)?;
-    let meta = match meta {
-        Some(m) => Some(m),
-        None if st.store.keyset_meta(id)?.is_none() => Some(KeysetMeta {
+    // Metadata before the node starts: the factory reads the keyset's legacy opt-in from it.
+    let mut meta = match meta {
+        Some(m) => m,
+        None => st.store.keyset_meta(id)?.unwrap_or_else(|| KeysetMeta {
             label: id.to_string(),
             created_at: now(),
             ..KeysetMeta::default()
         }),
-        None => None,
     };
-    if let Some(m) = meta {
-        st.store.put_keyset_meta(id, &m)?;
-    }
+    meta.legacy = legacy;
+    st.store.put_keyset_meta(id, &meta)?;
     if id == DEFAULT_KEYSET {
         let mut v = st.vault.lock().unwrap_or_else(|p| p.into_inner());
         v.mode = mode;
@@ -824,7 +883,8 @@ async fn keyset_unlock(
                 st.vault.lock().unwrap_or_else(|p| p.into_inner()).locked = false;
             }
             audit_ks(&st, &ks, &p.who(), "keyset.unlock", "", "ok");
-            Ok(Json(json!({ "success": true, "vault": vault_view(&st) })))
+            let vault = super::keysets::vault_view_for(&st, &ks.0);
+            Ok(Json(json!({ "success": true, "vault": vault })))
         }
         Err(_) => {
             audit_ks(&st, &ks, &p.who(), "keyset.unlock", "", "bad_password");
@@ -837,25 +897,23 @@ async fn keyset_unlock(
     }
 }
 
-async fn keyset_delete(State(st): State<AppState>, Admin(p): Admin) -> ApiResult<Json<Value>> {
-    let removed = st.store.delete_keyset(DEFAULT_KEYSET)?;
-    // Node, bunker and heartbeat stop (as `DELETE /api/keysets/default`); the NIP-46 data goes.
-    st.stop_keyset(DEFAULT_KEYSET).await;
-    crate::nip46::runtime::forget_keyset(&st, DEFAULT_KEYSET);
-    {
-        let mut v = st.vault.lock().unwrap_or_else(|p| p.into_inner());
-        v.has_keyset = false;
-        v.locked = false;
-    }
-    audit(&st, &p.who(), "keyset.delete", "keyset=default", "ok");
+/// `DELETE /api/keyset`: stops and deletes the selected keyset (default: `default`), like
+/// `DELETE /api/keysets/{id}`.
+async fn keyset_delete(
+    State(st): State<AppState>,
+    Admin(p): Admin,
+    ks: KeysetSel,
+) -> ApiResult<Json<Value>> {
+    let removed = super::keysets::remove_keyset(&st, &p, &ks.0).await?;
     Ok(Json(json!({ "success": true, "removed": removed })))
 }
 
 // ---------- peers ----------
 
-fn policy_json(st: &AppState, pubkey: &str) -> ApiResult<Value> {
+/// Keyset `ks`'s effective policy of `pubkey`.
+fn policy_json(st: &AppState, ks: &KeysetSel, pubkey: &str) -> ApiResult<Value> {
     let x = peer_xonly(pubkey).ok_or_else(|| ApiError::bad("invalid pubkey"))?;
-    let e = super::policy::effective(st, &x)?;
+    let e = super::policy::effective(st, &ks.0, &x)?;
     let stored = e.stored.as_ref();
     let seed = e.seed.as_ref();
     Ok(json!({
@@ -887,7 +945,7 @@ async fn peers(
             "latency": p.rtt_ms,
             "noncesIn": p.nonces_in,
             "noncesOut": p.nonces_out,
-            "policy": policy_json(&st, &p.pubkey)?,
+            "policy": policy_json(&st, &ks, &p.pubkey)?,
         }));
     }
     let online = n.peers.iter().filter(|p| p.online).count();
@@ -983,20 +1041,22 @@ async fn peers_ping(
     Ok(Json(r))
 }
 
+/// `GET /api/peers/policies`: the selected keyset's stored policies, then the box-wide
+/// `PEER_POLICIES` seeds it has no stored policy for.
 async fn policies(
     State(st): State<AppState>,
     Auth(_p): Auth,
-    _ks: KeysetSel,
+    ks: KeysetSel,
 ) -> ApiResult<Json<Value>> {
     let mut out = Vec::new();
     let mut seen = Vec::new();
-    for p in st.store.peer_policies()? {
+    for p in st.store.peer_policies_of(&ks.0)? {
         seen.extend(peer_xonly(&p.pubkey));
-        out.push(policy_json(&st, &p.pubkey)?);
+        out.push(policy_json(&st, &ks, &p.pubkey)?);
     }
     for s in &st.cfg.peer_policy_seeds {
         if !seen.contains(&s.xonly) {
-            out.push(policy_json(&st, &s.pubkey)?);
+            out.push(policy_json(&st, &ks, &s.pubkey)?);
         }
     }
     Ok(Json(json!({ "policies": out })))
@@ -1022,11 +1082,11 @@ fn norm_pubkey(s: &str) -> ApiResult<String> {
 async fn policy_get(
     State(st): State<AppState>,
     Auth(_p): Auth,
-    _ks: KeysetSel,
+    ks: KeysetSel,
     Path(pk): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let pk = norm_pubkey(&pk)?;
-    Ok(Json(json!({ "policy": policy_json(&st, &pk)? })))
+    Ok(Json(json!({ "policy": policy_json(&st, &ks, &pk)? })))
 }
 
 #[derive(Deserialize)]
@@ -1059,7 +1119,7 @@ async fn policy_put(
         }
     }
     let x = peer_xonly(&pk).ok_or_else(|| ApiError::bad("invalid pubkey"))?;
-    let eff = super::policy::effective(&st, &x)?;
+    let eff = super::policy::effective(&st, &ks.0, &x)?;
     // An omitted direction keeps its current value (stored, PEER_POLICIES, else allow) —
     // igloo-server reset it to false (W4).
     let (cs, cr) = (eff.allow_send, eff.allow_receive);
@@ -1068,9 +1128,10 @@ async fn policy_put(
         && old.pubkey != pk
     {
         // The same peer stored under its other key form: keep one record.
-        st.store.delete_peer_policy(&old.pubkey)?;
+        st.store.delete_peer_policy(&ks.0, &old.pubkey)?;
     }
     let rec = PeerPolicy {
+        keyset: ks.0.clone(),
         pubkey: pk.clone(),
         allow_send: b.allow_send.unwrap_or(cs),
         allow_receive: b.allow_receive.unwrap_or(cr),
@@ -1079,21 +1140,15 @@ async fn policy_put(
         updated_at: now(),
     };
     st.store.put_peer_policy(&rec)?;
-    // Policies are keyed by peer pubkey: the selected keyset's node gets it (as before), and
-    // every other running keyset whose group has this peer.
+    // Policies belong to the selected keyset: only its node gets the change.
     if let Some(n) = st.node_for(&ks.0)
-        && let Ok(bytes) = hex::decode(&pk)
+        && has_peer(n.as_ref(), &x)
     {
-        n.set_peer_policy(bytes, rec.allow_send, rec.allow_receive)
+        n.set_peer_policy(x.to_vec(), rec.allow_send, rec.allow_receive)
             .map_err(node_err)?;
     }
-    for (id, n) in st.nodes() {
-        if id != ks.0 && has_peer(n.as_ref(), &x) {
-            let _ = n.set_peer_policy(x.to_vec(), rec.allow_send, rec.allow_receive);
-        }
-    }
     audit_ks(&st, &ks, &p.who(), "peer.policy", &pk, "ok");
-    Ok(Json(json!({ "policy": policy_json(&st, &pk)? })))
+    Ok(Json(json!({ "policy": policy_json(&st, &ks, &pk)? })))
 }
 
 async fn policy_delete(
@@ -1104,23 +1159,21 @@ async fn policy_delete(
 ) -> ApiResult<Json<Value>> {
     let pk = norm_pubkey(&pk)?;
     let x = peer_xonly(&pk).ok_or_else(|| ApiError::bad("invalid pubkey"))?;
-    let Some(stored) = super::policy::stored_for(&st, &x)? else {
+    let Some(stored) = super::policy::stored_for(&st, &ks.0, &x)? else {
         return Err(ApiError::not_found("policy not found"));
     };
-    st.store.delete_peer_policy(&stored.pubkey)?;
-    // Back to PEER_POLICIES or the default on the live node.
-    let eff = super::policy::effective(&st, &x)?;
-    for (id, n) in st.nodes() {
-        if has_peer(n.as_ref(), &x) {
-            let r = n.set_peer_policy(x.to_vec(), eff.allow_send, eff.allow_receive);
-            if id == ks.0 {
-                r.map_err(node_err)?;
-            }
-        }
+    st.store.delete_peer_policy(&ks.0, &stored.pubkey)?;
+    // Back to PEER_POLICIES or the default on this keyset's live node.
+    let eff = super::policy::effective(&st, &ks.0, &x)?;
+    if let Some(n) = st.node_for(&ks.0)
+        && has_peer(n.as_ref(), &x)
+    {
+        n.set_peer_policy(x.to_vec(), eff.allow_send, eff.allow_receive)
+            .map_err(node_err)?;
     }
     audit_ks(&st, &ks, &p.who(), "peer.policy.delete", &pk, "ok");
     Ok(Json(
-        json!({ "removed": true, "policy": policy_json(&st, &pk)? }),
+        json!({ "removed": true, "policy": policy_json(&st, &ks, &pk)? }),
     ))
 }
 

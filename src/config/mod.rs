@@ -34,6 +34,9 @@ pub struct Config {
     pub relays: Vec<String>,
     pub admin_secret: Option<SecretString>,
     pub api_key: Option<SecretString>,
+    /// `METRICS_TOKEN`: a read-only bearer token for `/metrics` and `/ready` that shows the
+    /// per-keyset detail (for a Prometheus scraper); it grants nothing else.
+    pub metrics_token: Option<SecretString>,
     pub headless: bool,
     pub group_cred: Option<SecretString>,
     pub share_cred: Option<SecretString>,
@@ -68,6 +71,7 @@ impl Default for Config {
             relays: vec![],
             admin_secret: None,
             api_key: None,
+            metrics_token: None,
             headless: false,
             group_cred: None,
             share_cred: None,
@@ -293,6 +297,7 @@ impl Config {
         };
         c.admin_secret = secret("ADMIN_SECRET");
         c.api_key = secret("API_KEY");
+        c.metrics_token = secret("METRICS_TOKEN");
         c.group_cred = secret("GROUP_CRED");
         c.share_cred = secret("SHARE_CRED");
         c.group_name = nonempty("GROUP_NAME");

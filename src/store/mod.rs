@@ -50,7 +50,7 @@ const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 const KEYSET_META: TableDefinition<&str, &[u8]> = TableDefinition::new("keyset_meta");
 
 /// Current schema version. Bump it and append to [`migrate`] when tables change.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 /// The id of the first keyset (the one every single-keyset route and `GROUP_CRED` use).
 pub const DEFAULT_KEYSET: &str = "default";
 /// How long a consumed nonce code stays in the ledger (30 days): far beyond any nonce's life,
@@ -105,6 +105,10 @@ pub struct ApiKey {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerPolicy {
+    /// The keyset this policy belongs to (records from before schema 4 belong to
+    /// [`DEFAULT_KEYSET`]).
+    #[serde(default = "default_keyset_id")]
+    pub keyset: String,
     /// Lowercase hex x-only (64) or compressed (66) pubkey as given by the group.
     pub pubkey: String,
     pub allow_send: bool,
@@ -174,6 +178,19 @@ pub struct KeysetMeta {
     pub generation: String,
     #[serde(default)]
     pub created_at: u64,
+    /// The operator opted this keyset into the legacy 1.0.x generation (FROSTR.md §0.2: it leaks
+    /// shares) when importing it. Records written before this field existed read `false`.
+    #[serde(default)]
+    pub legacy: bool,
+}
+
+fn default_keyset_id() -> String {
+    DEFAULT_KEYSET.to_string()
+}
+
+/// Key of a peer policy in `PEER_POLICIES` (schema 4): `<keyset>/<pubkey>`.
+fn policy_key(keyset: &str, pubkey: &str) -> String {
+    format!("{keyset}/{pubkey}")
 }
 
 /// The keyset ids in a `KEYSETS` table, sorted (other sealed blobs stored there, the NIP-46
@@ -241,8 +258,30 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), Error> {
 /// Version 1 had users/sessions/api keys/keysets/settings/peer policies/nonce ledger; version 2
 /// added NIP-46 clients and requests and the audit log (with its sequence counter); version 3
 /// added `keyset_meta` (public metadata per keyset id) and a metadata record for every keyset
-/// already stored (an existing `default` keyset keeps its id and sealed blob unchanged).
+/// already stored (an existing `default` keyset keeps its id and sealed blob unchanged);
+/// version 4 keys peer policies by (keyset, peer): every policy stored before belongs to the
+/// `default` keyset (key `<pubkey>` → `default/<pubkey>`, record gains `keyset`).
 fn migrate(txn: &redb::WriteTransaction, from: u64) -> Result<(), Error> {
+    if from == 3 {
+        let mut t = txn.open_table(PEER_POLICIES).map_err(db)?;
+        let mut old = Vec::new();
+        for item in t.iter().map_err(db)? {
+            let (k, v) = item.map_err(db)?;
+            if !k.value().contains('/') {
+                let p: PeerPolicy = dec("peer_policies", v.value())?;
+                old.push((k.value().to_string(), p));
+            }
+        }
+        for (k, mut p) in old {
+            t.remove(k.as_str()).map_err(db)?;
+            p.keyset = DEFAULT_KEYSET.to_string();
+            t.insert(
+                policy_key(&p.keyset, &p.pubkey).as_str(),
+                enc(&p)?.as_slice(),
+            )
+            .map_err(db)?;
+        }
+    }
     if from == 2 {
         let ids = keyset_ids_in(&txn.open_table(KEYSETS).map_err(db)?)?;
         let mut meta = txn.open_table(KEYSET_META).map_err(db)?;
@@ -577,9 +616,16 @@ impl Store {
         Ok(t.get(name).map_err(db)?.map(|g| g.value().to_vec()))
     }
 
-    /// Deletes a keyset and its metadata in one transaction; `false` if neither existed.
+    /// Deletes a keyset, its metadata and its peer policies in one transaction; `false` if
+    /// neither keyset nor metadata existed.
     pub fn delete_keyset(&self, name: &str) -> Result<bool, Error> {
         let txn = self.db.begin_write().map_err(db)?;
+        {
+            let prefix = policy_key(name, "");
+            let mut t = txn.open_table(PEER_POLICIES).map_err(db)?;
+            t.retain_in(prefix.as_str().., |k, _| !k.starts_with(&prefix))
+                .map_err(db)?;
+        }
         let existed = {
             let a = txn
                 .open_table(KEYSETS)
@@ -667,16 +713,35 @@ impl Store {
 
     // ---- peer policies ----
 
+    /// Stores `p` for its keyset (`p.keyset`) and peer, replacing that pair's policy.
     pub fn put_peer_policy(&self, p: &PeerPolicy) -> Result<(), Error> {
-        self.put_str_bytes(PEER_POLICIES, &p.pubkey, &enc(p)?)
+        self.put_str_bytes(PEER_POLICIES, &policy_key(&p.keyset, &p.pubkey), &enc(p)?)
     }
 
+    /// Every stored policy of every keyset.
     pub fn peer_policies(&self) -> Result<Vec<PeerPolicy>, Error> {
         self.all_str(PEER_POLICIES, "peer_policies")
     }
 
-    pub fn delete_peer_policy(&self, pubkey: &str) -> Result<bool, Error> {
-        self.remove_str(PEER_POLICIES, pubkey)
+    /// The stored policies of one keyset.
+    pub fn peer_policies_of(&self, keyset: &str) -> Result<Vec<PeerPolicy>, Error> {
+        let r = self.db.begin_read().map_err(db)?;
+        let t = r.open_table(PEER_POLICIES).map_err(db)?;
+        let prefix = policy_key(keyset, "");
+        let mut out = Vec::new();
+        for item in t.range(prefix.as_str()..).map_err(db)? {
+            let (k, v) = item.map_err(db)?;
+            if !k.value().starts_with(&prefix) {
+                break;
+            }
+            out.push(dec("peer_policies", v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Deletes keyset `keyset`'s policy of `pubkey` (as stored); `false` if there was none.
+    pub fn delete_peer_policy(&self, keyset: &str, pubkey: &str) -> Result<bool, Error> {
+        self.remove_str(PEER_POLICIES, &policy_key(keyset, pubkey))
     }
 
     // ---- nonce ledger ----
@@ -1074,7 +1139,7 @@ mod tests {
             s.put_keyset("nip46-transport/default", b"{}").expect("put");
         }
         let s = Store::open(&p).expect("migrate");
-        assert_eq!(s.schema_version().expect("v"), 3);
+        assert_eq!(s.schema_version().expect("v"), SCHEMA_VERSION);
         assert_eq!(s.keyset_ids().expect("ids"), vec![DEFAULT_KEYSET]);
         assert_eq!(
             s.keyset(DEFAULT_KEYSET).expect("get").as_deref(),
@@ -1102,6 +1167,93 @@ mod tests {
         assert!(s.delete_keyset("b").expect("del"));
         assert!(s.keyset_meta("b").expect("meta").is_none());
         assert!(!s.delete_keyset("b").expect("del again"));
+    }
+
+    fn policy(keyset: &str, pubkey: &str, send: bool) -> PeerPolicy {
+        PeerPolicy {
+            keyset: keyset.into(),
+            pubkey: pubkey.into(),
+            allow_send: send,
+            allow_receive: true,
+            label: None,
+            note: None,
+            updated_at: 7,
+        }
+    }
+
+    #[test]
+    fn migrates_v3_policies_to_the_default_keyset() {
+        let d = tempfile::tempdir().expect("tmp");
+        let p = d.path().join("x.redb");
+        let (pk1, pk2) = ("aa".repeat(32), format!("02{}", "bb".repeat(32)));
+        let meta_v3 = br#"{"label":"Default","group_pk":"","threshold":2,"total":3,"generation":"next","created_at":5}"#;
+        {
+            let s = Store::open_at(&p, 3).expect("v3");
+            assert_eq!(s.schema_version().expect("v"), 3);
+            // Records exactly as schema 3 wrote them: keyed by pubkey, no `keyset` field.
+            let txn = s.db.begin_write().expect("w");
+            {
+                let mut t = txn.open_table(PEER_POLICIES).expect("t");
+                for (pk, send) in [(&pk1, false), (&pk2, true)] {
+                    let rec = format!(
+                        r#"{{"pubkey":"{pk}","allow_send":{send},"allow_receive":false,"label":"L","note":null,"updated_at":9}}"#
+                    );
+                    t.insert(pk.as_str(), rec.as_bytes()).expect("i");
+                }
+                txn.open_table(KEYSET_META)
+                    .expect("m")
+                    .insert(DEFAULT_KEYSET, &meta_v3[..])
+                    .expect("i");
+            }
+            txn.commit().expect("c");
+        }
+        let s = Store::open(&p).expect("migrate");
+        assert_eq!(s.schema_version().expect("v"), SCHEMA_VERSION);
+        let mut def = s.peer_policies_of(DEFAULT_KEYSET).expect("default");
+        def.sort_by(|a, b| a.pubkey.cmp(&b.pubkey));
+        assert_eq!(def.len(), 2, "{def:?}");
+        assert_eq!(def[0].pubkey, pk2);
+        assert_eq!(def[1].pubkey, pk1);
+        assert!(def.iter().all(|p| p.keyset == DEFAULT_KEYSET));
+        assert!(!def[1].allow_send && def[0].allow_send && !def[0].allow_receive);
+        assert_eq!(def[0].label.as_deref(), Some("L"));
+        assert!(s.peer_policies_of("other").expect("other").is_empty());
+        assert_eq!(
+            s.peer_policies().expect("all").len(),
+            2,
+            "nothing duplicated"
+        );
+        // A schema-3 keyset record opens unchanged; it was not opted into legacy.
+        let m = s.keyset_meta(DEFAULT_KEYSET).expect("meta").expect("some");
+        assert_eq!(
+            (m.label.as_str(), m.threshold, m.created_at),
+            ("Default", 2, 5)
+        );
+        assert!(!m.legacy);
+        assert!(s.delete_peer_policy(DEFAULT_KEYSET, &pk1).expect("del"));
+        assert!(
+            !s.delete_peer_policy(DEFAULT_KEYSET, &pk1)
+                .expect("del again")
+        );
+    }
+
+    #[test]
+    fn policies_are_per_keyset_and_go_with_it() {
+        let (_d, s) = tmp();
+        let pk = "cc".repeat(32);
+        s.put_peer_policy(&policy("a", &pk, false)).expect("a");
+        s.put_peer_policy(&policy("b", &pk, true)).expect("b");
+        // A keyset id that is a prefix of another does not see its policies.
+        s.put_peer_policy(&policy("ab", &pk, true)).expect("ab");
+        let a = s.peer_policies_of("a").expect("a");
+        assert_eq!(a.len(), 1);
+        assert!(!a[0].allow_send);
+        assert!(s.peer_policies_of("b").expect("b")[0].allow_send);
+        s.put_keyset("a", b"{}").expect("put");
+        assert!(s.delete_keyset("a").expect("del"));
+        assert!(s.peer_policies_of("a").expect("a").is_empty());
+        assert_eq!(s.peer_policies_of("b").expect("b").len(), 1);
+        assert_eq!(s.peer_policies_of("ab").expect("ab").len(), 1);
     }
 
     #[test]

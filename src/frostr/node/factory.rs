@@ -3,8 +3,10 @@
 //!
 //! Only a `bfprofile` carries everything a node needs (share, group, relays); a current-generation
 //! `bfshare` has no group. Legacy credentials (`bfgroup` + `bfshare`) are refused (FROSTR.md §0.2,
-//! `frostbox migrate`) unless the legacy switch is on (`FROSTR_LEGACY=true` in the environment or
-//! the stored settings); then a legacy 1.0.x node ([`super::legacy`]) serves them.
+//! `frostbox migrate`) unless legacy is allowed for that keyset: the keyset was imported with the
+//! opt-in (`"legacy": true`, kept in its public metadata, [`crate::store::KeysetMeta::legacy`]) or
+//! the box-wide switch is on (`FROSTR_LEGACY=true` in the environment or the stored settings);
+//! then a legacy 1.0.x node ([`super::legacy`]) serves them, and logs the risk naming the keyset.
 
 use super::legacy::{LegacyConfig, LegacyHandle, LegacyNode};
 use super::node::Heartbeat;
@@ -34,7 +36,8 @@ pub enum FactoryError {
     NoGroup,
     #[error(
         "legacy 1.0.x credentials (bfgroup/bfshare) are refused: {} To serve them anyway (only \
-         with fully trusted peers), set FROSTR_LEGACY=true.",
+         with fully trusted peers), import them with \"legacy\": true (this keyset only) or set \
+         FROSTR_LEGACY=true (every keyset).",
         crate::frostr::legacy::LEGACY_WARNING
     )]
     Legacy,
@@ -72,10 +75,42 @@ pub fn is_legacy(group_cred: Option<&str>) -> bool {
     group_cred.is_some_and(|g| g.trim().to_ascii_lowercase().starts_with("bfgroup1"))
 }
 
-/// Import-time check used by the API: legacy credentials without the switch are refused with
-/// [`FactoryError::Legacy`] (explains the risk and points at `frostbox migrate`).
-pub fn check_import(st: &AppState, group_cred: Option<&str>) -> Result<(), FactoryError> {
-    if is_legacy(group_cred) && !legacy_enabled(st) {
+/// Whether keyset `keyset` was imported with the legacy opt-in (its metadata says so).
+pub fn legacy_opted_in(st: &AppState, keyset: &str) -> bool {
+    st.store
+        .keyset_meta(keyset)
+        .ok()
+        .flatten()
+        .is_some_and(|m| m.legacy)
+}
+
+/// Whether keyset `keyset` may run legacy 1.0.x credentials: its own opt-in, or the box-wide
+/// `FROSTR_LEGACY` switch.
+pub fn legacy_allowed(st: &AppState, keyset: &str) -> bool {
+    legacy_opted_in(st, keyset) || legacy_enabled(st)
+}
+
+/// Where a keyset's legacy permission comes from: `keyset` (its opt-in), `box`
+/// (`FROSTR_LEGACY`), or `None` (legacy refused).
+pub fn legacy_source(st: &AppState, keyset: &str) -> Option<&'static str> {
+    if legacy_opted_in(st, keyset) {
+        Some("keyset")
+    } else if legacy_enabled(st) {
+        Some("box")
+    } else {
+        None
+    }
+}
+
+/// Import-time check used by the API: legacy credentials are refused with
+/// [`FactoryError::Legacy`] (explains the risk and points at `frostbox migrate`) unless the
+/// import opts in (`opt_in`, the body's `"legacy": true`) or `FROSTR_LEGACY` is on.
+pub fn check_import(
+    st: &AppState,
+    group_cred: Option<&str>,
+    opt_in: bool,
+) -> Result<(), FactoryError> {
+    if is_legacy(group_cred) && !opt_in && !legacy_enabled(st) {
         return Err(FactoryError::Legacy);
     }
     Ok(())
@@ -391,6 +426,28 @@ fn relays_for(st: &AppState, from_cred: &[String], local_relay: &str) -> Vec<Str
     }
 }
 
+/// Logs (and publishes to `/api/events`) that keyset `keyset` runs the legacy generation, with
+/// where the permission came from and the way out (`frostbox migrate`).
+fn warn_legacy_started(st: &AppState, keyset: &str) {
+    let why = match legacy_source(st, keyset) {
+        Some("keyset") => "opted in at import",
+        _ => "FROSTR_LEGACY=true",
+    };
+    tracing::warn!(
+        keyset,
+        "keyset {keyset} runs legacy FROSTR 1.0.x ({why}): {}",
+        super::legacy::MIGRATE_HINT
+    );
+    st.publish(
+        "system",
+        &format!(
+            "keyset {keyset} runs legacy FROSTR 1.0.x: {}",
+            super::legacy::MIGRATE_HINT
+        ),
+        Some(serde_json::json!({ "keyset": keyset })),
+    );
+}
+
 async fn start_legacy(
     st: &AppState,
     relay: &Relay,
@@ -416,6 +473,7 @@ async fn start_legacy(
     let handle = LegacyNode::start(cfg)
         .await
         .map_err(|e| FactoryError::Node(e.to_string()))?;
+    warn_legacy_started(st, &creds.keyset);
     st.attach_node_for(&creds.keyset, Arc::new(handle.clone()));
     crate::api::keysets::record_started(st, &creds.keyset, &handle);
     Ok((label, Serving::Legacy(handle), relays))
@@ -431,7 +489,7 @@ async fn start(
     let share = creds.share_cred.expose().trim().to_ascii_lowercase();
     // Only the legacy generation has a `bfgroup`; a current-generation group travels in a bfprofile.
     if is_legacy(creds.group_cred.as_ref().map(|g| g.expose())) {
-        if !legacy_enabled(st) {
+        if !legacy_allowed(st, &creds.keyset) {
             return Err(FactoryError::Legacy);
         }
         return start_legacy(st, relay, liveness, local_relay, creds).await;
@@ -470,7 +528,7 @@ async fn start(
     );
     cfg.label = label.clone();
     // Peer policies (stored through the API, else PEER_POLICIES) hold from the first message.
-    for (peer, send, receive) in crate::api::policy::for_members(st, &members) {
+    for (peer, send, receive) in crate::api::policy::for_members(st, &keyset, &members) {
         let mut p = cfg.policy.local(&peer);
         p.set_send_receive(send, receive);
         cfg.policy.set_peer(peer, p);
