@@ -866,12 +866,25 @@ async fn keyset_import_unattended_and_locked() {
             .expect("lock")
             .push(c.share_cred.expose().to_string());
     }));
-    let share = "bfshare1qqqsyqcyq5rqwzqfpg9scrgwpugpzysnzs23v9ccrydpk8qarc0jqszu";
+    // A real profile: the import opens it (password, group) before storing anything.
+    let ks = frostbox::frost::keygen(2, 3).expect("keygen");
+    let pw = "import-profile-pw-1";
+    let share = frostbox::frostr::next::credential::BfProfile::new(
+        "box",
+        ks.shares[0].secret.duplicate(),
+        vec!["ws://127.0.0.1:9".to_string()],
+        vec![],
+        frostbox::frostr::next::group::GroupPackage::from_keys("t", &ks.group),
+    )
+    .expect("profile")
+    .encode(pw)
+    .expect("encode");
+    let share = share.as_str();
     let r = post(
         s.addr,
         "/api/keyset",
         &h,
-        &format!(r#"{{"share_cred":"{share}"}}"#),
+        &format!(r#"{{"share_cred":"{share}","share_password":"{pw}"}}"#),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -900,7 +913,7 @@ async fn keyset_import_unattended_and_locked() {
         s.addr,
         "/api/keyset",
         &h,
-        &format!(r#"{{"share_cred":"{share}","mode":"locked"}}"#),
+        &format!(r#"{{"share_cred":"{share}","share_password":"{pw}","mode":"locked"}}"#),
     )
     .await;
     assert_eq!(r.status, 400, "needs a password");
@@ -908,7 +921,9 @@ async fn keyset_import_unattended_and_locked() {
         s.addr,
         "/api/keyset",
         &h,
-        &format!(r#"{{"share_cred":"{share}","mode":"locked","password":"unlock-me-please"}}"#),
+        &format!(
+            r#"{{"share_cred":"{share}","share_password":"{pw}","mode":"locked","password":"unlock-me-please"}}"#
+        ),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);

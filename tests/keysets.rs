@@ -239,6 +239,30 @@ async fn two_keysets_sign_and_encrypt_apart_survive_restart_and_delete() {
     )
     .await;
     assert_eq!(dup.status, 409, "an id is imported once: {}", dup.body);
+    // Credentials that could never start are refused before anything is stored: a wrong
+    // profile password (400), and a second share of a group this box already serves (409).
+    let refused = [
+        (
+            ga.profile(&relay),
+            "not-the-password",
+            400,
+            "INVALID_CREDENTIALS",
+        ),
+        (gb.profile(&relay), SHARE_PW, 409, "GROUP_SERVED"),
+    ];
+    for (profile, pw, status, code) in refused {
+        let r = admin_req(
+            a,
+            "POST",
+            "/api/keysets",
+            Some(&json!({ "id": "c", "share_cred": profile, "share_password": pw })),
+        )
+        .await;
+        assert_eq!(r.status, status, "{}", r.body);
+        assert_eq!(r.json()["code"], code, "{}", r.body);
+        assert!(r.json()["error"].as_str().is_some_and(|e| e.len() > 10));
+    }
+    assert!(entry(&keysets(a).await, "c").is_none(), "nothing stored");
     let (ca, cb) = (ga.cosigner(&relay).await, gb.cosigner(&relay).await);
 
     let list = wait_ready(a, &["a", "b"]).await;

@@ -788,6 +788,34 @@ pub(super) async fn import_keyset(
         .map_err(|e| ApiError::bad(e.to_string()).code("LEGACY_REFUSED"))?;
     // The opt-in is kept only for legacy credentials (a current-generation keyset needs none).
     let legacy = opt_in && crate::frostr::node::factory::is_legacy(b.group_cred.as_deref());
+    // Open the credentials now (wrong profile password, a share of another group, a second
+    // share of a group this box serves): refused here, nothing stored.
+    crate::frostr::node::factory::check_credentials(
+        st,
+        UnlockedCredentials {
+            keyset: id.to_string(),
+            group_cred: b.group_cred.clone().map(SecretString::new),
+            share_cred: SecretString::new(b.share_cred.clone()),
+            share_password: b.share_password.clone().map(SecretString::new),
+        },
+    )
+    .await
+    .map_err(|e| {
+        let conflict = matches!(
+            e,
+            crate::frostr::node::factory::FactoryError::DuplicateGroup(_)
+        );
+        let status = if conflict {
+            axum::http::StatusCode::CONFLICT
+        } else {
+            axum::http::StatusCode::BAD_REQUEST
+        };
+        ApiError::new(status, e.to_string()).code(if conflict {
+            "GROUP_SERVED"
+        } else {
+            "INVALID_CREDENTIALS"
+        })
+    })?;
     let mode = match b.mode.as_deref() {
         None => st.cfg.vault_mode,
         Some("locked") => VaultMode::Locked,

@@ -448,6 +448,60 @@ fn warn_legacy_started(st: &AppState, keyset: &str) {
     );
 }
 
+/// Decodes legacy credentials and checks that the share belongs to the group.
+fn open_legacy(
+    creds: &UnlockedCredentials,
+) -> Result<
+    (
+        crate::frostr::legacy::GroupPackage,
+        crate::frostr::legacy::SharePackage,
+    ),
+    FactoryError,
+> {
+    use crate::frostr::legacy::{GroupPackage, SharePackage};
+    let bad = |e: crate::frostr::legacy::Error| FactoryError::LegacyCredential(e.to_string());
+    let group_cred = creds.group_cred.as_ref().ok_or(FactoryError::Unsupported)?;
+    let group =
+        GroupPackage::decode(&group_cred.expose().trim().to_ascii_lowercase()).map_err(bad)?;
+    let share = SharePackage::decode(&creds.share_cred.expose().trim().to_ascii_lowercase())
+        .map_err(bad)?;
+    group.check_share(&share).map_err(bad)?;
+    Ok((group, share))
+}
+
+/// Decrypts a current-generation bfprofile (the password KDF runs off the async workers).
+async fn open_profile(creds: UnlockedCredentials) -> Result<BfProfile, FactoryError> {
+    let share = creds.share_cred.expose().trim().to_ascii_lowercase();
+    if share.starts_with("bfshare1") || share.starts_with("bfonboard1") {
+        return Err(FactoryError::NoGroup);
+    }
+    if !share.starts_with("bfprofile1") {
+        return Err(FactoryError::Unsupported);
+    }
+    let pw = creds.share_password.ok_or(FactoryError::NeedPassword)?;
+    let cred = creds.share_cred;
+    tokio::task::spawn_blocking(move || BfProfile::decode(cred.expose(), pw.expose()))
+        .await
+        .map_err(|e| FactoryError::Profile(e.to_string()))?
+        .map_err(|e| FactoryError::Profile(e.to_string()))
+}
+
+/// Opens credentials the way a start would (profile decryption, package decoding, the share
+/// matching its group, one share per group per box) without starting anything: an import that
+/// could never run is refused before it is stored, instead of sitting in "starting".
+pub async fn check_credentials(
+    st: &AppState,
+    creds: UnlockedCredentials,
+) -> Result<(), FactoryError> {
+    let keyset = creds.keyset.clone();
+    let group_pk = if is_legacy(creds.group_cred.as_ref().map(|g| g.expose())) {
+        hex::encode(open_legacy(&creds)?.0.npub())
+    } else {
+        hex::encode(open_profile(creds).await?.group_package.group_pk)
+    };
+    check_duplicate(st, &keyset, &group_pk)
+}
+
 async fn start_legacy(
     st: &AppState,
     relay: &Relay,
@@ -455,14 +509,7 @@ async fn start_legacy(
     local_relay: &str,
     creds: UnlockedCredentials,
 ) -> Result<(String, Serving, Vec<String>), FactoryError> {
-    use crate::frostr::legacy::{GroupPackage, SharePackage};
-    let bad = |e: crate::frostr::legacy::Error| FactoryError::LegacyCredential(e.to_string());
-    let group_cred = creds.group_cred.ok_or(FactoryError::Unsupported)?;
-    let group =
-        GroupPackage::decode(&group_cred.expose().trim().to_ascii_lowercase()).map_err(bad)?;
-    let share = SharePackage::decode(&creds.share_cred.expose().trim().to_ascii_lowercase())
-        .map_err(bad)?;
-    group.check_share(&share).map_err(bad)?;
+    let (group, share) = open_legacy(&creds)?;
     check_duplicate(st, &creds.keyset, &hex::encode(group.npub()))?;
     relay.allow_pubkeys(group.commits.iter().map(|c| c.xonly()));
     let label = format!("legacy-{}", &hex::encode(group.gid())[..16]);
@@ -486,7 +533,6 @@ async fn start(
     local_relay: &str,
     creds: UnlockedCredentials,
 ) -> Result<(String, Serving, Vec<String>), FactoryError> {
-    let share = creds.share_cred.expose().trim().to_ascii_lowercase();
     // Only the legacy generation has a `bfgroup`; a current-generation group travels in a bfprofile.
     if is_legacy(creds.group_cred.as_ref().map(|g| g.expose())) {
         if !legacy_allowed(st, &creds.keyset) {
@@ -494,20 +540,8 @@ async fn start(
         }
         return start_legacy(st, relay, liveness, local_relay, creds).await;
     }
-    if share.starts_with("bfshare1") || share.starts_with("bfonboard1") {
-        return Err(FactoryError::NoGroup);
-    }
-    if !share.starts_with("bfprofile1") {
-        return Err(FactoryError::Unsupported);
-    }
-    let pw = creds.share_password.ok_or(FactoryError::NeedPassword)?;
-    let keyset = creds.keyset;
-    let cred = creds.share_cred;
-    let profile =
-        tokio::task::spawn_blocking(move || BfProfile::decode(cred.expose(), pw.expose()))
-            .await
-            .map_err(|e| FactoryError::Profile(e.to_string()))?
-            .map_err(|e| FactoryError::Profile(e.to_string()))?;
+    let keyset = creds.keyset.clone();
+    let profile = open_profile(creds).await?;
 
     check_duplicate(st, &keyset, &hex::encode(profile.group_package.group_pk))?;
     let relays = relays_for(st, &profile.device.relays, local_relay);
