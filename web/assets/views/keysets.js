@@ -74,9 +74,9 @@ export async function render(root, ctx) {
     const el = h('div', { class: current ? 'card ks-card current' : 'card ks-card', 'data-testid': 'keyset-row', 'data-keyset-id': k.id },
       h('h3', {}, name, current ? h('span', { class: 'help' }, ' · in use') : '', k.default && name !== k.id ? h('span', { class: 'help' }, ' · the default keyset') : ''),
       facts,
-      // The server stores a keyset before its signer opens the package, so a wrong package
-      // password shows only as a keyset that never gets past "starting".
-      k.state === 'starting' && !unlocked.has(k.id) ? h('p', { class: 'help' }, 'The signer is starting. If this does not change within a minute, the package password may have been wrong (the event log or the server log says why): delete this keyset and add it again.') : '',
+      // The server opens the package before storing it; a keyset that stays "starting" is one
+      // whose signer cannot get going (relays unreachable, the node failing): the logs say why.
+      k.state === 'starting' && !unlocked.has(k.id) ? h('p', { class: 'help' }, 'The signer is starting. If this does not change within a minute, the event log or the server log says why (relays unreachable, for example).') : '',
       actions);
     if (open.unlock === k.id && state === 'locked') el.append(unlockForm(k));
     if (open.del === k.id) el.append(deleteForm(k));
