@@ -16,39 +16,21 @@
 
 mod api_support;
 
+use api_support::groups::{Group, SHARE_PW, Served};
 use api_support::nip46_client::Client;
 use api_support::{Resp, get, post, procs, req};
-use frostbox::frost::{self, MemoryNonceLedger};
-use frostbox::frostr::next::credential::BfProfile;
-use frostbox::frostr::next::group::GroupPackage;
-use frostbox::frostr::node::{Node, NodeConfig, NodeHandle};
 use frostbox::nip46::{BunkerUri, Event};
 use frostbox::nostr::keys;
 use frostbox::relay::{Relay, RelayConfig};
 use frostbox::vault::secret::Secret32;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 const ADMIN: &str = "keysets-nip46-admin-secret-93d1";
-const SHARE_PW: &str = "keysets-nip46-share-password";
 
 fn auth() -> String {
     format!("Bearer {ADMIN}")
-}
-
-/// A `frostbox serve` with its log shown when the test fails.
-struct Served(procs::Proc);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if std::thread::panicking()
-            && let Ok(g) = self.0.log.lock()
-        {
-            eprintln!("--- frostbox serve log ---\n{g}");
-        }
-    }
 }
 
 fn spawn(data: &std::path::Path) -> Served {
@@ -60,47 +42,6 @@ fn spawn(data: &std::path::Path) -> Served {
             ("RATE_LIMIT_ENABLED", "false"),
         ],
     ))
-}
-
-/// One 2-of-3 group: the box holds share 0, a co-signer share 1.
-struct Group {
-    shares: Vec<frost::KeyShare>,
-    pkg: GroupPackage,
-}
-
-impl Group {
-    fn new(name: &str) -> Group {
-        let ks = frost::keygen(2, 3).expect("keygen");
-        Group {
-            pkg: GroupPackage::from_keys(name, &ks.group),
-            shares: ks.shares,
-        }
-    }
-    fn pk(&self) -> [u8; 32] {
-        self.pkg.group_pk
-    }
-    fn profile(&self, relay: &str) -> String {
-        BfProfile::new(
-            "box",
-            self.shares[0].secret.duplicate(),
-            vec![relay.to_string()],
-            vec![],
-            self.pkg.clone(),
-        )
-        .expect("profile")
-        .encode(SHARE_PW)
-        .expect("encode")
-    }
-    async fn cosigner(&self, relay: &str) -> NodeHandle {
-        Node::start(NodeConfig::new(
-            self.pkg.clone(),
-            self.shares[1].secret.duplicate(),
-            vec![relay.to_string()],
-            Arc::new(MemoryNonceLedger::new()),
-        ))
-        .await
-        .expect("co-signer")
-    }
 }
 
 /// A relay in this process (127.0.0.1:0) that both groups may write to; NIP-46 clients are

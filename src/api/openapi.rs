@@ -1014,19 +1014,24 @@ mod tests {
         assert!(s["paths"]["/api/admin/api-keys"]["post"]["responses"]["201"].is_object());
     }
 
+    /// The operation takes `?keyset=` and `X-Frostbox-Keyset` and documents the unknown-keyset 404.
+    fn assert_documents_selector(op: &Value, m: &str, p: &str) {
+        let names: Vec<&str> = op["parameters"]
+            .as_array()
+            .map(|v| v.iter().filter_map(|x| x["name"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(names.contains(&"keyset"), "{m} {p}: {names:?}");
+        assert!(names.contains(&"X-Frostbox-Keyset"), "{m} {p}");
+        assert!(op["responses"]["404"].is_object(), "{m} {p}");
+    }
+
     #[test]
     fn node_routes_document_the_keyset_selector() {
         let s = spec();
         for p in KEYSET_SELECTED {
             let ops = s["paths"][*p].as_object().expect("documented path");
             for (m, op) in ops {
-                let names: Vec<&str> = op["parameters"]
-                    .as_array()
-                    .map(|v| v.iter().filter_map(|x| x["name"].as_str()).collect())
-                    .unwrap_or_default();
-                assert!(names.contains(&"keyset"), "{m} {p}: {names:?}");
-                assert!(names.contains(&"X-Frostbox-Keyset"), "{m} {p}");
-                assert!(op["responses"]["404"].is_object(), "{m} {p}");
+                assert_documents_selector(op, m, p);
             }
         }
         assert!(s["paths"]["/api/keysets/{id}"]["delete"]["parameters"].is_array());
@@ -1036,14 +1041,7 @@ mod tests {
     fn nip46_routes_document_the_keyset_selector() {
         let s = spec();
         for (m, p) in crate::nip46::api::ROUTE_LIST {
-            let op = &s["paths"][*p][m.to_lowercase()];
-            let names: Vec<&str> = op["parameters"]
-                .as_array()
-                .map(|v| v.iter().filter_map(|x| x["name"].as_str()).collect())
-                .unwrap_or_default();
-            assert!(names.contains(&"keyset"), "{m} {p}: {names:?}");
-            assert!(names.contains(&"X-Frostbox-Keyset"), "{m} {p}");
-            assert!(op["responses"]["404"].is_object(), "{m} {p}");
+            assert_documents_selector(&s["paths"][*p][m.to_lowercase()], m, p);
         }
     }
 }

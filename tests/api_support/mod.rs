@@ -2,6 +2,7 @@
 //! over a raw `TcpStream`, and a mock signing node backed by a real secp256k1 key.
 #![allow(dead_code)]
 
+pub mod groups;
 pub mod nip46_client;
 pub mod procs;
 
