@@ -177,6 +177,30 @@ async fn sessions(a: SocketAddr, ks: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Deletes a keyset through `delete_path`; then its bunker's status route answers `gone` (404
+/// unknown keyset, 409 no default keyset) and the client paired with it gets no answer.
+async fn delete_and_silence(
+    a: SocketAddr,
+    delete_path: &str,
+    status: &str,
+    gone: u16,
+    c: &mut Client,
+) {
+    let r = api(a, "DELETE", delete_path, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = api(a, "GET", status, None).await;
+    assert_eq!(r.status, gone, "{status} after the delete: {}", r.body);
+    let v = c
+        .try_call(
+            "after-delete",
+            "get_public_key",
+            json!([]),
+            Duration::from_secs(3),
+        )
+        .await;
+    assert!(v.is_none(), "a deleted keyset's bunker answered: {v:?}");
+}
+
 /// The id of keyset `ks`'s pending `sign_event` request of `kind` (waits until listed).
 async fn pending_id(a: SocketAddr, ks: &str, kind: u16) -> String {
     for _ in 0..100 {
@@ -356,14 +380,14 @@ async fn each_keyset_has_its_own_bunker() {
     signs_as(&mut c2, "b-2", 1, &gb, &ga).await;
 
     // Deleting b: its bunker stops answering, its NIP-46 data goes; a still signs.
-    let r = api(a, "DELETE", "/api/keysets/b", None).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let r = api(a, "GET", "/api/nip46/status?keyset=b", None).await;
-    assert_eq!(r.status, 404, "b is gone: {}", r.body);
-    let v = c2
-        .try_call("b-3", "get_public_key", json!([]), Duration::from_secs(3))
-        .await;
-    assert!(v.is_none(), "a deleted keyset's bunker answered: {v:?}");
+    delete_and_silence(
+        a,
+        "/api/keysets/b",
+        "/api/nip46/status?keyset=b",
+        404,
+        &mut c2,
+    )
+    .await;
     signs_as(&mut c1, "a-3", 1, &ga, &gb).await;
     import(a, "b", &gb.profile(&url)).await;
     let st = wait_bunkers(a, &["a", "b"]).await;
@@ -494,14 +518,7 @@ async fn unlock_starts_a_locked_keysets_bunker_and_the_old_delete_route_stops_de
     signs_as(&mut c1, "d-2", 1, &gd, &gb).await;
 
     // The old single-keyset delete route: the default bunker stops and its data goes.
-    let r = api(a, "DELETE", "/api/keyset", None).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let r = api(a, "GET", "/api/nip46/status", None).await;
-    assert_eq!(r.status, 409, "no default keyset: {}", r.body);
-    let v = c1
-        .try_call("d-3", "get_public_key", json!([]), Duration::from_secs(3))
-        .await;
-    assert!(v.is_none(), "the deleted default bunker answered: {v:?}");
+    delete_and_silence(a, "/api/keyset", "/api/nip46/status", 409, &mut c1).await;
     signs_as(&mut c2, "b-3", 1, &gb, &gd).await;
     import_default(a).await;
     let st = wait_bunkers(a, &["default", "b"]).await;
