@@ -5,7 +5,7 @@
 // in the browser on the page the app's NIP-46 auth_url opens.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, watchedPage, shot, ADMIN_SECRET } from './harness.mjs';
+import { startServer, launchBrowser, watchedPage, shot, ADMIN_SECRET, createAdmin } from './harness.mjs';
 import { verifySchnorr, eventId } from './schnorr.mjs';
 import { nostrTools, within } from './nip46-client.mjs';
 
@@ -30,13 +30,7 @@ after(async () => {
 
 test('first run: create a new 2-of-2 key; the other share is shown once', async (t) => {
   if (a.external) { t.skip('needs servers this test starts'); return; }
-  await page.goto(`${a.url}/`);
-  await page.getByLabel('Setup code or admin secret').fill(ADMIN_SECRET);
-  await page.getByRole('button', { name: 'Continue' }).click();
-  await page.getByLabel('Username').fill('admin');
-  await page.getByLabel('Password', { exact: true }).fill(PASS);
-  await page.getByLabel('Repeat password').fill(PASS);
-  await page.getByRole('button', { name: 'Create account' }).click();
+  await createAdmin(page, a.url, PASS);
   await page.getByRole('button', { name: /Create a new key/ }).click();
   await page.getByLabel('Threshold (shares needed to sign)').fill('2');
   await page.getByLabel('Total shares').fill('2');

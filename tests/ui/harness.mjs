@@ -155,6 +155,17 @@ export async function watchedPage(context, origin) {
   return { page, seen };
 }
 
+// First run through the UI: the admin secret as setup code, then the admin account.
+export async function createAdmin(page, url, password) {
+  await page.goto(`${url}/`);
+  await page.getByLabel('Setup code or admin secret').fill(ADMIN_SECRET);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByLabel('Username').fill('admin');
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByLabel('Repeat password').fill(password);
+  await page.getByRole('button', { name: 'Create account' }).click();
+}
+
 export async function shot(page, name) {
   fs.mkdirSync(shotsDir, { recursive: true });
   await page.screenshot({ path: path.join(shotsDir, `${name}.png`), fullPage: true });

@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { startServer, launchBrowser, watchedPage, shot, repo, ADMIN_SECRET } from './harness.mjs';
+import { startServer, launchBrowser, watchedPage, shot, repo, ADMIN_SECRET, createAdmin } from './harness.mjs';
 import { verifySchnorr, eventId } from './schnorr.mjs';
 
 const PASS = 'Correct-Horse-42-battery';
@@ -55,13 +55,7 @@ after(async () => {
 
 test('a box with one keyset shows no switcher and stores nothing', async (t) => {
   if (a.external) { t.skip('needs servers this test starts'); return; }
-  await page.goto(`${a.url}/`);
-  await page.getByLabel('Setup code or admin secret').fill(ADMIN_SECRET);
-  await page.getByRole('button', { name: 'Continue' }).click();
-  await page.getByLabel('Username').fill('admin');
-  await page.getByLabel('Password', { exact: true }).fill(PASS);
-  await page.getByLabel('Repeat password').fill(PASS);
-  await page.getByRole('button', { name: 'Create account' }).click();
+  await createAdmin(page, a.url, PASS);
   await page.getByRole('button', { name: /Import a share/ }).waitFor();
   // The default keyset (group 1), imported as the API's users do.
   const r = await admin(a, 'POST', 'api/keyset', { share_cred: g1.shares[0], share_password: PKG_PW, mode: 'unattended' });

@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, launchBrowser, watchedPage, shot, hasRoute, sharedDir, ADMIN_SECRET } from './harness.mjs';
+import { startServer, launchBrowser, watchedPage, shot, hasRoute, sharedDir, createAdmin } from './harness.mjs';
 
 const PASS = 'Correct-Horse-42-battery';
 const LOCK = 'unlock-me-please-42';
@@ -17,13 +17,7 @@ test('locked keyset: waiting for unlock after a restart, unlock from the dashboa
   if (!(await hasRoute(srv.url, 'POST', 'api/keyset/unlock', {}))) { t.skip('POST /api/keyset/unlock is not served yet (api)'); return; }
   const { page, seen } = await watchedPage(context, srv.url);
   page.setDefaultTimeout(10000);
-  await page.goto(`${srv.url}/`);
-  await page.getByLabel('Setup code or admin secret').fill(ADMIN_SECRET);
-  await page.getByRole('button', { name: 'Continue' }).click();
-  await page.getByLabel('Username').fill('admin');
-  await page.getByLabel('Password', { exact: true }).fill(PASS);
-  await page.getByLabel('Repeat password').fill(PASS);
-  await page.getByRole('button', { name: 'Create account' }).click();
+  await createAdmin(page, srv.url, PASS);
   await page.getByRole('button', { name: /Import a share/ }).click();
   await page.getByLabel('Share package').fill(keyset.credentials.bfprofile.string);
   // The import opens the package before storing it, so it needs the package's own password.
