@@ -177,6 +177,19 @@ async fn sessions(a: SocketAddr, ks: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Asks keyset `ks`'s bunker to sign a kind-7 event (outside the client's policy): returns the
+/// `auth_url` the client got and the id of the request now pending on that keyset.
+async fn kind7_auth_url(a: SocketAddr, c: &mut Client, ks: &str, req: &str) -> (String, String) {
+    let tpl = json!({"kind": 7, "content": "+", "tags": [], "created_at": frostbox::store::now()})
+        .to_string();
+    c.send(req, "sign_event", json!([tpl])).await;
+    let got = c
+        .wait_auth_url(req, Duration::from_secs(10))
+        .await
+        .expect("an auth_url for the pending request");
+    (got, pending_id(a, ks, 7).await)
+}
+
 /// Deletes a keyset through `delete_path`; then its bunker's status route answers `gone` (404
 /// unknown keyset, 409 no default keyset) and the client paired with it gets no answer.
 async fn delete_and_silence(
@@ -292,14 +305,7 @@ async fn each_keyset_has_its_own_bunker() {
 
     // Outside policy on b (kind 7): an auth_url naming keyset b; a's bunker does not know
     // the request; approving it on b releases the signature.
-    let tpl = json!({"kind": 7, "content": "+", "tags": [], "created_at": frostbox::store::now()})
-        .to_string();
-    c2.send("b-7", "sign_event", json!([tpl])).await;
-    let got = c2
-        .wait_auth_url("b-7", Duration::from_secs(10))
-        .await
-        .expect("an auth_url for the pending request");
-    let rid = pending_id(a, "b", 7).await;
+    let (got, rid) = kind7_auth_url(a, &mut c2, "b", "b-7").await;
     assert_eq!(
         got,
         format!("http://{a}/#/apps/{}/{rid}?keyset=b", hex::encode(c2.pk)),
@@ -455,14 +461,7 @@ async fn unlock_starts_a_locked_keysets_bunker_and_the_old_delete_route_stops_de
     signs_as(&mut c1, "d-1", 1, &gd, &gb).await;
     signs_as(&mut c2, "b-1", 1, &gb, &gd).await;
     // The default keyset's auth_url is unchanged (no ?keyset=).
-    let tpl = json!({"kind": 7, "content": "+", "tags": [], "created_at": frostbox::store::now()})
-        .to_string();
-    c1.send("d-7", "sign_event", json!([tpl])).await;
-    let got = c1
-        .wait_auth_url("d-7", Duration::from_secs(10))
-        .await
-        .expect("an auth_url");
-    let rid = pending_id(a, "default", 7).await;
+    let (got, rid) = kind7_auth_url(a, &mut c1, "default", "d-7").await;
     assert_eq!(
         got,
         format!("http://{a}/#/apps/{}/{rid}", hex::encode(c1.pk))
