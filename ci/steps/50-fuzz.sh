@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets in fuzz/ and runs each one for FUZZ_SECONDS (default 30) of wall
-# time, two at a time (CI has 2 cores); any crash, hang or OOM fails the step.
+# Builds the libFuzzer targets in fuzz/ (ci/fuzz-build.sh, started in the background by step 05)
+# and runs each one for FUZZ_SECONDS (default 30) of wall time, two at a time (CI has 2 cores);
+# any crash, hang or OOM fails the step.
 # Every fuzz/fuzz_targets/*.rs with a [[bin]] entry in fuzz/Cargo.toml is a target.
 #
 # Built on the stable toolchain without cargo-fuzz: fuzz/rustc-sancov.sh (a RUSTC_WRAPPER) adds
@@ -22,16 +23,11 @@ for f in fuzz/fuzz_targets/*.rs; do
     echo "warning: fuzz/fuzz_targets/$t.rs has no [[bin]] entry in fuzz/Cargo.toml; skipped" >&2
   fi
 done
+# the build (ci/fuzz-build.sh) was started in the background by step 05, so usually done
 t0=$(date +%s)
-# The fuzz targets are not linted (ci/clippy-rustc.sh is for the main workspace).
-unset RUSTC_WORKSPACE_WRAPPER
-RUSTC_WRAPPER="$PWD/fuzz/rustc-sancov.sh" \
-  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
-  CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
-  CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true \
-  CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true \
-  cargo build --locked --release --manifest-path fuzz/Cargo.toml --target "$triple" --bins
-echo "fuzz build: $(( $(date +%s) - t0 )) s"
+prep_wait fuzz-build || true
+bash ci/fuzz-build.sh
+echo "fuzz build (after the background job): $(( $(date +%s) - t0 )) s"
 bindir="fuzz/target/$triple/release"
 run_one() {
   local t=$1

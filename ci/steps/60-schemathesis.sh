@@ -18,9 +18,7 @@ if [ -z "$BIN" ]; then
   if [ -x target/release/frostbox ] && [ target/release/frostbox -nt Cargo.toml ]; then
     BIN=target/release/frostbox
   else
-    # The test profile: step 20 already built this binary, so this is a no-op in CI.
-    cargo build --locked --profile test --bin frostbox
-    BIN=target/debug/frostbox
+    BIN=$(test_profile_bin)  # step 20's binary: a no-op build in CI
   fi
 fi
 WORK=$(mktemp -d)

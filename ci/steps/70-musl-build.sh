@@ -10,37 +10,15 @@ source ci/lib.sh
 t_step=$(date +%s)
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 
-# --- tools (idempotent) ---
-need=()
-for p in qemu-user-static binfmt-support file; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
-if [ ${#need[@]} -gt 0 ]; then
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
-if ! command -v cargo-zigbuild >/dev/null 2>&1 || ! python3 -m ziglang version >/dev/null 2>&1; then
-  python3 -m pip install --quiet --disable-pip-version-check ziglang==0.17.0 cargo-zigbuild==0.24.0
-  command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
-fi
-rustup target add x86_64-unknown-linux-musl aarch64-unknown-linux-musl >/dev/null 2>&1
-# transparent exec of foreign binaries (podman --arch arm64 in step 74); needs root
-if [ "$(id -u)" = 0 ]; then
-  [ -e /proc/sys/fs/binfmt_misc/status ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
-  update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
-  update-binfmts --enable qemu-arm >/dev/null 2>&1 || true
-fi
-targets=(x86_64 aarch64)
-if [ "${FROSTBOX_CI_ARMV7:-0}" = 1 ]; then
-  rustup component add rust-src >/dev/null 2>&1
-  targets+=(armv7)
-fi
+# --- tools (idempotent; step 05 installed them when it ran) ---
+musl_tools
 echo "tools ready in $(( $(date +%s) - t_step )) s"
 
-# --- build: x86_64 and aarch64 in one cargo invocation (their single-threaded fat-LTO links
-# overlap on 2 cores), armv7 after them when enabled ---
-export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}"
+# --- build (ci/release-build.sh): started in the background by step 05, so usually done ---
 t0=$(date +%s)
-env -u RUSTC_WORKSPACE_WRAPPER bash scripts/build-release.sh "${targets[@]}" | grep -E '^built '
-echo "TIMING build ${targets[*]} $(( $(date +%s) - t0 )) s"
+prep_wait release-build || true
+bash ci/release-build.sh | grep -E '^built '
+echo "TIMING build (after the background job) $(( $(date +%s) - t0 )) s"
 
 version=$(awk -F'"' '/^version *=/{print $2; exit}' Cargo.toml)
 max=$((10 * 1024 * 1024))

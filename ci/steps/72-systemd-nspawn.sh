@@ -20,24 +20,16 @@ done
 if [ "$(id -u)" != 0 ]; then echo "72-systemd-nspawn: needs root; skipped"; exit 0; fi
 
 work=target/ci-nspawn
+prep_wait nspawn-rootfs || true   # built in the background since step 05
+bash ci/nspawn-rootfs.sh
 base=$work/base.tar
-mkdir -p "$work"
-if [ ! -f "$base" ]; then
-  t=$(date +%s)
-  rm -rf "$base" "$work/base.tmp.tar"
-  mmdebstrap --quiet --mode=root --variant=minbase --include=systemd-sysv,dbus \
-    bookworm "$work/base.tmp.tar" http://deb.debian.org/debian
-  mv "$work/base.tmp.tar" "$base"
-  echo "rootfs built in $(( $(date +%s) - t )) s ($(du -h "$base" | cut -f1))"
-fi
-
-cargo build --locked --profile test --bin frostbox  # no-op after step 20
+test_bin=$(test_profile_bin)  # step 20's binary (the hang fault switch is a debug-build feature)
 bin=${NSPAWN_BIN:-}
 if [ -z "$bin" ]; then
   bin=$(ls dist/frostbox-*-x86_64-unknown-linux-musl 2>/dev/null | head -1 || true)
-  [ -n "$bin" ] || bin=target/debug/frostbox
+  [ -n "$bin" ] || bin=$test_bin
 fi
-hang_bin=${NSPAWN_HANG_BIN:-target/debug/frostbox}
+hang_bin=${NSPAWN_HANG_BIN:-$test_bin}
 echo "frostbox.service runs $bin; frostbox-hang.service runs $hang_bin"
 
 root=$work/rootfs

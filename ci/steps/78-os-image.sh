@@ -23,28 +23,8 @@ if [ "${FROSTBOX_CI_OS_IMAGE:-1}" = 0 ]; then
   echo "78-os-image: SKIPPED (FROSTBOX_CI_OS_IMAGE=0)"; exit 0
 fi
 
-# --- tools (idempotent). qemu-system-arm comes from bookworm-backports together with
-# qemu-utils/qemu-user-static: mixing bookworm's 7.2 with a backports qemu-utils makes apt
-# REMOVE qemu-utils; 10.x also has the raspi machines' SD size checks we rely on.
-need=()
-for p in mmdebstrap genimage mtools dosfstools fdisk e2fsprogs arch-test binfmt-support file; do
-  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
-if ! command -v qemu-system-aarch64 >/dev/null 2>&1 || ! qemu-system-aarch64 -machine help | grep -q raspi3b; then
-  src=/etc/apt/sources.list.d/frostbox-backports.sources
-  if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-    printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' > "$src"
-  fi
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -t bookworm-backports \
-    qemu-system-arm qemu-system-common qemu-system-data qemu-user-static qemu-utils
-fi
-[ -e /proc/sys/fs/binfmt_misc/status ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
-update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+# --- tools (idempotent; step 05 installed them when it ran) ---
+os_image_tools
 echo "tools ready in $(( $(date +%s) - t_step )) s ($(qemu-system-aarch64 --version | head -1))"
 
 # --- the aarch64 binary from step 70 (built here only when the step runs alone) ---
@@ -56,6 +36,8 @@ if [ ! -f "$bin" ]; then
 fi
 
 out=target/os-image
+# the Debian package stage, built in the background since step 05 (cached in target/os-cache/)
+prep_wait os-stage1 || true
 t=$(date +%s)
 bash image/os/build.sh --test --bin "$bin" --out "$out"
 t_build=$(( $(date +%s) - t ))

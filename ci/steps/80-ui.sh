@@ -13,9 +13,8 @@ fi
 npm_ci tests/ui
 # The NIP-46 app in cosign.test.mjs: nostr-tools' BunkerSigner from step 45's lockfile.
 npm_ci tests/interop/nip46
-# The test profile: step 20 already built this binary, so this is a no-op in CI.
-cargo build --locked --profile test --bin frostbox
 mkdir -p target/ui-shots
-export FROSTBOX_BIN="$PWD/target/debug/frostbox"
+FROSTBOX_BIN=$(test_profile_bin)  # step 20's binary: a no-op build in CI
+export FROSTBOX_BIN
 (cd tests/ui && node --test --test-concurrency=1 ./*.test.mjs)
 echo "screenshots: $(ls target/ui-shots | wc -l) in target/ui-shots/"

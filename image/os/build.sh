@@ -4,6 +4,7 @@
 # filesystem, genimage the disk image: no loop devices, no mounts. Needs root.
 #
 #   image/os/build.sh [--board rpi-arm64] [--bin PATH] [--out DIR] [--test] [--keep-rootfs] [--no-cache] [--xz]
+#   image/os/build.sh --stage1-only [--board B] [--out DIR]   (fill the stage-1 cache, no binary needed)
 #
 #   --bin     static frostbox for the board's arch (default dist/frostbox-<ver>-<triple>, made by
 #             scripts/build-release.sh aarch64 / ci step 70)
@@ -11,6 +12,8 @@
 #   --test    add the CI-only units from image/os/test/ (boot report, short watchdog); never ship
 #   --no-cache  rebuild the Debian package stage (cached in target/os-cache/, max 7 days)
 #   --xz      release step: also write <img>.xz and <img>.xz.sha256 (xz -T2 -6, ~2-3 min)
+#   --stage1-only  build (or find) the cached Debian package stage and stop: CI runs this in the
+#             background while the Rust builds run (ci/steps/05-prepare.sh), step 78 finds it cached
 # Env: SOURCE_DATE_EPOCH (default: last commit time): file times, filesystem UUIDs, volume ids.
 #      MIRROR / SECURITY_MIRROR: Debian archive URLs. For a byte-for-byte rebuild pin a snapshot:
 #        MIRROR=http://snapshot.debian.org/archive/debian/20261122T000000Z
@@ -26,7 +29,7 @@ cd "$(dirname "$0")/../.."
 repo=$PWD
 os_dir=$repo/image/os
 
-board=rpi-arm64 bin="" out=target/os-image test=0 keep=0 xz=0 nocache=0
+board=rpi-arm64 bin="" out=target/os-image test=0 keep=0 xz=0 nocache=0 stage1_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --board) board=$2; shift 2 ;;
@@ -36,7 +39,8 @@ while [ $# -gt 0 ]; do
     --keep-rootfs) keep=1; shift ;;
     --xz) xz=1; shift ;;
     --no-cache) nocache=1; shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    --stage1-only) stage1_only=1; shift ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "build.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -51,11 +55,13 @@ done
 
 version=$(awk -F'"' '/^version *=/{print $2; exit}' Cargo.toml)
 [ -n "$bin" ] || bin=dist/frostbox-$version-$BOARD_RUST_TRIPLE
-[ -f "$bin" ] || { echo "build.sh: no binary $bin (run scripts/build-release.sh aarch64)" >&2; exit 1; }
-case "$(file -b "$bin" 2>/dev/null || echo unknown)" in
-  *aarch64*statically*|*aarch64*static-pie*|unknown) ;;
-  *) echo "build.sh: $bin is not a static aarch64 binary: $(file -b "$bin")" >&2; exit 1 ;;
-esac
+if [ "$stage1_only" = 0 ]; then
+  [ -f "$bin" ] || { echo "build.sh: no binary $bin (run scripts/build-release.sh aarch64)" >&2; exit 1; }
+  case "$(file -b "$bin" 2>/dev/null || echo unknown)" in
+    *aarch64*statically*|*aarch64*static-pie*|unknown) ;;
+    *) echo "build.sh: $bin is not a static aarch64 binary: $(file -b "$bin")" >&2; exit 1 ;;
+  esac
+fi
 if [ "$(uname -m)" != aarch64 ] && [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
   [ -e /proc/sys/fs/binfmt_misc/status ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
   update-binfmts --enable qemu-aarch64 || true
@@ -158,6 +164,10 @@ else
        END { printf "stage 1: %d s in dpkg runs (unpack, maintainer scripts, triggers)\n", all }' "$FB_DPKG_LOG" || true
 fi
 t_stage1=$(( $(date +%s) - t ))
+if [ "$stage1_only" = 1 ]; then
+  echo "TIMING os-image stage1=${t_stage1}s (--stage1-only: $base)"
+  exit 0
+fi
 
 # --- stage 2: Frostbox, configuration, initramfs (a private mount namespace gives the chroot
 # /proc, /sys and /dev; nothing stays mounted afterwards) ---
