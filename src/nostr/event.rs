@@ -145,6 +145,29 @@ impl Event {
         })
     }
 
+    /// [`Event::sign`] with a prepared key (no key derivation per event).
+    pub fn sign_with(
+        key: &keys::SigningKey,
+        created_at: u64,
+        kind: u16,
+        tags: Vec<Vec<String>>,
+        content: String,
+        aux: [u8; 32],
+    ) -> Event {
+        let pubkey = key.xonly();
+        let id = Self::compute_id(&pubkey, created_at, kind, &tags, &content);
+        let sig = key.sign(&id, &aux);
+        Event {
+            id,
+            pubkey,
+            created_at,
+            kind,
+            tags,
+            content,
+            sig,
+        }
+    }
+
     /// Like [`Event::sign`] with fresh random aux bytes.
     pub fn sign_random(
         secret: &Secret32,
@@ -353,6 +376,16 @@ mod tests {
         let mut bad = ev.clone();
         bad.sig[0] ^= 1;
         assert_eq!(bad.verify(), Err(Error::BadSignature));
+        let key = keys::SigningKey::new(&sk).expect("key");
+        let same = Event::sign_with(
+            &key,
+            ev.created_at,
+            ev.kind,
+            ev.tags.clone(),
+            ev.content.clone(),
+            [0; 32],
+        );
+        assert_eq!(same, ev);
     }
 
     #[test]
