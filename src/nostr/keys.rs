@@ -42,6 +42,45 @@ pub fn sign_bip340(secret: &Secret32, msg32: &[u8; 32], aux: &[u8; 32]) -> Resul
     Ok(sig.to_byte_array())
 }
 
+/// A key prepared once for many BIP-340 signatures (a node signs one event per message):
+/// [`sign_bip340`] rebuilds the keypair — a fixed-base multiplication — on every call, and
+/// [`super::Event::sign`] derives the public key once more. The keypair is erased on drop and
+/// never printed.
+pub struct SigningKey {
+    kp: Keypair,
+    xonly: [u8; 32],
+}
+
+impl SigningKey {
+    pub fn new(secret: &Secret32) -> Result<SigningKey> {
+        let kp = keypair(secret)?;
+        let xonly = kp.x_only_public_key().0.to_byte_array();
+        Ok(SigningKey { kp, xonly })
+    }
+
+    /// The x-only public key.
+    pub fn xonly(&self) -> [u8; 32] {
+        self.xonly
+    }
+
+    /// BIP-340 signature with explicit auxiliary randomness (same as [`sign_bip340`]).
+    pub fn sign(&self, msg32: &[u8; 32], aux: &[u8; 32]) -> [u8; 64] {
+        schnorr::sign_with_aux_rand(msg32, &self.kp, aux).to_byte_array()
+    }
+}
+
+impl Drop for SigningKey {
+    fn drop(&mut self) {
+        self.kp.non_secure_erase();
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SigningKey({}, [REDACTED])", hex::encode(self.xonly))
+    }
+}
+
 /// Whether 32 bytes are a valid x-only public key (an x coordinate on the curve).
 pub fn is_valid_xonly(pubkey: &[u8; 32]) -> bool {
     XOnlyPublicKey::from_byte_array(*pubkey).is_ok()
@@ -78,6 +117,19 @@ mod tests {
         assert!(!verify_bip340(&pk, &[8u8; 32], &sig));
         assert!(xonly_pubkey(&Secret32::new([0u8; 32])).is_err());
         assert!(xonly_pubkey(&Secret32::new([0xffu8; 32])).is_err());
+    }
+
+    #[test]
+    fn signing_key_matches_one_shot_signing() {
+        let sk = Secret32::new([7u8; 32]);
+        let key = SigningKey::new(&sk).expect("key");
+        assert_eq!(key.xonly(), xonly_pubkey(&sk).expect("pk"));
+        let msg = [9u8; 32];
+        let sig = key.sign(&msg, &[0u8; 32]);
+        assert_eq!(sig, sign_bip340(&sk, &msg, &[0u8; 32]).expect("sign"));
+        assert!(verify_bip340(&key.xonly(), &msg, &sig));
+        assert!(!format!("{key:?}").contains(&hex::encode([7u8; 32])));
+        assert!(SigningKey::new(&Secret32::new([0u8; 32])).is_err());
     }
 
     #[test]

@@ -131,6 +131,8 @@ pub struct RelayStats {
     pub reqs: u64,
     pub slow_consumers_disconnected: u64,
     pub connections_refused: u64,
+    /// Events an in-process subscriber ([`Relay::subscribe_local`]) had no room for.
+    pub local_dropped: u64,
 }
 
 #[derive(Default)]
@@ -144,6 +146,16 @@ struct Counters {
     reqs: AtomicU64,
     slow: AtomicU64,
     refused: AtomicU64,
+    local_dropped: AtomicU64,
+}
+
+/// How [`Inner::ingest`] checks an event's signature.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sig {
+    /// Untrusted source (a client connection, [`Relay::submit`]): id and BIP-340 signature.
+    Verify,
+    /// Signed by this process a moment ago ([`Relay::publish_own`]): the id only.
+    SignedHere,
 }
 
 type IndexFallback = Arc<dyn Fn(&HeaderMap) -> Response + Send + Sync>;
@@ -181,6 +193,16 @@ struct Inner {
     recent_ephemeral: Mutex<RecentIds>,
     index: RwLock<Option<IndexFallback>>,
     sweeper: AtomicBool,
+    /// In-process subscribers ([`Relay::subscribe_local`]), by id.
+    locals: Mutex<HashMap<u64, LocalSub>>,
+    next_local: AtomicU64,
+}
+
+/// An in-process subscriber (the node running in this process): live events only, handed over
+/// as the `Event` the relay verified at ingest, with no JSON or WebSocket in between.
+struct LocalSub {
+    filters: Vec<Filter>,
+    tx: mpsc::Sender<Event>,
 }
 
 /// Lock helpers: a poisoned lock (a panic elsewhere) must not take the relay down.
@@ -284,6 +306,8 @@ impl Relay {
                 }),
                 index: RwLock::new(None),
                 sweeper: AtomicBool::new(false),
+                locals: Mutex::new(HashMap::new()),
+                next_local: AtomicU64::new(1),
             }),
         }
     }
@@ -349,14 +373,56 @@ impl Relay {
             reqs: c.reqs.load(Ordering::Relaxed),
             slow_consumers_disconnected: c.slow.load(Ordering::Relaxed),
             connections_refused: c.refused.load(Ordering::Relaxed),
+            local_dropped: c.local_dropped.load(Ordering::Relaxed),
         }
     }
 
     /// Injects an event as if a client had published it (in-process producers). Returns the
     /// NIP-01 OK `(accepted, message)`.
     pub fn submit(&self, ev: Event) -> (bool, String) {
-        let len = ev.to_json().len();
-        self.inner.ingest(ev, len, None)
+        let json = ev.to_json();
+        self.inner.ingest(ev, json.len(), Some(json), Sig::Verify)
+    }
+
+    /// Publishes an event that this process has just signed itself (the in-process node's
+    /// [`crate::frostr::node::transport::EmbeddedLink`]): every check of a client's EVENT
+    /// applies (size, kind, time, write allowlist, duplicates, the id), except the BIP-340
+    /// verification — the signature came out of our own signer a moment ago and never crossed a
+    /// process boundary, so verifying it would only spend ~60–90 µs per message. Never call it
+    /// with an event that came from outside the process: use [`Relay::submit`].
+    pub fn publish_own(&self, ev: &Event) -> (bool, String) {
+        let json = ev.to_json();
+        self.inner
+            .ingest(ev.clone(), json.len(), Some(json), Sig::SignedHere)
+    }
+
+    /// In-process subscription: every event the relay accepts from now on (from any client,
+    /// [`Relay::submit`] or [`Relay::publish_own`]) that matches one of `filters` is sent to the
+    /// returned receiver, after the relay's own verification at ingest (id and BIP-340
+    /// signature, or our own signature for `publish_own`). No stored replay. Events that do not
+    /// fit in the `buffer` are dropped (counted in `local_dropped`). Ends when the receiver is
+    /// dropped or [`Relay::unsubscribe_local`] is called.
+    pub fn subscribe_local(
+        &self,
+        filters: Vec<Filter>,
+        buffer: usize,
+    ) -> (u64, mpsc::Receiver<Event>) {
+        let (tx, rx) = mpsc::channel(buffer.max(1));
+        let id = self.inner.next_local.fetch_add(1, Ordering::Relaxed);
+        m(&self.inner.locals).insert(id, LocalSub { filters, tx });
+        (id, rx)
+    }
+
+    /// Ends an in-process subscription (its receiver then yields `None`).
+    pub fn unsubscribe_local(&self, id: u64) {
+        m(&self.inner.locals).remove(&id);
+    }
+
+    /// Number of live in-process subscriptions.
+    pub fn local_subscriptions(&self) -> usize {
+        let mut g = m(&self.inner.locals);
+        g.retain(|_, s| !s.tx.is_closed());
+        g.len()
     }
 
     /// The NIP-11 document.
@@ -469,7 +535,7 @@ impl Inner {
     }
 
     /// Validates, verifies, stores and fans out one event. Returns the OK `(accepted, message)`.
-    fn ingest(&self, ev: Event, json_len: usize, _from: Option<u64>) -> (bool, String) {
+    fn ingest(&self, ev: Event, json_len: usize, json: Option<String>, sig: Sig) -> (bool, String) {
         let c = &self.counters;
         c.received.fetch_add(1, Ordering::Relaxed);
         let reject = |msg: String| {
@@ -506,7 +572,11 @@ impl Inner {
             c.duplicate.fetch_add(1, Ordering::Relaxed);
             return (true, "duplicate: already have this event".into());
         }
-        if let Err(e) = ev.verify() {
+        let checked = match sig {
+            Sig::Verify => ev.verify(),
+            Sig::SignedHere => ev.verify_id(),
+        };
+        if let Err(e) = checked {
             return reject(match e {
                 crate::nostr::Error::IdMismatch => {
                     "invalid: event id does not match the event".into()
@@ -520,7 +590,7 @@ impl Inner {
                 return (true, "duplicate: already have this event".into());
             }
             c.ephemeral.fetch_add(1, Ordering::Relaxed);
-            let json = ev.to_json();
+            let json = json.unwrap_or_else(|| ev.to_json());
             self.broadcast(&ev, &json, u64::MAX);
             return (true, String::new());
         }
@@ -550,6 +620,25 @@ impl Inner {
     }
 
     fn broadcast(&self, ev: &Event, json: &str, seq: u64) {
+        {
+            let mut locals = m(&self.locals);
+            if !locals.is_empty() {
+                let counters = &self.counters;
+                locals.retain(|_, s| {
+                    if !s.filters.iter().any(|f| f.matches(ev)) {
+                        return !s.tx.is_closed();
+                    }
+                    match s.tx.try_send(ev.clone()) {
+                        Ok(()) => true,
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            counters.local_dropped.fetch_add(1, Ordering::Relaxed);
+                            true
+                        }
+                        Err(mpsc::error::TrySendError::Closed(_)) => false,
+                    }
+                });
+            }
+        }
         let conns = r(&self.conns);
         for conn in conns.values() {
             if conn.killed.load(Ordering::Relaxed) {
@@ -892,7 +981,7 @@ fn handle_text(inner: &Inner, conn: &Conn, st: &mut ConnState, text: &str) {
                 proto::ok_msg(&ev.id_hex(), false, SLOW)
             } else {
                 let id = ev.id_hex();
-                let (ok, why) = inner.ingest(*ev, text.len().saturating_sub(12), Some(st.id));
+                let (ok, why) = inner.ingest(*ev, text.len().saturating_sub(12), None, Sig::Verify);
                 proto::ok_msg(&id, ok, &why)
             };
             conn.send(Out::One(out), counters);

@@ -32,6 +32,7 @@ pub enum DropReason {
 /// Seals and opens events for one member. Conversation keys are cached per peer.
 pub struct Codec {
     secret: Secret32,
+    key: keys::SigningKey,
     me: [u8; 32],
     me_hex: String,
     members: HashSet<[u8; 32]>,
@@ -51,9 +52,11 @@ impl Codec {
         secret: Secret32,
         members: impl IntoIterator<Item = [u8; 32]>,
     ) -> Result<Self, crate::nostr::Error> {
-        let me = keys::xonly_pubkey(&secret)?;
+        let key = keys::SigningKey::new(&secret)?;
+        let me = key.xonly();
         Ok(Self {
             secret,
+            key,
             me,
             me_hex: hex::encode(me),
             members: members.into_iter().filter(|m| *m != me).collect(),
@@ -82,6 +85,10 @@ impl Codec {
             .p_tags([self.me])
     }
 
+    /// NIP-44 conversation key with `peer` (an ECDH, ~50 µs, paid once per member): cached
+    /// for group members only, so the cache is bounded by the group size; anyone else (a
+    /// `send_raw` to a stranger) is computed each time. Entries are `Secret32` (zeroized on
+    /// drop with the codec).
     fn conversation_key(&self, peer: &[u8; 32]) -> Result<Secret32, crate::nostr::Error> {
         if let Ok(g) = self.conv.lock()
             && let Some(k) = g.get(peer)
@@ -89,24 +96,31 @@ impl Codec {
             return Ok(k.duplicate());
         }
         let k = nip44::conversation_key(&self.secret, peer)?;
-        if let Ok(mut g) = self.conv.lock() {
+        if self.members.contains(peer)
+            && let Ok(mut g) = self.conv.lock()
+        {
             g.insert(*peer, k.duplicate());
         }
         Ok(k)
+    }
+
+    /// Conversation keys held in the cache (tests).
+    pub fn cached_conversation_keys(&self) -> usize {
+        self.conv.lock().map(|g| g.len()).unwrap_or(0)
     }
 
     /// Encrypts and signs an envelope for `to`; `created_at` = the envelope's `sent_at`.
     pub fn seal(&self, to: &[u8; 32], env: &Envelope) -> Result<Event, crate::nostr::Error> {
         let conv = self.conversation_key(to)?;
         let content = nip44::encrypt(&conv, &env.to_json(), nip44::B64::Unpadded)?;
-        Event::sign(
-            &self.secret,
+        Ok(Event::sign_with(
+            &self.key,
             env.sent_at,
             KIND,
             vec![vec!["p".to_string(), hex::encode(to)]],
             content,
             [0u8; 32],
-        )
+        ))
     }
 
     /// §2 steps 1–4: kind, single `p` tag for us, author is another member, decrypt, parse.
@@ -147,5 +161,81 @@ impl Codec {
             reason: e.to_string(),
         })?;
         Ok((ev.pubkey, env))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frostr::next::wire::Payload;
+
+    fn key(b: u8) -> (Secret32, [u8; 32]) {
+        let s = Secret32::new([b; 32]);
+        let x = keys::xonly_pubkey(&s).expect("key");
+        (s, x)
+    }
+
+    fn ping_env() -> Envelope {
+        Envelope {
+            request_id: "r1".into(),
+            sent_at: 1_700_000_000,
+            payload: Payload::Error(crate::frostr::next::wire::ErrorPayload {
+                code: "x".into(),
+                message: "y".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn conversation_keys_are_cached_per_member_and_bounded() {
+        let (me, _) = key(1);
+        let (_, a) = key(2);
+        let (_, b) = key(3);
+        let (_, stranger) = key(4);
+        let codec = Codec::new(me.duplicate(), [a, b]).expect("codec");
+        assert_eq!(codec.cached_conversation_keys(), 0);
+        let ka = codec.conversation_key(&a).expect("a");
+        assert_eq!(codec.cached_conversation_keys(), 1);
+        // Hit: the same key again, no new entry; equal to a fresh computation.
+        let ka2 = codec.conversation_key(&a).expect("a again");
+        assert_eq!(ka.expose(), ka2.expose());
+        assert_eq!(
+            ka.expose(),
+            nip44::conversation_key(&me, &a).expect("fresh").expose()
+        );
+        assert_eq!(codec.cached_conversation_keys(), 1);
+        // Different peer, different key.
+        let kb = codec.conversation_key(&b).expect("b");
+        assert_ne!(ka.expose(), kb.expose());
+        assert_eq!(codec.cached_conversation_keys(), 2);
+        // Bound: non-members are never cached, however many there are.
+        for i in 10..40u8 {
+            let (_, x) = key(i);
+            codec.conversation_key(&x).expect("stranger");
+        }
+        let ks = codec.conversation_key(&stranger).expect("stranger");
+        assert_ne!(ks.expose(), ka.expose());
+        assert_eq!(codec.cached_conversation_keys(), 2);
+        // The cached key really decrypts what the peer seals.
+        let (sa, _) = key(2);
+        let peer_codec = Codec::new(sa, [keys::xonly_pubkey(&me).expect("me")]).expect("peer");
+        let ev = peer_codec.seal(&codec.me(), &ping_env()).expect("seal");
+        let (from, env) = codec.open(&ev).expect("open");
+        assert_eq!(from, a);
+        assert_eq!(env.request_id, "r1");
+    }
+
+    #[test]
+    fn bad_signature_is_rejected_when_the_transport_did_not_verify() {
+        let (me, mx) = key(1);
+        let (sa, a) = key(2);
+        let peer_codec = Codec::new(sa, [mx]).expect("peer");
+        let mut ev = peer_codec.seal(&mx, &ping_env()).expect("seal");
+        ev.sig[3] ^= 1;
+        let codec = Codec::new(me, [a]).expect("codec");
+        assert_eq!(
+            codec.open(&ev).map(|_| ()),
+            Err(DropReason::BadEvent(hex::encode(a)))
+        );
     }
 }

@@ -568,6 +568,8 @@ async fn start(
         cfg.policy.set_peer(peer, p);
     }
     cfg.heartbeat = Some(register_heartbeat(liveness, &keyset));
+    // The embedded relay (when it is one of the node's relays) is linked in-process.
+    cfg.embedded = Some((local_relay.to_string(), relay.clone()));
     let handle = Node::start(cfg)
         .await
         .map_err(|e| FactoryError::Node(e.to_string()))?;

@@ -100,6 +100,10 @@ pub struct NodeConfig {
     pub heartbeat: Option<Heartbeat>,
     /// Name used in logs and heartbeats (e.g. the profile id).
     pub label: String,
+    /// The relay embedded in this process and the URL it is reached at: a configured relay
+    /// with that URL is linked in-process ([`super::transport::EmbeddedLink`]) instead of over
+    /// a loopback WebSocket. `None` (the default) = every relay through the pool.
+    pub embedded: Option<(String, crate::relay::Relay)>,
 }
 
 impl NodeConfig {
@@ -123,6 +127,7 @@ impl NodeConfig {
             clock: system_clock(),
             heartbeat: None,
             label: String::from("node"),
+            embedded: None,
         }
     }
 }
@@ -181,14 +186,37 @@ impl Node {
         // knows the connection is a group member's and exempts it from the per-connection
         // rate limit meant for strangers (a sustained signer publishes far above it).
         let auth_key = Arc::new(cfg.share.duplicate());
-        let factory: TransportFactory = Arc::new(move || {
+        let pool = move |urls: Vec<String>| {
             let pool_cfg = crate::relay::client::PoolConfig {
                 auth_key: Some(auth_key.clone()),
                 ..Default::default()
             };
-            Arc::new(crate::relay::Pool::with_config(relays.clone(), pool_cfg))
-                as Arc<dyn Transport>
+            crate::relay::Pool::with_config(urls, pool_cfg)
+        };
+        let embedded = cfg.embedded.clone().and_then(|(url, relay)| {
+            relays
+                .iter()
+                .find(|u| super::transport::same_relay_url(u, &url))
+                .map(|u| (u.clone(), relay))
         });
+        let factory: TransportFactory = match embedded {
+            Some((url, relay)) => {
+                let others: Vec<String> = relays
+                    .iter()
+                    .filter(|u| !super::transport::same_relay_url(u, &url))
+                    .cloned()
+                    .collect();
+                Arc::new(move || {
+                    let p = (!others.is_empty()).then(|| pool(others.clone()));
+                    Arc::new(super::transport::EmbeddedLink::new(
+                        relay.clone(),
+                        url.clone(),
+                        p,
+                    )) as Arc<dyn Transport>
+                })
+            }
+            None => Arc::new(move || Arc::new(pool(relays.clone())) as Arc<dyn Transport>),
+        };
         Self::start_with(cfg, factory).await
     }
 
