@@ -31,7 +31,10 @@ export const currentKeyset = () => keyset;
 export const storedKeysetChoice = storedKeyset;
 /** Selects keyset `id` for every later call; `persist` remembers it for the next visit. */
 export function setKeyset(id, persist) {
+  const changed = id !== keyset;
   keyset = id;
+  // The event stream follows the selected keyset: reopen it for the new one.
+  if (changed && ws) { ws.onclose = null; ws.close(); ws = null; retry = 0; connect(); }
   try {
     if (persist) localStorage.setItem(KEYSET_KEY, id);
     else if (persist === false) localStorage.removeItem(KEYSET_KEY);
@@ -83,7 +86,9 @@ export const del = (p, b, o) => api('DELETE', p, b, o);
 
 // ---- live event stream (/api/events) -------------------------------------------------------
 // One WebSocket per tab, reconnecting with capped exponential backoff; listeners get every
-// parsed frame. The last 500 frames are kept in memory (never in browser storage).
+// parsed frame. The last 500 frames are kept in memory (never in browser storage). The stream
+// carries the selected keyset's events (`?keyset=`: node activity, NIP-46 notices) and the
+// box-wide ones; frames of a keyset name it in `data.keyset`.
 const listeners = new Set();
 const stateListeners = new Set();
 export const events = { log: [], state: 'closed' };
@@ -94,6 +99,7 @@ function setState(s) { events.state = s; for (const f of stateListeners) f(s); }
 function connect() {
   if (!wanted || ws) return;
   const u = new URL(apiUrl('api/events'));
+  if (keyset) u.searchParams.set('keyset', keyset);
   u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
   setState('connecting');
   try { ws = new WebSocket(u.toString()); } catch { ws = null; schedule(); return; }
@@ -123,6 +129,8 @@ export function stopEvents() {
   setState('closed');
 }
 export function onEvent(fn) { listeners.add(fn); return () => listeners.delete(fn); }
+/** Whether event `ev` belongs to the selected keyset (or to the whole box). */
+export const forSelectedKeyset = (ev) => !ev || !ev.data || typeof ev.data.keyset !== 'string' || ev.data.keyset === keyset;
 export function onEventsState(fn) { stateListeners.add(fn); return () => stateListeners.delete(fn); }
 
 // ---- status normalisation ------------------------------------------------------------------
