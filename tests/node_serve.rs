@@ -420,7 +420,6 @@ async fn event_stream_follows_one_keyset() {
     // Own rounds of each keyset (the box initiates), once both nodes can sign.
     let sign = |id: &'static str, m: u8| {
         let body = json!({ "message": hex::encode([m; 32]) }).to_string();
-        let h = h.clone();
         async move {
             let t0 = std::time::Instant::now();
             loop {
