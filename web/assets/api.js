@@ -31,10 +31,7 @@ export const currentKeyset = () => keyset;
 export const storedKeysetChoice = storedKeyset;
 /** Selects keyset `id` for every later call; `persist` remembers it for the next visit. */
 export function setKeyset(id, persist) {
-  const changed = id !== keyset;
   keyset = id;
-  // The event stream follows the selected keyset: reopen it for the new one.
-  if (changed && ws) { ws.onclose = null; ws.close(); ws = null; retry = 0; connect(); }
   try {
     if (persist) localStorage.setItem(KEYSET_KEY, id);
     else if (persist === false) localStorage.removeItem(KEYSET_KEY);
@@ -86,9 +83,10 @@ export const del = (p, b, o) => api('DELETE', p, b, o);
 
 // ---- live event stream (/api/events) -------------------------------------------------------
 // One WebSocket per tab, reconnecting with capped exponential backoff; listeners get every
-// parsed frame. The last 500 frames are kept in memory (never in browser storage). The stream
-// carries the selected keyset's events (`?keyset=`: node activity, NIP-46 notices) and the
-// box-wide ones; frames of a keyset name it in `data.keyset`.
+// parsed frame. The last 500 frames are kept in memory (never in browser storage). Frames of a
+// keyset (node activity, NIP-46 notices) name it in `data.keyset`; views show the selected
+// keyset's with `forSelectedKeyset`. (The socket does not use `?keyset=`: a keyset deleted
+// elsewhere would make every reconnect a 404 until the shell falls back.)
 const listeners = new Set();
 const stateListeners = new Set();
 export const events = { log: [], state: 'closed' };
@@ -99,7 +97,6 @@ function setState(s) { events.state = s; for (const f of stateListeners) f(s); }
 function connect() {
   if (!wanted || ws) return;
   const u = new URL(apiUrl('api/events'));
-  if (keyset) u.searchParams.set('keyset', keyset);
   u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
   setState('connecting');
   try { ws = new WebSocket(u.toString()); } catch { ws = null; schedule(); return; }
