@@ -3,10 +3,13 @@
 //! then `/api/status` turns ready and `POST /api/sign` produces a signature under the group key.
 //! A re-import must leave exactly one node on the share (no duplicate responses). Legacy
 //! credentials are refused without `FROSTR_LEGACY` and served by a legacy node with it.
+//! `/api/events` shows what the node does (issue 4/5): co-signing for a peer, a refusal by peer
+//! policy, own rounds, peers coming online, filtered per keyset.
 
 mod api_support;
 
-use api_support::{get, post, procs};
+use api_support::groups::{Group, import_keyset};
+use api_support::{events, get, post, procs, req};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -247,13 +250,251 @@ async fn legacy_keyset_refused_without_switch_and_served_with_it() {
     let msg = [0x5a; 32];
     let sig = api_sign(a, &cookie, msg).await;
     assert!(keys::verify_bip340(&npub, &msg, &sig));
+    let mut on_box = events(a, "", &[("Cookie", &cookie)]).await;
     let msg2 = [0x5b; 32];
     let sig2 = peer.sign(msg2).await.expect("peer-initiated legacy sign");
     assert!(keys::verify_bip340(&npub, &msg2, &sig2));
+    // The legacy node reports its co-signing on the event stream too.
+    let v = on_box
+        .wait_for("legacy co-signing", EV_WAIT, |v| {
+            v["type"] == "sign" && v["data"]["kind"] == "served"
+        })
+        .await;
+    assert_eq!(v["data"]["peer"], json!(hex::encode(peer.pubkey())), "{v}");
+    assert_eq!(v["data"]["keyset"], "default");
     let log = p.log.lock().map(|g| g.clone()).unwrap_or_default();
     assert!(
         log.contains("static signing nonces"),
         "the §0.2 warning is logged at start"
     );
     peer.shutdown().await;
+}
+
+const EV_WAIT: Duration = Duration::from_secs(20);
+
+/// Two boxes of one 2-of-3 group (the shared cluster helper): a client on a's `/api/events`
+/// sees a `sign` event naming b's key and the keyset when b signs through `/api/sign`; b's
+/// stream shows its own round with a as the co-signer; after a's operator denies b through
+/// `/api/peers/{pk}/policy`, b's next request shows on a as a `warning` refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_stream_shows_cosigning_and_policy_refusals() {
+    let c = procs::cluster(&[], &[]).await;
+    let auth = procs::bearer();
+    let h = [("Authorization", auth.as_str())];
+    let (a_hex, b_hex) = (hex::encode(c.members[0]), hex::encode(c.members[1]));
+    let mut on_a = events(c.a.addr, "", &h).await;
+    let mut on_b = events(c.b.addr, "", &h).await;
+
+    let sign_on_b = |m: u8| {
+        let body = json!({ "message": hex::encode([m; 32]) }).to_string();
+        async move { post(c.b.addr, "/api/sign", &h, &body).await }
+    };
+    let r = sign_on_b(1).await;
+    assert_eq!(r.status, 200, "sign: {}", r.body);
+    let v = on_a
+        .wait_for("a co-signs for b", EV_WAIT, |v| {
+            v["type"] == "sign" && v["data"]["kind"] == "served"
+        })
+        .await;
+    assert_eq!(v["data"]["peer"], json!(b_hex), "{v}");
+    assert_eq!(v["data"]["keyset"], "default", "{v}");
+    assert_eq!(v["data"]["method"], "sign");
+    assert_eq!(v["data"]["ok"], true);
+    assert!(v["data"]["ms"].is_u64(), "{v}");
+    let short = format!("{}…{}", &b_hex[..4], &b_hex[62..]);
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with(&format!("co-signed for {short} ("))),
+        "{v}"
+    );
+    let v = on_b
+        .wait_for("b's own round", EV_WAIT, |v| {
+            v["type"] == "sign" && v["data"]["kind"] == "round_ok"
+        })
+        .await;
+    assert_eq!(v["data"]["peers"], json!([a_hex]), "{v}");
+    assert_eq!(v["data"]["keyset"], "default");
+
+    // a stops answering b: b's next request is refused, and a's operator sees it.
+    let path = format!("/api/peers/{}/policy", c.member_hex[1]);
+    let r = req(
+        c.a.addr,
+        "PUT",
+        &path,
+        &h,
+        Some(r#"{"allowReceive":false}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = sign_on_b(2).await;
+    assert_ne!(r.status, 200, "a denied b: {}", r.body);
+    let v = on_a
+        .wait_for("refusal", EV_WAIT, |v| v["type"] == "warning")
+        .await;
+    assert_eq!(v["data"]["kind"], "refused", "{v}");
+    assert_eq!(v["data"]["peer"], json!(b_hex));
+    assert_eq!(v["data"]["method"], "sign");
+    assert_eq!(v["data"]["ok"], false);
+    assert!(
+        v["data"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("denied")),
+        "{v}"
+    );
+    let v = on_b
+        .wait_for("b's failed round", EV_WAIT, |v| {
+            v["type"] == "sign" && v["data"]["kind"] == "round_failed"
+        })
+        .await;
+    assert_eq!(v["data"]["ok"], false, "{v}");
+    // Nothing on a's stream claims it served b after the denial.
+    let served_b = on_a
+        .seen
+        .iter()
+        .filter(|v| v["data"]["kind"] == "served" && v["data"]["peer"] == json!(b_hex))
+        .count();
+    assert_eq!(served_b, 1, "{:?}", on_a.seen);
+}
+
+/// A box with two keysets of two groups: `?keyset=kb` sees kb's peer come online, kb's own
+/// rounds and kb's co-signing/ECDH for its peer, and nothing of keyset ka, whose events the
+/// unfiltered stream shows; an unknown keyset is a 404 (query or header).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_stream_follows_one_keyset() {
+    let (ga, gb) = (Group::new("ga"), Group::new("gb"));
+    let p = spawn(&[]);
+    let a = p.addr;
+    let auth = format!("Bearer {ADMIN}");
+    let h = [("Authorization", auth.as_str())];
+    let relay = format!("ws://{a}");
+    import_keyset(a, &auth, "ka", &ga.profile(&relay)).await;
+    import_keyset(a, &auth, "kb", &gb.profile(&relay)).await;
+
+    for (q, hd) in [
+        ("?keyset=nope", None),
+        ("", Some("nope")),
+        ("?keyset=NOT%20AN%20ID", None),
+    ] {
+        let mut hh = h.to_vec();
+        if let Some(k) = hd {
+            hh.push(("X-Frostbox-Keyset", k));
+        }
+        let r = get(a, &format!("/api/events{q}"), &hh).await;
+        assert_eq!(r.status, 404, "{q} {hd:?}: {}", r.body);
+        assert_eq!(r.json()["code"], "UNKNOWN_KEYSET", "{}", r.body);
+    }
+
+    let mut all = events(a, "", &h).await;
+    let mut only_b = events(a, "?keyset=kb", &h).await;
+    let mut hb = h.to_vec();
+    hb.push(("X-Frostbox-Keyset", "kb"));
+    let mut only_b_hdr = events(a, "", &hb).await;
+
+    // The peers start: each keyset's node hears its co-signer (a ping) and reports it online.
+    let cos_b = gb.cosigner(&relay).await;
+    let cb_hex = hex::encode(gb.cosigner_xonly());
+    for s in [&mut only_b, &mut only_b_hdr] {
+        let v = s
+            .wait_for("kb's peer online", EV_WAIT, |v| v["type"] == "peer-status")
+            .await;
+        assert_eq!(v["data"]["keyset"], "kb", "{v}");
+        assert_eq!(v["data"]["peer"], json!(cb_hex), "{v}");
+        assert_eq!(v["data"]["ok"], true);
+        assert!(
+            v["message"]
+                .as_str()
+                .is_some_and(|m| m.ends_with(" online")),
+            "{v}"
+        );
+    }
+    let cos_a = ga.cosigner(&relay).await;
+    let ca_hex = hex::encode(ga.cosigner_xonly());
+    all.wait_for("ka's peer online", EV_WAIT, |v| {
+        v["type"] == "peer-status"
+            && v["data"]["keyset"] == "ka"
+            && v["data"]["peer"] == json!(ca_hex)
+    })
+    .await;
+
+    // Own rounds of each keyset (the box initiates), once both nodes can sign.
+    let sign = |id: &'static str, m: u8| {
+        let body = json!({ "message": hex::encode([m; 32]) }).to_string();
+        async move {
+            let t0 = std::time::Instant::now();
+            loop {
+                let r = post(a, &format!("/api/sign?keyset={id}"), &h, &body).await;
+                if r.status == 200 {
+                    return;
+                }
+                assert!(t0.elapsed() < EV_WAIT, "sign {id}: {} {}", r.status, r.body);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    sign("ka", 1).await;
+    all.wait_for("ka's round", EV_WAIT, |v| {
+        v["data"]["keyset"] == "ka" && v["data"]["kind"] == "round_ok"
+    })
+    .await;
+    sign("kb", 2).await;
+    let v = only_b
+        .wait_for("kb's round", EV_WAIT, |v| v["data"]["kind"] == "round_ok")
+        .await;
+    assert_eq!(v["type"], "sign");
+    assert_eq!(v["data"]["keyset"], "kb");
+    assert_eq!(v["data"]["peers"], json!([cb_hex]), "{v}");
+
+    // kb's co-signer asks the box: a signature and an ECDH.
+    let t0 = std::time::Instant::now();
+    while !cos_b.status().threshold_reachable {
+        assert!(t0.elapsed() < EV_WAIT, "co-signer b never ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let msg = [3u8; 32];
+    let sig = cos_b.sign(msg).await.expect("co-signer signs with the box");
+    assert!(keys::verify_bip340(&gb.pk(), &msg, &sig));
+    let v = only_b
+        .wait_for("kb co-signed", EV_WAIT, |v| v["data"]["kind"] == "served")
+        .await;
+    assert_eq!(v["type"], "sign", "{v}");
+    assert_eq!(v["data"]["peer"], json!(cb_hex));
+    cos_b
+        .ecdh(ga.box_xonly())
+        .await
+        .expect("co-signer ECDH with the box");
+    let v = only_b
+        .wait_for("kb ECDH", EV_WAIT, |v| v["type"] == "ecdh")
+        .await;
+    assert_eq!(v["data"]["kind"], "served", "{v}");
+    assert_eq!(v["data"]["peer"], json!(cb_hex));
+
+    // Broadcast order is kept: ka's round came before kb's ECDH, so a filtered stream that had
+    // let it through would have shown it by now.
+    only_b_hdr
+        .wait_for("kb ECDH (header selector)", EV_WAIT, |v| {
+            v["type"] == "ecdh"
+        })
+        .await;
+    for s in [&only_b, &only_b_hdr] {
+        let foreign: Vec<&Value> = s
+            .seen
+            .iter()
+            .filter(|v| v["data"]["keyset"].as_str().is_some_and(|k| k != "kb"))
+            .collect();
+        assert!(
+            foreign.is_empty(),
+            "kb's stream shows other keysets: {foreign:?}"
+        );
+        assert!(s.seen.iter().any(|v| v["data"]["kind"] == "round_ok"));
+    }
+    let v = all
+        .wait_for("kb's ECDH on the unfiltered stream", EV_WAIT, |v| {
+            v["type"] == "ecdh" && v["data"]["keyset"] == "kb"
+        })
+        .await;
+    assert_eq!(v["data"]["peer"], json!(cb_hex));
+    assert!(all.seen.iter().any(|v| v["data"]["keyset"] == "ka"));
+    cos_a.shutdown().await;
+    cos_b.shutdown().await;
 }

@@ -209,7 +209,11 @@ pub struct Inner {
     nodes: RwLock<BTreeMap<String, Arc<dyn SignerNode>>>,
     pub limiter: Limiter,
     pub backoff: LoginBackoff,
-    events: broadcast::Sender<String>,
+    events: broadcast::Sender<Arc<EventFrame>>,
+    /// The task forwarding each attached node's activity to `events`, by keyset id.
+    forwarders: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+    /// Notified when `/api/events` gains a subscriber.
+    listener_added: Arc<tokio::sync::Notify>,
     setup_code: Mutex<Option<SecretString>>,
     pub started: Instant,
     ready: AtomicBool,
@@ -265,6 +269,8 @@ impl AppState {
             limiter,
             backoff: LoginBackoff::default(),
             events: tx,
+            forwarders: Mutex::new(HashMap::new()),
+            listener_added: Arc::new(tokio::sync::Notify::new()),
             setup_code: Mutex::new(None),
             started: Instant::now(),
             ready: AtomicBool::new(false),
@@ -285,6 +291,7 @@ impl AppState {
     /// Attaches (or replaces) the signing node of keyset `id` and applies the peer policies.
     pub fn attach_node_for(&self, id: &str, n: Arc<dyn SignerNode>) {
         policy::apply_to_node(self, id, n.as_ref());
+        self.forward_activity(id, n.clone());
         self.nodes
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -301,6 +308,7 @@ impl AppState {
     }
     /// Detaches keyset `id`'s node and returns it (the caller may shut it down).
     pub fn detach_node_for(&self, id: &str) -> Option<Arc<dyn SignerNode>> {
+        self.stop_forwarder(id);
         self.nodes
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -395,23 +403,92 @@ impl AppState {
             .is_some()
     }
 
-    /// Subscribes to the live event stream (JSON frames).
-    pub fn subscribe(&self) -> broadcast::Receiver<String> {
-        self.events.subscribe()
+    /// Subscribes to the live event stream (JSON frames tagged with their keyset); wakes the
+    /// activity forwarders of idle nodes.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<EventFrame>> {
+        let rx = self.events.subscribe();
+        self.listener_added.notify_waiters();
+        rx
     }
 
     /// Publishes an event to `/api/events` listeners. Never put secrets in `message`/`data`.
+    /// A string `data.keyset` ties the event to that keyset (`/api/events?keyset=` filters on
+    /// it); without one the event is box-wide.
     pub fn publish(&self, kind: &str, message: &str, data: Option<serde_json::Value>) {
-        let mut v = serde_json::json!({
-            "type": kind,
-            "message": message,
-            "timestamp": iso8601(crate::store::now()),
-            "id": hex::encode(rand::random::<[u8; 6]>()),
-        });
-        if let Some(d) = data {
-            v["data"] = d;
+        if self.events.receiver_count() == 0 {
+            return;
         }
-        let _ = self.events.send(v.to_string());
+        let _ = self.events.send(event_frame(kind, message, data));
+    }
+
+    /// Starts forwarding node `n`'s activity to `/api/events` as keyset `id`'s events
+    /// (replacing the forwarder of a node attached before). The forwarder holds a subscription
+    /// to the node only while `/api/events` has listeners, so an unwatched node builds no
+    /// activity at all. Needs a tokio runtime; without one (or for a node without activity)
+    /// nothing is forwarded.
+    fn forward_activity(&self, id: &str, n: Arc<dyn SignerNode>) {
+        self.stop_forwarder(id);
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let Some(first) = n.subscribe_activity() else {
+            return;
+        };
+        let events = self.events.clone();
+        let listener = self.listener_added.clone();
+        let keyset = id.to_string();
+        let task = rt.spawn(async move {
+            let mut rx = Some(first);
+            loop {
+                if rx.is_none() {
+                    // Nobody watches: wait for the next `/api/events` subscriber.
+                    let woken = listener.notified();
+                    tokio::pin!(woken);
+                    woken.as_mut().enable();
+                    if events.receiver_count() == 0 {
+                        woken.await;
+                    }
+                    rx = n.subscribe_activity();
+                }
+                let Some(r) = rx.as_mut() else { return };
+                match r.recv().await {
+                    Ok(_) if events.receiver_count() == 0 => rx = None,
+                    Ok(a) => {
+                        let (kind, message, data) = activity_event(&keyset, &a);
+                        let _ = events.send(event_frame(kind, &message, Some(data)));
+                    }
+                    Err(broadcast::error::RecvError::Lagged(k)) => {
+                        tracing::debug!(keyset = %keyset, "event stream skipped {k} node activities");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        self.forwarders
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), task.abort_handle());
+    }
+
+    fn stop_forwarder(&self, id: &str) {
+        if let Some(t) = self
+            .forwarders
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id)
+        {
+            t.abort();
+        }
+    }
+
+    /// How many activity forwarders run (one per attached node that reports activity).
+    pub fn activity_forwarders(&self) -> usize {
+        self.forwarders
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|t| !t.is_finished())
+            .count()
     }
 
     /// Writes API key `last_used_*` at most once a minute per key (flash wear, igloo W13).
@@ -429,6 +506,106 @@ impl AppState {
             }
         }
     }
+}
+
+/// One `/api/events` frame: its JSON text and the keyset it belongs to (`None`: box-wide), so
+/// per-keyset subscribers filter without parsing the JSON.
+#[derive(Debug)]
+pub struct EventFrame {
+    pub keyset: Option<String>,
+    pub json: String,
+}
+
+/// A frame of `type`/`message`/`data`, tied to the keyset named by a string `data.keyset`.
+fn event_frame(kind: &str, message: &str, data: Option<serde_json::Value>) -> Arc<EventFrame> {
+    let keyset = data
+        .as_ref()
+        .and_then(|d| d.get("keyset"))
+        .and_then(|k| k.as_str())
+        .map(str::to_string);
+    let mut v = serde_json::json!({
+        "type": kind,
+        "message": message,
+        "timestamp": iso8601(crate::store::now()),
+        "id": hex::encode(rand::random::<[u8; 6]>()),
+    });
+    if let Some(d) = data {
+        v["data"] = d;
+    }
+    Arc::new(EventFrame {
+        keyset,
+        json: v.to_string(),
+    })
+}
+
+/// `3f2a…c1` for a hex key.
+fn short_key(hex: &str) -> String {
+    match (
+        hex.get(..4),
+        hex.len().checked_sub(2).and_then(|i| hex.get(i..)),
+    ) {
+        (Some(a), Some(b)) if hex.len() > 8 => format!("{a}…{b}"),
+        _ => hex.to_string(),
+    }
+}
+
+/// An event frame (`type`, `message`, `data`) for one node activity of keyset `keyset`, in
+/// igloo-server's vocabulary: `sign` / `ecdh` / `onboard` for requests served and own rounds,
+/// `warning` for requests refused or failed, `peer-status` for presence changes.
+pub fn activity_event(
+    keyset: &str,
+    a: &crate::frostr::node::Activity,
+) -> (&'static str, String, serde_json::Value) {
+    use crate::frostr::node::ActivityKind as K;
+    let method = a.method.unwrap_or("request");
+    let peer = a.peer.as_deref().map(short_key).unwrap_or_default();
+    let ms = a.ms.unwrap_or(0);
+    let peers = a
+        .peers
+        .iter()
+        .map(|p| short_key(p))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let reason = a.reason.as_deref().unwrap_or("");
+    let (kind, message) = match a.kind {
+        K::Served => (
+            method,
+            match method {
+                "sign" => format!("co-signed for {peer} ({ms} ms)"),
+                "ecdh" => format!("ECDH share sent to {peer} ({ms} ms)"),
+                _ => format!("answered {method} request from {peer} ({ms} ms)"),
+            },
+        ),
+        K::Refused => (
+            "warning",
+            format!("refused {method} request from {peer}: {reason}"),
+        ),
+        K::Failed => (
+            "warning",
+            format!("could not answer {method} request from {peer}: {reason}"),
+        ),
+        K::RoundOk => (
+            method,
+            match method {
+                "sign" => format!("signed with {peers} ({ms} ms)"),
+                _ => format!("{method} with {peers} done ({ms} ms)"),
+            },
+        ),
+        K::RoundFailed => (method, format!("{method} failed after {ms} ms: {reason}")),
+        K::PeerOnline => ("peer-status", format!("peer {peer} online")),
+        K::PeerOffline => ("peer-status", format!("peer {peer} offline")),
+    };
+    let data = serde_json::json!({
+        "keyset": keyset,
+        "kind": a.kind.as_str(),
+        "peer": a.peer,
+        "peers": a.peers,
+        "method": a.method,
+        "ms": a.ms,
+        "ok": a.ok(),
+        "reason": a.reason,
+    });
+    (kind, message, data)
 }
 
 /// Formats unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
@@ -721,6 +898,144 @@ mod tests {
             "{}",
             redact_serde(&e)
         );
+    }
+
+    use crate::frostr::node::{Activity, ActivityKind};
+    use node::{BoxFut, NodeCallError, NodeStatusInfo};
+
+    /// A node that only reports activity (what the test sends on its channel).
+    struct Reporting(broadcast::Sender<Activity>);
+
+    impl SignerNode for Reporting {
+        fn sign(&self, _: [u8; 32]) -> BoxFut<'_, Result<[u8; 64], NodeCallError>> {
+            Box::pin(async { Err(NodeCallError::NotReady("test".into())) })
+        }
+        fn ecdh(&self, _: [u8; 32]) -> BoxFut<'_, Result<[u8; 32], NodeCallError>> {
+            Box::pin(async { Err(NodeCallError::NotReady("test".into())) })
+        }
+        fn ping(&self, _: Vec<u8>) -> BoxFut<'_, Result<std::time::Duration, NodeCallError>> {
+            Box::pin(async { Err(NodeCallError::NotReady("test".into())) })
+        }
+        fn status(&self) -> NodeStatusInfo {
+            NodeStatusInfo::default()
+        }
+        fn set_peer_policy(&self, _: Vec<u8>, _: bool, _: bool) -> Result<(), NodeCallError> {
+            Ok(())
+        }
+        fn subscribe_activity(&self) -> Option<broadcast::Receiver<Activity>> {
+            Some(self.0.subscribe())
+        }
+    }
+
+    fn served(peer: u8) -> Activity {
+        Activity {
+            kind: ActivityKind::Served,
+            method: Some("sign"),
+            peer: Some(hex::encode([peer; 32])),
+            peers: vec![],
+            ms: Some(12),
+            reason: None,
+        }
+    }
+
+    async fn until(what: &str, f: impl Fn() -> bool) {
+        for _ in 0..200 {
+            if f() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("timed out: {what}");
+    }
+
+    async fn next_frame(rx: &mut broadcast::Receiver<Arc<EventFrame>>) -> Arc<EventFrame> {
+        loop {
+            let f = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+                .await
+                .expect("frame in time")
+                .expect("open");
+            // Skip the box's own notices ("signer attached").
+            if !f.json.contains("\"system\"") {
+                return f;
+            }
+        }
+    }
+
+    fn state() -> (AppState, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut cfg = Config::from_lookup(|_| None).expect("config");
+        cfg.data_dir = dir.path().to_path_buf();
+        let store = Store::open_dir(dir.path()).expect("store");
+        (AppState::new(cfg, store, KdfParams::TEST), dir)
+    }
+
+    #[tokio::test]
+    async fn node_activity_is_forwarded_per_keyset_and_forwarders_end_on_detach() {
+        let (st, _dir) = state();
+        let (tx_a, _) = broadcast::channel(16);
+        let (tx_b, _) = broadcast::channel(16);
+        st.attach_node_for("a", Arc::new(Reporting(tx_a.clone())));
+        st.attach_node_for("b", Arc::new(Reporting(tx_b.clone())));
+        assert_eq!(st.activity_forwarders(), 2);
+
+        let mut rx = st.subscribe();
+        until("forwarder subscribed", || tx_a.receiver_count() == 1).await;
+        tx_a.send(served(7)).expect("sent");
+        let f = next_frame(&mut rx).await;
+        assert_eq!(f.keyset.as_deref(), Some("a"));
+        let v: serde_json::Value = serde_json::from_str(&f.json).expect("json");
+        assert_eq!(v["type"], "sign");
+        assert_eq!(v["data"]["keyset"], "a");
+        assert_eq!(v["data"]["peer"], hex::encode([7u8; 32]));
+        assert_eq!(v["data"]["ok"], true);
+        assert_eq!(v["data"]["ms"], 12);
+        assert_eq!(v["message"], "co-signed for 0707…07 (12 ms)");
+
+        // With nobody on /api/events, a forwarder lets go of its node's channel (the node then
+        // builds nothing), and takes it again when a listener comes.
+        drop(rx);
+        let _ = tx_b.send(served(8));
+        until("idle forwarder unsubscribed", || tx_b.receiver_count() == 0).await;
+        let mut rx = st.subscribe();
+        until("forwarder back", || tx_b.receiver_count() == 1).await;
+        tx_b.send(served(9)).expect("sent");
+        assert_eq!(next_frame(&mut rx).await.keyset.as_deref(), Some("b"));
+
+        // Detach ends the forwarder; replacing a node ends the old one's.
+        st.detach_node_for("a");
+        until("forwarder a gone", || tx_a.receiver_count() == 0).await;
+        let (tx_b2, _) = broadcast::channel(16);
+        st.attach_node_for("b", Arc::new(Reporting(tx_b2.clone())));
+        until("old forwarder b gone", || tx_b.receiver_count() == 0).await;
+        until("new forwarder b", || tx_b2.receiver_count() == 1).await;
+        assert_eq!(st.activity_forwarders(), 1);
+        st.detach_node_for("b");
+        until("forwarder b gone", || tx_b2.receiver_count() == 0).await;
+        until("no forwarders", || st.activity_forwarders() == 0).await;
+    }
+
+    #[test]
+    fn activity_frames_speak_igloo() {
+        let mut a = served(0x3f);
+        a.kind = ActivityKind::Refused;
+        a.reason = Some("peer_denied: inbound sign denied by local policy".into());
+        let (kind, msg, data) = activity_event("k1", &a);
+        assert_eq!(kind, "warning");
+        assert!(
+            msg.starts_with("refused sign request from 3f3f…3f"),
+            "{msg}"
+        );
+        assert_eq!(data["ok"], false);
+        assert_eq!(data["kind"], "refused");
+        a.kind = ActivityKind::PeerOnline;
+        let (kind, msg, _) = activity_event("k1", &a);
+        assert_eq!((kind, msg.as_str()), ("peer-status", "peer 3f3f…3f online"));
+        a.kind = ActivityKind::RoundOk;
+        a.peers = vec![hex::encode([1u8; 32]), hex::encode([2u8; 32])];
+        let (kind, msg, data) = activity_event("k1", &a);
+        assert_eq!(kind, "sign");
+        assert_eq!(msg, "signed with 0101…01, 0202…02 (12 ms)");
+        assert_eq!(data["peers"].as_array().map(Vec::len), Some(2));
     }
 
     #[test]

@@ -89,6 +89,13 @@ pub trait SignerNode: Send + Sync + 'static {
     fn relay_status(&self) -> Vec<RelayInfo> {
         Vec::new()
     }
+    /// The node's live activity (requests served/refused, own rounds, peer presence), which
+    /// `AppState::attach_node_for` forwards to `/api/events`. `None`: the node reports none.
+    fn subscribe_activity(
+        &self,
+    ) -> Option<tokio::sync::broadcast::Receiver<crate::frostr::node::Activity>> {
+        None
+    }
     /// Stops the node (no more signing, relay connections closed). Used by `/api/lock`.
     fn shutdown(&self) -> BoxFut<'_, ()> {
         Box::pin(async {})

@@ -743,7 +743,7 @@ pub const ROUTES: &[RouteDoc] = &[
     route!(
         "GET",
         "/api/events",
-        "Live event stream (WebSocket upgrade)",
+        "Live event stream (WebSocket upgrade): box events and node activity (sign, ecdh, peer-status, warning)",
         User,
         None,
         r_events,
@@ -842,6 +842,7 @@ pub const KEYSET_SELECTED: &[&str] = &[
     "/api/nip44/decrypt",
     "/api/nip04/encrypt",
     "/api/nip04/decrypt",
+    "/api/events",
 ];
 fn ka_created() -> Value {
     ka::r_created()
@@ -944,6 +945,9 @@ pub fn spec() -> Value {
                     "Keyset id; without one, every keyset sealed in locked mode is locked; unknown → 404"
                 }
                 "/api/keyset/create" => "Keyset id to create (default: \"default\"); taken → 409",
+                "/api/events" => {
+                    "Keyset id; only its events and box-wide ones (without one: every event); unknown → 404"
+                }
                 _ => "Keyset id (default: \"default\"); unknown → 404",
             };
             params.extend(keyset_selector_params_with(what));

@@ -1486,9 +1486,13 @@ async fn recover_validate(
 
 const WS_PER_IP: u32 = 8;
 
+/// `GET /api/events[?keyset=<id>]`: the live event stream. Without a selector every event;
+/// with one (query or `X-Frostbox-Keyset`) only that keyset's events and the box-wide ones
+/// (no keyset); an unknown keyset is a 404.
 async fn events(
     State(st): State<AppState>,
     Auth(_p): Auth,
+    super::keysets::MaybeKeysetSel(sel): super::keysets::MaybeKeysetSel,
     auth::ClientIp(ip): auth::ClientIp,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -1519,7 +1523,7 @@ async fn events(
     Ok(ws
         .max_message_size(4096)
         .on_upgrade(move |sock| async move {
-            event_loop(&st2, sock).await;
+            event_loop(&st2, sock, sel.map(|k| k.0)).await;
             let mut m = st2.ws_conns.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(n) = m.get_mut(&ip) {
                 *n = n.saturating_sub(1);
@@ -1530,7 +1534,7 @@ async fn events(
         }))
 }
 
-async fn event_loop(st: &AppState, mut sock: WebSocket) {
+async fn event_loop(st: &AppState, mut sock: WebSocket, keyset: Option<String>) {
     let mut rx = st.subscribe();
     metrics::inc("frostbox_event_stream_connections_total", &[]);
     let hello = json!({
@@ -1549,8 +1553,9 @@ async fn event_loop(st: &AppState, mut sock: WebSocket) {
     loop {
         tokio::select! {
             ev = rx.recv() => match ev {
-                Ok(s) => {
-                    if sock.send(Message::Text(s.into())).await.is_err() { return; }
+                Ok(f) => {
+                    if let (Some(want), Some(k)) = (&keyset, &f.keyset) && want != k { continue; }
+                    if sock.send(Message::Text(f.json.as_str().into())).await.is_err() { return; }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(_) => return,

@@ -67,3 +67,41 @@ impl Group {
         .expect("co-signer")
     }
 }
+
+impl Group {
+    /// The co-signer's (share 1's) x-only key, as events and `/api/peers` name it.
+    pub fn cosigner_xonly(&self) -> [u8; 32] {
+        self.pkg
+            .members
+            .iter()
+            .find(|m| m.idx == self.shares[1].idx)
+            .map(|m| m.xonly())
+            .expect("share 1 is a member")
+    }
+    /// The box's (share 0's) x-only key.
+    pub fn box_xonly(&self) -> [u8; 32] {
+        self.pkg
+            .members
+            .iter()
+            .find(|m| m.idx == self.shares[0].idx)
+            .map(|m| m.xonly())
+            .expect("share 0 is a member")
+    }
+}
+
+/// Imports share 0 of a group (a bfprofile from [`Group::profile`]) into the box at `a` as
+/// keyset `id` (unattended) through `POST /api/keysets`, with the `Authorization` value `auth`.
+pub async fn import_keyset(a: std::net::SocketAddr, auth: &str, id: &str, profile: &str) {
+    let body = serde_json::json!({
+        "id": id, "label": id, "share_cred": profile, "share_password": SHARE_PW,
+        "mode": "unattended",
+    });
+    let r = super::post(
+        a,
+        "/api/keysets",
+        &[("Authorization", auth)],
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "import {id}: {}", r.body);
+}

@@ -285,3 +285,73 @@ pub fn attach_mock(s: &Server, secret: [u8; 32]) -> Arc<MockNode> {
     s.st.attach_node(n.clone());
     n
 }
+
+/// A client of `GET /api/events` (WebSocket) that keeps every frame it has read.
+pub struct EventClient {
+    ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    /// Every frame read so far (the "Connected" hello first).
+    pub seen: Vec<serde_json::Value>,
+}
+
+/// Opens `/api/events{query}` on `addr` with headers `h` and reads the hello frame.
+pub async fn events(addr: SocketAddr, query: &str, h: &[(&str, &str)]) -> EventClient {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut rq = format!("ws://{addr}/api/events{query}")
+        .into_client_request()
+        .expect("ws request");
+    for (k, v) in h {
+        let name: tokio_tungstenite::tungstenite::http::HeaderName =
+            k.parse().expect("header name");
+        rq.headers_mut()
+            .insert(name, v.parse().expect("header value"));
+    }
+    let (ws, _) = tokio_tungstenite::connect_async(rq)
+        .await
+        .expect("event stream opens");
+    let mut c = EventClient {
+        ws,
+        seen: Vec::new(),
+    };
+    let hello = c.wait_for("hello", Duration::from_secs(10), |_| true).await;
+    assert_eq!(hello["message"], "Connected to event stream");
+    c
+}
+
+impl EventClient {
+    /// Reads frames until one satisfies `f` (returned) or `limit` passes (panics, listing
+    /// what was seen).
+    pub async fn wait_for(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        f: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        use futures_util::StreamExt;
+        let until = tokio::time::Instant::now() + limit;
+        loop {
+            let m = match tokio::time::timeout_at(until, self.ws.next()).await {
+                Ok(Some(Ok(m))) => m,
+                Ok(other) => panic!("event stream ended waiting for {what}: {other:?}"),
+                Err(_) => panic!(
+                    "no {what} within {limit:?}; frames seen:\n{}",
+                    self.seen
+                        .iter()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ),
+            };
+            let Ok(text) = m.to_text() else { continue };
+            if text.is_empty() {
+                continue;
+            }
+            let v: serde_json::Value = serde_json::from_str(text).expect("JSON frame");
+            self.seen.push(v.clone());
+            if f(&v) {
+                return v;
+            }
+        }
+    }
+}

@@ -83,7 +83,10 @@ export const del = (p, b, o) => api('DELETE', p, b, o);
 
 // ---- live event stream (/api/events) -------------------------------------------------------
 // One WebSocket per tab, reconnecting with capped exponential backoff; listeners get every
-// parsed frame. The last 500 frames are kept in memory (never in browser storage).
+// parsed frame. The last 500 frames are kept in memory (never in browser storage). Frames of a
+// keyset (node activity, NIP-46 notices) name it in `data.keyset`; views show the selected
+// keyset's with `forSelectedKeyset`. (The socket does not use `?keyset=`: a keyset deleted
+// elsewhere would make every reconnect a 404 until the shell falls back.)
 const listeners = new Set();
 const stateListeners = new Set();
 export const events = { log: [], state: 'closed' };
@@ -123,6 +126,8 @@ export function stopEvents() {
   setState('closed');
 }
 export function onEvent(fn) { listeners.add(fn); return () => listeners.delete(fn); }
+/** Whether event `ev` belongs to the selected keyset (or to the whole box). */
+export const forSelectedKeyset = (ev) => !ev || !ev.data || typeof ev.data.keyset !== 'string' || ev.data.keyset === keyset;
 export function onEventsState(fn) { stateListeners.add(fn); return () => stateListeners.delete(fn); }
 
 // ---- status normalisation ------------------------------------------------------------------

@@ -184,6 +184,10 @@ impl SignerNode for NodeHandle {
         Box::pin(NodeHandle::shutdown(self))
     }
 
+    fn subscribe_activity(&self) -> Option<tokio::sync::broadcast::Receiver<super::Activity>> {
+        Some(NodeHandle::subscribe_activity(self))
+    }
+
     fn set_peer_policy(
         &self,
         peer: Vec<u8>,

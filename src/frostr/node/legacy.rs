@@ -109,6 +109,7 @@ struct Inner {
     served: AtomicU64,
     stop: Notify,
     stopped: AtomicBool,
+    activity: super::activity::ActivityHub,
 }
 
 /// Handle to a running legacy node (cheap clone). Implements the API's `SignerNode`.
@@ -195,6 +196,7 @@ impl LegacyNode {
             served: AtomicU64::new(0),
             stop: Notify::new(),
             stopped: AtomicBool::new(false),
+            activity: Default::default(),
         });
         let rx = inner
             .transport
@@ -295,6 +297,7 @@ impl Inner {
         let now = self.now();
         if let Some(p) = lock(&self.peers).get_mut(peer) {
             p.last_seen = Some(now);
+            self.activity.heard(peer, now);
         }
     }
 
@@ -332,7 +335,12 @@ impl Inner {
         }
         let me = self.clone();
         tokio::spawn(async move {
-            match me.respond(&from, &env) {
+            let probe = me
+                .activity
+                .request(&from, super::activity::legacy_method(&env.tag));
+            let r = me.respond(&from, &env);
+            me.activity.replied(probe, &r);
+            match r {
                 Ok(Some(reply)) => {
                     if let Err(e) = me.send(&from, &reply).await {
                         tracing::warn!(node = %me.label, "legacy reply not sent: {e}");
@@ -422,6 +430,7 @@ impl Inner {
         if self.stopped.load(Ordering::SeqCst) {
             return Err(NodeError::Stopped);
         }
+        let round = self.activity.round_to(op, targets);
         let id = new_message_id();
         let (tx, rx) = oneshot::channel();
         lock(&self.pending).insert(
@@ -451,7 +460,7 @@ impl Inner {
                 return Err(e);
             }
         }
-        match tokio::time::timeout(self.timeout, rx).await {
+        let res = match tokio::time::timeout(self.timeout, rx).await {
             Ok(Ok(got)) => Ok(got),
             Ok(Err(_)) => Err(NodeError::Stopped),
             Err(_) => {
@@ -461,7 +470,9 @@ impl Inner {
                     .unwrap_or_default();
                 Err(NodeError::Timeout { op, peers: missing })
             }
-        }
+        };
+        self.activity.ended(round, &res);
+        res
     }
 
     /// `t − 1` send-enabled peers, most recently seen first.
@@ -666,6 +677,7 @@ async fn supervisor(inner: Arc<Inner>) {
         if inner.stopped.load(Ordering::SeqCst) {
             return;
         }
+        inner.activity.sweep(inner.now());
         if inner.transport.connected() == 0 {
             continue;
         }
@@ -694,6 +706,11 @@ impl LegacyHandle {
     /// `/ping/req` → `/ping/res`; the round-trip time.
     pub async fn ping(&self, peer_xonly: [u8; 32]) -> Result<Duration, NodeError> {
         self.inner.ping(peer_xonly).await
+    }
+
+    /// Live activity of this node (requests served/refused, own rounds, peer presence).
+    pub fn subscribe_activity(&self) -> tokio::sync::broadcast::Receiver<super::Activity> {
+        self.inner.activity.subscribe()
     }
 
     /// x-only group key.
@@ -825,6 +842,10 @@ impl SignerNode for LegacyHandle {
 
     fn status(&self) -> NodeStatusInfo {
         self.info()
+    }
+
+    fn subscribe_activity(&self) -> Option<tokio::sync::broadcast::Receiver<super::Activity>> {
+        Some(LegacyHandle::subscribe_activity(self))
     }
 
     fn set_peer_policy(

@@ -1,5 +1,6 @@
 //! The signing node: peers, rounds, policies, nonce pools.
 
+pub mod activity;
 pub mod engine;
 pub mod peers;
 pub mod policy;
@@ -16,6 +17,7 @@ pub mod legacy;
 pub mod node;
 pub mod transport;
 
+pub use activity::{Activity, ActivityKind};
 pub use adapters::StoreLedger;
 pub use legacy::{LegacyConfig, LegacyHandle, LegacyNode};
 pub use node::{Clock, Node, NodeConfig, NodeHandle, Nodes, SupervisorConfig, Timeouts};

@@ -158,6 +158,7 @@ struct Inner {
     reconnect: Notify,
     stop: Notify,
     stopped: AtomicBool,
+    activity: super::activity::ActivityHub,
 }
 
 /// Cheap, cloneable handle to a running node. Used by the API, the NIP-46 signer and the CLI.
@@ -261,6 +262,7 @@ impl Node {
             reconnect: Notify::new(),
             stop: Notify::new(),
             stopped: AtomicBool::new(false),
+            activity: Default::default(),
         });
         // Subscribe before returning so that nothing addressed to us is missed.
         let rx = inner
@@ -337,10 +339,12 @@ impl Inner {
             }
         };
         self.last_inbound.store(self.now(), Ordering::Relaxed);
+        let probe = self.activity.inbound(&from, &env, self.now());
         let (h, refused) = {
             let mut eng = lock(&self.engine);
             eng.handle_answering(&from, env, self.now())
         };
+        self.activity.answered(probe, &h, refused.as_ref());
         if let Some(r) = refused {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             if h.outgoing.is_empty() {
@@ -405,6 +409,7 @@ impl Inner {
         };
         // If the caller drops this future (client gone, the other quorum of a cross-check
         // failed), the round is forgotten instead of lingering in the engine.
+        let round = self.activity.round(op, &outgoing);
         let mut guard = CancelGuard {
             inner: self,
             rid: Some(rid.clone()),
@@ -417,7 +422,7 @@ impl Inner {
         }
         let r = tokio::time::timeout(timeout, rx).await;
         guard.rid = None;
-        match r {
+        let res = match r {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(NodeError::Stopped),
             Err(_) => {
@@ -428,7 +433,9 @@ impl Inner {
                     None => Err(NodeError::Timeout { op, peers: vec![] }),
                 }
             }
-        }
+        };
+        self.activity.finished(round, &res);
+        res
     }
 
     async fn ping_many(self: &Arc<Self>, peers: Vec<[u8; 32]>) -> usize {
@@ -523,6 +530,7 @@ async fn supervisor(inner: Arc<Inner>) {
             return;
         }
         let now = inner.now();
+        inner.activity.sweep(now);
         let connected = inner.current_transport().connected();
         if connected == 0 {
             let since = *down_since.get_or_insert_with(Instant::now);
@@ -753,6 +761,11 @@ impl NodeHandle {
             let _ = tx.send(Err(NodeError::Stopped));
         }
         self.inner.current_transport().shutdown().await;
+    }
+
+    /// Live activity of this node (requests served/refused, own rounds, peer presence).
+    pub fn subscribe_activity(&self) -> tokio::sync::broadcast::Receiver<super::Activity> {
+        self.inner.activity.subscribe()
     }
 
     /// Sends an arbitrary envelope (tests and tools).

@@ -1,5 +1,6 @@
-// Live event log over /api/events: filter by type, search, pause, export. Memory only.
-import { events, onEvent, onEventsState } from '../api.js';
+// Live event log over /api/events: filter by type, search, pause, export. Memory only. Shows
+// the selected keyset's events (signing, ECDH, peers, refusals) and the box-wide ones.
+import { events, onEvent, onEventsState, currentKeyset, forSelectedKeyset } from '../api.js';
 import { h, download } from '../dom.js';
 
 export async function render(root) {
@@ -12,7 +13,7 @@ export async function render(root) {
   let paused = false; let held = 0;
   const types = new Set();
 
-  const matches = (ev) => (!type.value || ev.type === type.value)
+  const matches = (ev) => forSelectedKeyset(ev) && (!type.value || ev.type === type.value)
     && (!search.value || `${ev.type} ${ev.message} ${ev.data ? JSON.stringify(ev.data) : ''}`.toLowerCase().includes(search.value.toLowerCase()));
   const row = (ev) => h('li', {}, h('span', { class: 't' }, new Date(Number.isFinite(Date.parse(ev.timestamp)) ? Date.parse(ev.timestamp) : ev.received || Date.now()).toLocaleTimeString()),
     h('span', { class: `ty ${ev.type}` }, ev.type || 'event'), h('span', {}, ev.message || '', ev.data ? h('span', { class: 'help mono' }, ` ${JSON.stringify(ev.data).slice(0, 300)}`) : ''));
@@ -49,6 +50,7 @@ export async function render(root) {
   const clear = h('button', { type: 'button', class: 'btn secondary', onclick: () => { events.log.length = 0; redraw(); } }, 'Clear');
   root.append(h('h1', {}, 'Event log'),
     h('p', { class: 'lead' }, 'What the box is doing, live. Kept only in this page (up to 500 events); export to keep them.'),
+    h('p', { class: 'help' }, `Keyset ${currentKeyset()}: its signing, ECDH, peer and refusal events, and the box's own.`),
     h('div', { class: 'card' }, h('div', { class: 'grid' },
       h('div', { class: 'field' }, h('label', { for: 'log-type' }, 'Type'), type),
       h('div', { class: 'field' }, h('label', { for: 'log-search' }, 'Search'), search)),
