@@ -13,14 +13,23 @@
 //! * SIGTERM + unattended restart: both remote-signer pubkeys unchanged, both sign;
 //! * deleting `b` stops its bunker (no answer) and deletes its NIP-46 data (a re-import gets a
 //!   new remote-signer pubkey and no sessions); `a` still signs.
+//! * a legacy (FROSTR 1.0.x, opted in per keyset) keyset `l` next to them, with a legacy
+//!   co-signer node on the box's embedded relay, has its own bunker too: `get_public_key`,
+//!   `sign_event` (verifies under `l`'s group key), `nip44_encrypt`/`nip44_decrypt` (what a
+//!   local NIP-44 computes with the peer's key); its status carries the legacy warning; the
+//!   log names the legacy bunker; its pubkey survives the restart; deleting `l` deletes it;
+//! * `GET /api/keysets` names each keyset's bunker (distinct pubkeys, the same after the
+//!   restart; `null` for a keyset locked since the start, `running: false` after a lock).
 
 mod api_support;
 
 use api_support::groups::{Group, SHARE_PW, Served};
 use api_support::nip46_client::Client;
 use api_support::{Resp, get, post, procs, req};
+use frostbox::frostr::legacy::{GroupPackage, SharePackage, keygen};
+use frostbox::frostr::node::{LegacyConfig, LegacyHandle, LegacyNode};
 use frostbox::nip46::{BunkerUri, Event};
-use frostbox::nostr::keys;
+use frostbox::nostr::{keys, nip44};
 use frostbox::relay::{Relay, RelayConfig};
 use frostbox::vault::secret::Secret32;
 use serde_json::{Value, json};
@@ -118,11 +127,23 @@ fn hex32(v: &Value) -> [u8; 32] {
 /// A client paired with keyset `ks`'s bunker through a `bunker://` URI that grants kind-1
 /// signing; the test relay lets it write.
 async fn paired_client(a: SocketAddr, relay: &Relay, url: &str, ks: &str) -> Client {
+    paired_client_with(a, relay, url, ks, "sign_event:1").await
+}
+
+/// [`paired_client`] with the grant `perms`, talking on relay `url` (which the `bunker://` URI
+/// must name).
+async fn paired_client_with(
+    a: SocketAddr,
+    relay: &Relay,
+    url: &str,
+    ks: &str,
+    perms: &str,
+) -> Client {
     let r = api(
         a,
         "POST",
         &format!("/api/nip46/bunker?keyset={ks}"),
-        Some(&json!({ "label": ks, "perms": "sign_event:1" }).to_string()),
+        Some(&json!({ "label": ks, "perms": perms }).to_string()),
     )
     .await;
     assert_eq!(r.status, 200, "bunker uri {ks}: {}", r.body);
@@ -237,6 +258,113 @@ async fn pending_id(a: SocketAddr, ks: &str, kind: u16) -> String {
     panic!("no pending request of kind {kind} on keyset {ks}");
 }
 
+/// Each listed keyset's `bunker` entry of `GET /api/keysets` (`Value::Null` when none).
+async fn listed_bunkers(a: SocketAddr) -> std::collections::BTreeMap<String, Value> {
+    let list = get(a, "/api/keysets", &[("Authorization", &auth())]).await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    list.json()["keysets"]
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .map(|k| {
+                    let id = k["id"].as_str().unwrap_or_default().to_string();
+                    assert!(
+                        k.get("bunker").is_some(),
+                        "every entry names its bunker: {k}"
+                    );
+                    (id, k["bunker"].clone())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Asserts that `GET /api/keysets` shows each `(id, transport pubkey)` as a running bunker.
+async fn lists_running_bunkers(a: SocketAddr, want: &[(&str, [u8; 32])]) {
+    let got = listed_bunkers(a).await;
+    for (id, pk) in want {
+        let b = &got[*id];
+        assert_eq!(b["pubkey"], hex::encode(pk), "keyset {id}: {got:?}");
+        assert_eq!(b["running"], true, "keyset {id}: {got:?}");
+    }
+}
+
+/// A legacy (1.0.x) 2-of-3 group: the package and its shares.
+fn legacy_group() -> (GroupPackage, Vec<SharePackage>) {
+    keygen(2, 3, None).expect("legacy keygen")
+}
+
+/// Imports legacy keyset `id` (share 0, opted in) into the box at `a`.
+async fn import_legacy(a: SocketAddr, id: &str, group: &GroupPackage, shares: &[SharePackage]) {
+    let body = json!({
+        "id": id, "group_cred": group.encode(), "share_cred": shares[0].encode().as_str(),
+        "mode": "unattended", "legacy": true,
+    });
+    let r = api(a, "POST", "/api/keysets", Some(&body.to_string())).await;
+    assert_eq!(r.status, 200, "import legacy {id}: {}", r.body);
+    assert_eq!(r.json()["keyset"]["legacy"], true, "{}", r.body);
+}
+
+/// A legacy co-signer of `group` (share 1) on the embedded relay of the box at `a` (the relay
+/// a legacy keyset's node uses without RELAYS).
+async fn legacy_peer(a: SocketAddr, group: &GroupPackage, shares: &[SharePackage]) -> LegacyHandle {
+    let mut cfg = LegacyConfig::new(
+        group.clone(),
+        shares[1].duplicate(),
+        vec![format!("ws://{a}")],
+    );
+    cfg.label = "legacy-peer".into();
+    LegacyNode::start(cfg).await.expect("legacy peer")
+}
+
+/// `sign_event` through `c` verifies under the legacy group key `group_pk`.
+async fn legacy_signs(c: &mut Client, id: &str, group_pk: &[u8; 32]) {
+    let tpl = json!({"kind": 1, "content": format!("legacy bunker {id}"), "tags": [],
+                     "created_at": frostbox::store::now()})
+    .to_string();
+    let v = c.call(id, "sign_event", json!([tpl])).await;
+    let ev = Event::from_json(
+        v["result"]
+            .as_str()
+            .unwrap_or_else(|| panic!("signed: {v}")),
+    )
+    .expect("event");
+    ev.verify().expect("legacy threshold signature verifies");
+    assert_eq!(
+        &ev.pubkey, group_pk,
+        "signed as the legacy keyset's identity"
+    );
+    assert!(keys::verify_bip340(group_pk, &ev.id, &ev.sig));
+}
+
+/// The log of `p` once it contains `what` (the legacy bunker's start is logged as legacy).
+async fn wait_log(p: &Served, what: &str) -> String {
+    let mut log = String::new();
+    for _ in 0..100 {
+        log = p.0.log.lock().map(|g| g.clone()).unwrap_or_default();
+        if log.contains(what) {
+            return log;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the log lacks {what:?}:\n{log}");
+}
+
+/// The status of a bunker carries the legacy warning exactly when its keyset is legacy.
+fn assert_legacy_status(st: &Value, legacy: bool) {
+    assert_eq!(st["legacy"], legacy, "{st}");
+    if legacy {
+        assert!(
+            st["legacyWarning"]
+                .as_str()
+                .is_some_and(|w| w.contains("frostbox migrate") && w.contains("legacy")),
+            "{st}"
+        );
+    } else {
+        assert!(st["legacyWarning"].is_null(), "{st}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_keyset_has_its_own_bunker() {
     let (ga, gb) = (Group::new("alpha"), Group::new("beta"));
@@ -247,18 +375,32 @@ async fn each_keyset_has_its_own_bunker() {
     let a = p.0.addr;
     import(a, "a", &ga.profile(&url)).await;
     import(a, "b", &gb.profile(&url)).await;
+    let (lgroup, lshares) = legacy_group();
+    let lpk = lgroup.npub();
+    import_legacy(a, "l", &lgroup, &lshares).await;
     let (ca, cb) = (ga.cosigner(&url).await, gb.cosigner(&url).await);
+    let lpeer = legacy_peer(a, &lgroup, &lshares).await;
 
-    // Two bunkers: distinct remote-signer pubkeys, each on its own identity.
-    let st = wait_bunkers(a, &["a", "b"]).await;
+    // Three bunkers: distinct remote-signer pubkeys, each on its own identity; the legacy
+    // keyset's status carries the legacy warning.
+    let st = wait_bunkers(a, &["a", "b", "l"]).await;
     assert_eq!(hex32(&st[0]["identity_pubkey"]), ga.pk());
     assert_eq!(hex32(&st[1]["identity_pubkey"]), gb.pk());
-    let (ta, tb) = (
+    assert_eq!(hex32(&st[2]["identity_pubkey"]), lpk);
+    let (ta, tb, tl) = (
         hex32(&st[0]["transport_pubkey"]),
         hex32(&st[1]["transport_pubkey"]),
+        hex32(&st[2]["transport_pubkey"]),
     );
     assert_ne!(ta, tb, "one remote-signer key per keyset");
+    assert!(tl != ta && tl != tb && tl != lpk);
     assert_ne!(ta, ga.pk());
+    assert_legacy_status(&st[0], false);
+    assert_legacy_status(&st[1], false);
+    assert_legacy_status(&st[2], true);
+    lists_running_bunkers(a, &[("a", ta), ("b", tb), ("l", tl)]).await;
+    let log = wait_log(&p, "nip46: bunker started for legacy FROSTR 1.0.x keyset l").await;
+    assert!(!log.contains("legacy FROSTR 1.0.x keyset a"), "{log}");
     // The header selects like the query; unknown keyset → 404 JSON; no default keyset → 409.
     let r = req(
         a,
@@ -302,6 +444,42 @@ async fn each_keyset_has_its_own_bunker() {
     // Sessions are per keyset.
     assert_eq!(sessions(a, "a").await, [hex::encode(c1.pk)]);
     assert_eq!(sessions(a, "b").await, [hex::encode(c2.pk)]);
+
+    // The legacy keyset's bunker (on the embedded relay, the box's only relay for it): its
+    // group key, a signature under it, NIP-44 through threshold ECDH with the legacy peer.
+    let box_url = format!("ws://{a}");
+    let mut c3 = paired_client_with(
+        a,
+        &relay,
+        &box_url,
+        "l",
+        "sign_event:1,nip44_encrypt,nip44_decrypt",
+    )
+    .await;
+    assert_eq!(c3.signer, tl);
+    let v = c3.call("l-pk", "get_public_key", json!([])).await;
+    assert_eq!(v["result"], hex::encode(lpk), "{v}");
+    legacy_signs(&mut c3, "l-1", &lpk).await;
+    let peer_sk = Secret32::random();
+    let peer = hex::encode(keys::xonly_pubkey(&peer_sk).expect("pk"));
+    let text = "legacy bunker NIP-44 round trip";
+    let v = c3.call("l-44e", "nip44_encrypt", json!([peer, text])).await;
+    let ct = v["result"]
+        .as_str()
+        .unwrap_or_else(|| panic!("nip44_encrypt: {v}"))
+        .to_string();
+    let local = nip44::conversation_key(&peer_sk, &lpk).expect("conversation key");
+    assert_eq!(
+        nip44::decrypt(&local, &ct).expect("the peer decrypts it"),
+        text,
+        "the same conversation key the peer computes with the legacy group key"
+    );
+    let mine = nip44::encrypt(&local, "from the peer", nip44::B64::Padded).expect("encrypt");
+    let v = c3.call("l-44d", "nip44_decrypt", json!([peer, mine])).await;
+    assert_eq!(v["result"], "from the peer", "{v}");
+    let v = c3.call("l-44r", "nip44_decrypt", json!([peer, ct])).await;
+    assert_eq!(v["result"], text, "{v}");
+    assert_eq!(sessions(a, "l").await, [hex::encode(c3.pk)]);
 
     // Outside policy on b (kind 7): an auth_url naming keyset b; a's bunker does not know
     // the request; approving it on b releases the signature.
@@ -371,7 +549,10 @@ async fn each_keyset_has_its_own_bunker() {
     drop(p);
     let p = spawn(&data);
     let a = p.0.addr;
-    let st = wait_bunkers(a, &["a", "b"]).await;
+    // The legacy peer follows the box's embedded relay to its new port.
+    lpeer.shutdown().await;
+    let lpeer = legacy_peer(a, &lgroup, &lshares).await;
+    let st = wait_bunkers(a, &["a", "b", "l"]).await;
     assert_eq!(
         hex32(&st[0]["transport_pubkey"]),
         ta,
@@ -382,8 +563,18 @@ async fn each_keyset_has_its_own_bunker() {
         tb,
         "b's bunker pubkey kept"
     );
+    assert_eq!(
+        hex32(&st[2]["transport_pubkey"]),
+        tl,
+        "l's bunker pubkey kept"
+    );
+    assert_legacy_status(&st[2], true);
+    lists_running_bunkers(a, &[("a", ta), ("b", tb), ("l", tl)]).await;
     signs_as(&mut c1, "a-2", 1, &ga, &gb).await;
     signs_as(&mut c2, "b-2", 1, &gb, &ga).await;
+    // The legacy client's session survived: the same client key on the new relay address.
+    let mut c3 = Client::new(&format!("ws://{a}"), tl, c3.sk.duplicate()).await;
+    legacy_signs(&mut c3, "l-2", &lpk).await;
 
     // Deleting b: its bunker stops answering, its NIP-46 data goes; a still signs.
     delete_and_silence(
@@ -408,8 +599,30 @@ async fn each_keyset_has_its_own_bunker() {
         .try_call("b-4", "get_public_key", json!([]), Duration::from_secs(2))
         .await;
     assert!(v.is_none(), "the old remote-signer key answered: {v:?}");
+    lists_running_bunkers(a, &[("a", ta), ("b", tb2), ("l", tl)]).await;
+
+    // Deleting the legacy keyset stops its bunker and deletes its NIP-46 data too.
+    delete_and_silence(
+        a,
+        "/api/keysets/l",
+        "/api/nip46/status?keyset=l",
+        404,
+        &mut c3,
+    )
+    .await;
+    assert!(!listed_bunkers(a).await.contains_key("l"));
+    import_legacy(a, "l", &lgroup, &lshares).await;
+    let st = wait_bunkers(a, &["l"]).await;
+    let tl2 = hex32(&st[0]["transport_pubkey"]);
+    assert_ne!(tl2, tl, "l's transport key was deleted with the keyset");
+    assert!(
+        sessions(a, "l").await.is_empty(),
+        "l's sessions were deleted"
+    );
+    lists_running_bunkers(a, &[("l", tl2)]).await;
     ca.shutdown().await;
     cb.shutdown().await;
+    lpeer.shutdown().await;
 }
 
 const LOCK_PW: &str = "keysets-nip46-lock-password";
@@ -484,6 +697,12 @@ async fn unlock_starts_a_locked_keysets_bunker_and_the_old_delete_route_stops_de
     let a = p.0.addr;
     let st = wait_bunkers(a, &["default"]).await;
     assert_eq!(hex32(&st[0]["transport_pubkey"]), td);
+    let listed = listed_bunkers(a).await;
+    assert_eq!(listed["default"]["pubkey"], hex::encode(td), "{listed:?}");
+    assert!(
+        listed["b"].is_null(),
+        "locked since the start: no bunker listed: {listed:?}"
+    );
     let r = api(a, "GET", "/api/nip46/status?keyset=b", None).await;
     assert_eq!(r.status, 409, "locked: no bunker yet: {}", r.body);
     assert_eq!(r.json()["code"], "NODE_UNAVAILABLE");
@@ -515,6 +734,24 @@ async fn unlock_starts_a_locked_keysets_bunker_and_the_old_delete_route_stops_de
     );
     signs_as(&mut c2, "b-2", 1, &gb, &gd).await;
     signs_as(&mut c1, "d-2", 1, &gd, &gb).await;
+    lists_running_bunkers(a, &[("default", td), ("b", tb)]).await;
+    // Locking b stops its bunker: still listed by its pubkey, not running; the unlock runs it.
+    let r = api(a, "POST", "/api/lock?keyset=b", Some("{}")).await;
+    assert_eq!(r.status, 200, "lock b: {}", r.body);
+    let listed = listed_bunkers(a).await;
+    assert_eq!(listed["b"]["pubkey"], hex::encode(tb), "{listed:?}");
+    assert_eq!(listed["b"]["running"], false, "{listed:?}");
+    assert_eq!(listed["default"]["running"], true, "{listed:?}");
+    let r = api(
+        a,
+        "POST",
+        "/api/keyset/unlock?keyset=b",
+        Some(&json!({ "password": LOCK_PW }).to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "unlock b again: {}", r.body);
+    wait_bunkers(a, &["default", "b"]).await;
+    lists_running_bunkers(a, &[("default", td), ("b", tb)]).await;
 
     // The old single-keyset delete route: the default bunker stops and its data goes.
     delete_and_silence(a, "/api/keyset", "/api/nip46/status", 409, &mut c1).await;

@@ -246,6 +246,11 @@ pub fn list_json(st: &AppState) -> ApiResult<Vec<Value>> {
             Some(_) => Some("unattended"),
             None => None,
         };
+        // The keyset's NIP-46 bunker: its remote-signer pubkey, and whether it answers now.
+        let bunker = st
+            .bunker_slot()
+            .and_then(|s| s.info(&id))
+            .map(|b| json!({ "pubkey": hex::encode(b.transport_pubkey), "running": b.running }));
         out.push(json!({
             "id": id,
             "label": if meta.label.is_empty() { id.clone() } else { meta.label.clone() },
@@ -259,6 +264,7 @@ pub fn list_json(st: &AppState) -> ApiResult<Vec<Value>> {
             "default": id == DEFAULT_KEYSET,
             "legacy": legacy,
             "legacyWarning": legacy.then_some(crate::frostr::node::legacy::MIGRATE_HINT),
+            "bunker": bunker,
         }));
     }
     Ok(out)
@@ -412,6 +418,15 @@ pub fn r_keyset_entry() -> Value {
             "default": { "type": "boolean" },
             "legacy": { "type": "boolean", "description": "runs (or was opted into) legacy FROSTR 1.0.x" },
             "legacyWarning": n(s()),
+            "bunker": {
+                "type": "object", "nullable": true,
+                "description": "the keyset's NIP-46 bunker (null: none started, e.g. locked since the start)",
+                "required": ["pubkey", "running"],
+                "properties": {
+                    "pubkey": { "type": "string", "pattern": "^[0-9a-f]{64}$", "description": "remote-signer (transport) pubkey, stable across restarts" },
+                    "running": { "type": "boolean", "description": "the bunker answers requests now (false: stopped with its node)" },
+                },
+            },
         },
     })
 }

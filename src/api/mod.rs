@@ -224,6 +224,8 @@ pub struct Inner {
     pub ws_conns: Mutex<HashMap<IpAddr, u32>>,
     creds_hook: RwLock<Option<CredentialsHook>>,
     stop_hook: RwLock<Option<StopHook>>,
+    /// The NIP-46 bunkers of `serve` (installed by the node factory; `GET /api/keysets`).
+    bunkers: RwLock<Option<crate::nip46::BunkerSlot>>,
 }
 
 /// Shared state of the API (cheap clone).
@@ -281,6 +283,7 @@ impl AppState {
             ws_conns: Mutex::new(HashMap::new()),
             creds_hook: RwLock::new(None),
             stop_hook: RwLock::new(None),
+            bunkers: RwLock::new(None),
         }))
     }
 
@@ -353,6 +356,18 @@ impl AppState {
     /// Installs how a keyset's node is stopped for good (`DELETE /api/keysets/{id}`).
     pub fn set_stop_hook(&self, h: StopHook) {
         *self.stop_hook.write().unwrap_or_else(|p| p.into_inner()) = Some(h);
+    }
+
+    /// Installs where the per-keyset NIP-46 bunkers are published (the node factory does).
+    pub fn set_bunker_slot(&self, slot: crate::nip46::BunkerSlot) {
+        *self.bunkers.write().unwrap_or_else(|p| p.into_inner()) = Some(slot);
+    }
+    /// The per-keyset NIP-46 bunkers, if the node factory installed them.
+    pub fn bunker_slot(&self) -> Option<crate::nip46::BunkerSlot> {
+        self.bunkers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Stops keyset `id`'s node: through the factory's stop hook (node, bunker and watchdog

@@ -37,6 +37,11 @@ pub trait BunkerSource: Clone + Send + Sync + 'static {
             None
         }
     }
+    /// Whether keyset `keyset`'s bunker signs with a legacy FROSTR 1.0.x node (its status then
+    /// carries the legacy warning). By default none does.
+    fn legacy_for(&self, _keyset: &str) -> bool {
+        false
+    }
 }
 
 impl BunkerSource for Bunker {
@@ -194,13 +199,35 @@ fn session_json(s: &ClientSession, history: bool) -> Value {
     v
 }
 
-async fn status(Cur(b): Cur) -> R {
+/// Whether the request's keyset runs a legacy (FROSTR 1.0.x) bunker
+/// ([`BunkerSource::legacy_for`]).
+pub struct IsLegacy(pub bool);
+
+impl<S: BunkerSource> FromRequestParts<S> for IsLegacy {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        st: &S,
+    ) -> Result<Self, std::convert::Infallible> {
+        let k = parts
+            .extensions
+            .get::<SelectedKeyset>()
+            .map_or(crate::store::DEFAULT_KEYSET, |k| k.0.as_str());
+        Ok(IsLegacy(st.legacy_for(k)))
+    }
+}
+
+/// A legacy bunker's status carries the warning the keyset listing shows (`legacyWarning`):
+/// FROSTR 1.0.x leaks shares (FROSTR.md §0.2), and the way out.
+async fn status(IsLegacy(legacy): IsLegacy, Cur(b): Cur) -> R {
     let sessions = b.list_sessions()?;
     let pending = b
         .store()
         .list_requests(&[RequestStatus::Pending], 1000)
         .map_err(Error::from)?;
     Ok(Json(json!({
+        "legacy": legacy,
+        "legacyWarning": legacy.then_some(crate::frostr::node::legacy::MIGRATE_HINT),
         "transport_pubkey": hex::encode(b.transport_pubkey()),
         "identity_pubkey": hex::encode(b.identity_pubkey()),
         "npub": crate::nostr::nip19::encode_npub(&b.identity_pubkey()),
@@ -648,7 +675,9 @@ pub fn openapi_ops() -> Vec<(String, &'static str, Value)> {
         .map(|(m, p)| {
             let (summary, request, response): (&str, Option<Value>, Value) = match (*m, *p) {
                 ("GET", "/api/nip46/status") => ("Bunker status: transport and identity pubkeys, relays, counts", None,
-                    req(&["transport_pubkey", "identity_pubkey", "relays"], json!({ "transport_pubkey": s(), "identity_pubkey": s(), "npub": s(), "relays": arr(s()), "listen_relays": arr(s()) }))),
+                    req(&["transport_pubkey", "identity_pubkey", "relays", "legacy"], json!({ "transport_pubkey": s(), "identity_pubkey": s(), "npub": s(), "relays": arr(s()), "listen_relays": arr(s()),
+                        "legacy": { "type": "boolean", "description": "the bunker signs with a legacy FROSTR 1.0.x keyset" },
+                        "legacyWarning": { "type": "string", "nullable": true, "description": "set for a legacy keyset: it leaks shares, run frostbox migrate" } }))),
                 ("GET", "/api/nip46/transport") => ("The remote-signer (transport) pubkey", None, any()),
                 ("GET", "/api/nip46/relays") => ("The bunker's relays", None, req(&["relays"], json!({ "relays": arr(s()) }))),
                 ("PUT", "/api/nip46/relays") => ("Replace the bunker's relays", Some(o(json!({ "relays": arr(s()) }))), req(&["relays"], json!({ "relays": arr(s()) }))),

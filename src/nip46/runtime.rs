@@ -31,11 +31,33 @@ use tokio::task::JoinHandle;
 
 /// The bunkers currently serving, by keyset id (none while no signing node runs), and what
 /// `serve` knows that every bunker started into this slot needs (the web UI's fallback address
-/// for `auth_url`). Cheap clone.
+/// for `auth_url`). A stopped bunker (keyset locked, node being replaced) stays known by its
+/// remote-signer pubkey ([`BunkerInfo::running`] false) until its keyset is forgotten
+/// ([`forget_keyset`]). Cheap clone.
 #[derive(Clone, Default)]
 pub struct BunkerSlot {
-    current: Arc<RwLock<BTreeMap<String, Bunker>>>,
+    current: Arc<RwLock<BTreeMap<String, SlotEntry>>>,
     auth_url_base: Option<Arc<str>>,
+}
+
+/// One keyset's bunker in a [`BunkerSlot`].
+#[derive(Clone)]
+struct SlotEntry {
+    /// The serving bunker; `None` once stopped.
+    bunker: Option<Bunker>,
+    transport_pubkey: [u8; 32],
+    legacy: bool,
+}
+
+/// What the API shows about a keyset's bunker (`GET /api/keysets`, `/api/nip46/status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BunkerInfo {
+    /// The remote-signer (transport) pubkey: stable across restarts and node restarts.
+    pub transport_pubkey: [u8; 32],
+    /// The bunker answers requests now (false: stopped with its node, e.g. `POST /api/lock`).
+    pub running: bool,
+    /// It signs with a legacy FROSTR 1.0.x node (which leaks shares, FROSTR.md §0.2).
+    pub legacy: bool,
 }
 
 impl BunkerSlot {
@@ -63,36 +85,62 @@ impl BunkerSlot {
         self.get_for(DEFAULT_KEYSET)
     }
 
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, SlotEntry>> {
+        self.current.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, SlotEntry>> {
+        self.current.write().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The running bunker of keyset `keyset`, if any.
     pub fn get_for(&self, keyset: &str) -> Option<Bunker> {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(keyset)
-            .cloned()
+        self.read().get(keyset).and_then(|e| e.bunker.clone())
+    }
+
+    /// Keyset `keyset`'s bunker, running or stopped since it last ran in this process; `None`
+    /// when none was started (e.g. a keyset still locked after a restart) or it was forgotten.
+    pub fn info(&self, keyset: &str) -> Option<BunkerInfo> {
+        self.read().get(keyset).map(|e| BunkerInfo {
+            transport_pubkey: e.transport_pubkey,
+            running: e.bunker.is_some(),
+            legacy: e.legacy,
+        })
     }
 
     /// Ids of the keysets whose bunker runs (sorted).
     pub fn keysets(&self) -> Vec<String> {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .keys()
-            .cloned()
+        self.read()
+            .iter()
+            .filter(|(_, e)| e.bunker.is_some())
+            .map(|(k, _)| k.clone())
             .collect()
     }
 
-    fn set(&self, keyset: &str, b: Bunker) {
-        self.current
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(keyset.to_string(), b);
+    fn set(&self, keyset: &str, b: Bunker, legacy: bool) {
+        let e = SlotEntry {
+            transport_pubkey: b.transport_pubkey(),
+            bunker: Some(b),
+            legacy,
+        };
+        self.write().insert(keyset.to_string(), e);
     }
 
-    /// Removes keyset `keyset`'s entry if it is still `b` (a successor is left alone).
+    /// Marks keyset `keyset`'s bunker stopped if it is still `b` (a successor is left alone).
     fn clear(&self, keyset: &str, b: &Bunker) {
-        let mut g = self.current.write().unwrap_or_else(|p| p.into_inner());
-        if g.get(keyset).is_some_and(|cur| cur.same(b)) {
+        let mut g = self.write();
+        if let Some(e) = g.get_mut(keyset)
+            && e.bunker.as_ref().is_some_and(|cur| cur.same(b))
+        {
+            e.bunker = None;
+        }
+    }
+
+    /// Forgets keyset `keyset`'s bunker (its data is being deleted): [`Self::info`] answers
+    /// `None` until a new bunker starts for it. A running bunker is left alone.
+    pub fn forget(&self, keyset: &str) {
+        let mut g = self.write();
+        if g.get(keyset).is_some_and(|e| e.bunker.is_none()) {
             g.remove(keyset);
         }
     }
@@ -128,6 +176,9 @@ pub struct StartOptions<'a> {
     pub slot: Option<&'a BunkerSlot>,
     /// Notices go to `/api/events` as type `nip46`.
     pub events: Option<AppState>,
+    /// The signer is a legacy FROSTR 1.0.x node: the bunker's status carries the legacy
+    /// warning and its start is logged as legacy.
+    pub legacy: bool,
 }
 
 impl BunkerRuntime {
@@ -178,7 +229,7 @@ impl BunkerRuntime {
             Arc::new(crate::relay::Pool::new);
         let transport = tokio::spawn(super::transport::run(bunker.clone(), io, factory, stop_rx));
         if let Some(s) = opts.slot {
-            s.set(opts.keyset, bunker.clone());
+            s.set(opts.keyset, bunker.clone(), opts.legacy);
         }
         Ok(BunkerRuntime {
             bunker,
@@ -261,6 +312,9 @@ impl super::api::BunkerSource for BunkerSlot {
     fn current_for(&self, keyset: &str) -> Option<Bunker> {
         self.get_for(keyset)
     }
+    fn legacy_for(&self, keyset: &str) -> bool {
+        self.info(keyset).is_some_and(|i| i.legacy)
+    }
 }
 
 /// Deletes the NIP-46 data of keyset `keyset` (transport key, client sessions, bunker
@@ -269,6 +323,9 @@ impl super::api::BunkerSource for BunkerSlot {
 /// import of it gets a new remote-signer pubkey). Returns how many records went; a store error
 /// is logged and counts as none.
 pub fn forget_keyset(st: &AppState, keyset: &str) -> usize {
+    if let Some(slot) = st.bunker_slot() {
+        slot.forget(keyset);
+    }
     match super::redb_store::forget_keyset(&st.store, keyset) {
         Ok(n) => {
             if n > 0 {

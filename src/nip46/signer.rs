@@ -233,3 +233,37 @@ pub fn node_signer(
 ) -> ThresholdAdapter<crate::frostr::node::NodeHandle> {
     ThresholdAdapter(node)
 }
+
+/// A running legacy (FROSTR 1.0.x) node as the bunker's identity, through the same entry
+/// points `/api/sign`, `/api/nip44/*` and `/api/nip04/*` use on it
+/// (`crate::frostr::node::legacy::LegacyHandle::{sign, ecdh}`). Legacy leaks shares
+/// (FROSTR.md §0.2): `serve` marks such a bunker legacy (its status carries the warning).
+impl ThresholdOps for crate::frostr::node::LegacyHandle {
+    fn group_pk(&self) -> [u8; 32] {
+        crate::frostr::node::LegacyHandle::group_pk(self)
+    }
+    fn sign(&self, msg32: [u8; 32]) -> BoxFuture<'_, Result<[u8; 64], SignerError>> {
+        Box::pin(async move {
+            crate::frostr::node::LegacyHandle::sign(self, msg32)
+                .await
+                .map_err(|e| SignerError::Failed(e.to_string()))
+        })
+    }
+    fn ecdh(&self, peer_xonly: [u8; 32]) -> BoxFuture<'_, Result<Secret32, SignerError>> {
+        Box::pin(async move {
+            let mut x = crate::frostr::node::LegacyHandle::ecdh(self, peer_xonly)
+                .await
+                .map_err(|e| SignerError::Failed(e.to_string()))?;
+            let s = Secret32::new(x);
+            zeroize::Zeroize::zeroize(&mut x);
+            Ok(s)
+        })
+    }
+}
+
+/// The bunker identity backed by a running legacy node (a keyset opted into FROSTR 1.0.x).
+pub fn legacy_node_signer(
+    node: crate::frostr::node::LegacyHandle,
+) -> ThresholdAdapter<crate::frostr::node::LegacyHandle> {
+    ThresholdAdapter(node)
+}

@@ -113,6 +113,19 @@ test('add a second keyset on the Keysets page; server messages inline; fields cl
   const row = page.locator('[data-testid="keyset-row"][data-keyset-id="b"]');
   await row.getByRole('heading', { name: /Work/ }).waitFor();
   added = true;
+  // Its NIP-46 bunker: the remote-signer pubkey from GET /api/keysets, shortened, the full
+  // hex in the title (the list refreshes every 10 s; the bunker starts with b's node).
+  let bunker = null;
+  for (let i = 0; i < 200 && !bunker; i++) {
+    const ks = await (await admin(a, 'GET', 'api/keysets')).json();
+    bunker = ks.keysets.find((k) => k.id === 'b')?.bunker ?? null;
+    if (!bunker) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(bunker && /^[0-9a-f]{64}$/.test(bunker.pubkey), JSON.stringify(bunker));
+  const shown = row.getByTestId('keyset-bunker');
+  await shown.waitFor({ timeout: 20000 });
+  assert.equal(await shown.getAttribute('title'), bunker.pubkey);
+  assert.equal(await shown.textContent(), `${bunker.pubkey.slice(0, 8)}…${bunker.pubkey.slice(-8)}`);
 
   // The switcher and the menu entry appear; the current keyset is still the default.
   await switcher().waitFor();

@@ -131,8 +131,7 @@ impl Serving {
     }
 }
 
-/// The running node and its NIP-46 bunker (current generation only: the bunker signs through
-/// [`NodeHandle`]).
+/// The running node and its NIP-46 bunker (signing through the node, either generation).
 struct Running {
     node: Serving,
     bunker: Option<BunkerRuntime>,
@@ -214,7 +213,7 @@ impl SignerControl {
     }
 }
 
-/// [`install`], plus the NIP-46 bunkers: each started current-generation node gets a bunker
+/// [`install`], plus the NIP-46 bunkers: each started node (either generation) gets a bunker
 /// for its identity (published in `bunkers` under the keyset id for the `/api/nip46/*`
 /// routes); new credentials for a keyset stop its old bunker before the old node, so one
 /// transport key never answers twice; deleting a keyset stops its bunker (the delete routes
@@ -227,6 +226,8 @@ pub fn install_with_bunker(
     bunkers: &BunkerSlot,
 ) -> SignerControl {
     let local_relay = format!("ws://{}", bind.replace("0.0.0.0", "127.0.0.1"));
+    // `GET /api/keysets` names each keyset's bunker.
+    st.set_bunker_slot(bunkers.clone());
     let (st2, relay, liveness, slot) =
         (st.clone(), relay.clone(), liveness.clone(), bunkers.clone());
     // The running node of each keyset: new credentials for a keyset (re-import, unlock) shut
@@ -327,9 +328,10 @@ fn device_key(st: &AppState) -> Result<Secret32, FactoryError> {
     Ok(k)
 }
 
-/// The NIP-46 bunker of keyset `id`'s freshly started node (every current-generation node
-/// gets one, published in `slot` under `id`; legacy nodes get none). A bunker that cannot
-/// start is reported and leaves the node running.
+/// The NIP-46 bunker of keyset `id`'s freshly started node (every node gets one, published in
+/// `slot` under `id`: a current-generation node signs through [`NodeHandle`], a legacy one
+/// through [`LegacyHandle`], the same entry points as `/api/sign` and `/api/nip44/*`). A bunker
+/// that cannot start is reported and leaves the node running.
 #[allow(clippy::too_many_arguments)]
 fn bunker_for(
     st: &AppState,
@@ -341,16 +343,37 @@ fn bunker_for(
     relays: Vec<String>,
     local_relay: &str,
 ) -> Option<BunkerRuntime> {
-    let Serving::Next(handle) = serving else {
-        return None;
+    let (signer, legacy): (Arc<dyn crate::nip46::ThresholdSigner>, bool) = match serving {
+        Serving::Next(h) => (Arc::new(crate::nip46::node_signer(h.clone())), false),
+        Serving::Legacy(h) => (
+            Arc::new(crate::nip46::signer::legacy_node_signer(h.clone())),
+            true,
+        ),
     };
-    match start_bunker(st, relay, slot, id, handle, profile_id, relays, local_relay) {
+    let started = start_bunker(
+        st,
+        relay,
+        slot,
+        id,
+        signer,
+        legacy,
+        profile_id,
+        relays,
+        local_relay,
+    );
+    match started {
         Ok(b) => {
-            tracing::info!(
-                keyset = id,
-                transport = %hex::encode(b.bunker().transport_pubkey()),
-                "nip46: bunker started"
-            );
+            let transport = hex::encode(b.bunker().transport_pubkey());
+            if legacy {
+                tracing::warn!(
+                    keyset = id,
+                    transport = %transport,
+                    "nip46: bunker started for legacy FROSTR 1.0.x keyset {id}: {}",
+                    super::legacy::MIGRATE_HINT
+                );
+            } else {
+                tracing::info!(keyset = id, transport = %transport, "nip46: bunker started");
+            }
             Some(b)
         }
         Err(e) => {
@@ -365,17 +388,18 @@ fn bunker_for(
     }
 }
 
-/// Starts the NIP-46 bunker of a started node: threshold signer = the node, listening on the
-/// node's relays plus the embedded relay, transport key sealed in the store under the profile
-/// id (the namespace the default keyset always had; each keyset's identity has its own), found
-/// by the API under the keyset id.
+/// Starts the NIP-46 bunker of a started node: threshold signer = the node (`legacy`: a
+/// FROSTR 1.0.x node), listening on the node's relays plus the embedded relay, transport key
+/// sealed in the store under the profile id (the namespace the default keyset always had; each
+/// keyset's identity has its own), found by the API under the keyset id.
 #[allow(clippy::too_many_arguments)]
 fn start_bunker(
     st: &AppState,
     relay: &Relay,
     slot: &BunkerSlot,
     keyset: &str,
-    node: &NodeHandle,
+    signer: Arc<dyn crate::nip46::ThresholdSigner>,
+    legacy: bool,
     profile_id: &str,
     mut relays: Vec<String>,
     local_relay: &str,
@@ -390,7 +414,7 @@ fn start_bunker(
         ..Default::default()
     };
     BunkerRuntime::start(
-        Arc::new(crate::nip46::node_signer(node.clone())),
+        signer,
         StartOptions {
             cfg,
             store: st.store.clone(),
@@ -400,6 +424,7 @@ fn start_bunker(
             relay: Some(relay),
             slot: Some(slot),
             events: Some(st.clone()),
+            legacy,
         },
     )
     .map_err(|e| FactoryError::Bunker(e.to_string()))

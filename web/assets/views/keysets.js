@@ -57,7 +57,10 @@ export async function render(root, ctx) {
       h('dt', {}, 'Identity'), h('dd', { class: 'mono', 'data-testid': 'keyset-npub' }, np || 'appears once the signer has started'),
       k.threshold ? [h('dt', {}, 'Signing'), h('dd', {}, `${k.threshold} of ${k.total ?? '?'} shares`)] : '',
       k.mode ? [h('dt', {}, 'After a restart'), h('dd', {}, k.mode === 'locked' ? 'waits for unlock (locked)' : 'signs on its own (unattended)')] : '',
-      k.generation === 'legacy' ? [h('dt', {}, 'Protocol'), h('dd', {}, 'legacy 1.0 (migrate it on "Keys & recovery")')] : '');
+      k.generation === 'legacy' ? [h('dt', {}, 'Protocol'), h('dd', {}, 'legacy 1.0 (migrate it on "Keys & recovery")')] : '',
+      // The keyset's NIP-46 bunker: its remote-signer pubkey, shortened (the full hex on hover).
+      k.bunker ? [h('dt', {}, 'Remote signer'), h('dd', { class: 'mono', title: k.bunker.pubkey, 'data-testid': 'keyset-bunker' },
+        `${k.bunker.pubkey.slice(0, 8)}…${k.bunker.pubkey.slice(-8)}${k.bunker.running ? '' : ' (stopped)'}`)] : '');
     const actions = h('div', { class: 'row' });
     if (!current) {
       actions.append(h('button', { type: 'button', class: 'btn small', onclick: async () => {
