@@ -393,7 +393,7 @@ async fn event_stream_follows_one_keyset() {
 
     // The peers start: each keyset's node hears its co-signer (a ping) and reports it online.
     let cos_b = gb.cosigner(&relay).await;
-    let cb_hex = hex::encode(gb.cosigner_xonly());
+    let cb_hex = hex::encode(gb.share_xonly(1));
     for s in [&mut only_b, &mut only_b_hdr] {
         let v = s
             .wait_for("kb's peer online", EV_WAIT, |v| v["type"] == "peer-status")
@@ -409,7 +409,7 @@ async fn event_stream_follows_one_keyset() {
         );
     }
     let cos_a = ga.cosigner(&relay).await;
-    let ca_hex = hex::encode(ga.cosigner_xonly());
+    let ca_hex = hex::encode(ga.share_xonly(1));
     all.wait_for("ka's peer online", EV_WAIT, |v| {
         v["type"] == "peer-status"
             && v["data"]["keyset"] == "ka"
@@ -460,7 +460,7 @@ async fn event_stream_follows_one_keyset() {
     assert_eq!(v["type"], "sign", "{v}");
     assert_eq!(v["data"]["peer"], json!(cb_hex));
     cos_b
-        .ecdh(ga.box_xonly())
+        .ecdh(ga.share_xonly(0))
         .await
         .expect("co-signer ECDH with the box");
     let v = only_b

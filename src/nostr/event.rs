@@ -138,18 +138,8 @@ impl Event {
         content: String,
         aux: [u8; 32],
     ) -> Result<Event> {
-        let pubkey = keys::xonly_pubkey(secret)?;
-        let id = Self::compute_id(&pubkey, created_at, kind, &tags, &content);
-        let sig = keys::sign_bip340(secret, &id, &aux)?;
-        Ok(Event {
-            id,
-            pubkey,
-            created_at,
-            kind,
-            tags,
-            content,
-            sig,
-        })
+        let key = keys::SigningKey::new(secret)?;
+        Ok(Self::sign_with(&key, created_at, kind, tags, content, aux))
     }
 
     /// [`Event::sign`] with a prepared key (no key derivation per event).

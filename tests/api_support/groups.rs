@@ -69,23 +69,14 @@ impl Group {
 }
 
 impl Group {
-    /// The co-signer's (share 1's) x-only key, as events and `/api/peers` name it.
-    pub fn cosigner_xonly(&self) -> [u8; 32] {
+    /// Share `i`'s x-only key, as events and `/api/peers` name it (0: the box, 1: the co-signer).
+    pub fn share_xonly(&self, i: usize) -> [u8; 32] {
         self.pkg
             .members
             .iter()
-            .find(|m| m.idx == self.shares[1].idx)
+            .find(|m| m.idx == self.shares[i].idx)
             .map(|m| m.xonly())
-            .expect("share 1 is a member")
-    }
-    /// The box's (share 0's) x-only key.
-    pub fn box_xonly(&self) -> [u8; 32] {
-        self.pkg
-            .members
-            .iter()
-            .find(|m| m.idx == self.shares[0].idx)
-            .map(|m| m.xonly())
-            .expect("share 0 is a member")
+            .expect("every share is a member")
     }
 }
 
