@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Starts the builds of later steps in the background (ci/lib.sh prep_*), so they run on the CPU
 # the foreground steps leave idle instead of adding to the run:
-#   fuzz-build     step 50's libFuzzer targets (ci/fuzz-build.sh; nice 15: needed first)
-#   release-build  step 70's static musl binaries (ci/release-build.sh; nice 19)
+#   release-build  step 70's static musl binaries (ci/release-build.sh; nice 15: needed first)
+#   fuzz-build     step 79's libFuzzer targets (ci/fuzz-build.sh; nice 19). The fuzz step runs
+#                  after the OS image: its build has the idle CPU of steps 20-78 to itself
+#                  once the release build is done (as step 50 it waited ~250-370 s for it)
 #   nspawn-rootfs  step 72's Debian root (ci/nspawn-rootfs.sh, mmdebstrap; root only)
 #   os-stage1      step 78's Debian package stage of the Pi image (image/os/build.sh
 #                  --stage1-only: mmdebstrap of arm64 under qemu-user; root only)
@@ -15,8 +17,8 @@ t0=$(date +%s)
 musl_tools
 [ "$(id -u)" != 0 ] || [ "${FROSTBOX_CI_OS_IMAGE:-1}" = 0 ] || os_image_tools
 echo "05-prepare: tools in $(( $(date +%s) - t0 )) s"
-PREP_NICE=15 prep_start fuzz-build bash ci/fuzz-build.sh
-prep_start release-build bash ci/release-build.sh
+PREP_NICE=15 prep_start release-build bash ci/release-build.sh
+prep_start fuzz-build bash ci/fuzz-build.sh
 if [ "$(id -u)" = 0 ]; then
   prep_start nspawn-rootfs bash ci/nspawn-rootfs.sh
   [ "${FROSTBOX_CI_OS_IMAGE:-1}" = 0 ] || prep_start os-stage1 bash image/os/build.sh --stage1-only
