@@ -21,7 +21,7 @@ npm_ci() {
 # crates plus the binary in every step that asked for it (~2.5 min each on a fresh clone); this
 # names one integration test so cargo picks the same features as step 20: a no-op after it.
 test_profile_bin() {
-  cargo test --locked --no-run --test notify >&2
+  cargo test --locked --no-run --test suite >&2
   echo "$PWD/target/debug/frostbox"
 }
 

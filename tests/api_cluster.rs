@@ -2,7 +2,7 @@
 //! one's embedded relay: `POST /api/sign` with a Frostbox co-signer, and peer policies (set
 //! through the API or `PEER_POLICIES`) enforced by the running node.
 
-mod api_support;
+use crate::api_support;
 
 use api_support::procs::{Cluster, bearer, cluster, cluster_with};
 use api_support::{Resp, get, post, req};

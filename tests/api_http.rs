@@ -1,6 +1,6 @@
 //! HTTP-level tests of every API route against an in-process server on 127.0.0.1:0.
 
-mod api_support;
+use crate::api_support;
 
 use api_support::*;
 use frostbox::api::openapi::ROUTES;

@@ -2,7 +2,7 @@
 //! `/api/migrate`, `/api/keyset/backup`, `/api/keyset/mode`, `/api/lock`, `/api/user/password`,
 //! plus the vault mode after a restart and the relay objects in `/api/status`.
 
-mod api_support;
+use crate::api_support;
 
 use api_support::*;
 use frostbox::frost::KeyShare;

@@ -7,7 +7,7 @@
 //! Needs `npm ci` in tests/interop/nostr-tools, so it is `#[ignore]`d in plain `cargo test`;
 //! `ci/steps/41-interop-nostr-tools.sh` installs and runs it with `--ignored`.
 
-mod api_support;
+use crate::api_support;
 
 use api_support::post;
 use api_support::procs::{bearer, cluster};

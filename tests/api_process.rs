@@ -2,7 +2,7 @@
 //! graceful SIGTERM shutdown, and a scan of every response body and the whole log for the
 //! secrets that were used (password, admin secret, share credential, keyset password).
 
-mod api_support;
+use crate::api_support;
 
 use api_support::procs::{sigterm_and_wait, spawn};
 use api_support::{Resp, get, post, req};

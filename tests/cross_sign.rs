@@ -6,7 +6,7 @@
 //! through `FROSTBOX_CROSS_RUNNER` (default `qemu-aarch64-static`): step 70 runs this with the
 //! static aarch64 release binary, so the cross build is shown to sign with a native peer.
 
-mod api_support;
+use crate::api_support;
 
 use api_support::{Resp, get, post};
 use frostbox::frostr::next::credential::BfProfile;

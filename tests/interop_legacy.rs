@@ -1,7 +1,7 @@
 //! Interop with the real npm `@frostr/bifrost@1.0.7` (legacy 1.0.x), driven through
 //! `tests/interop/legacy/interop.mjs` (lockfile-pinned; `npm ci` first).
 //!
-//! Run by `ci/steps/40-interop-legacy.sh` as `cargo test --test interop_legacy -- --ignored`.
+//! Run by `ci/steps/40-interop-legacy.sh` as `cargo test --test suite interop_legacy:: -- --ignored`.
 //! Any rejection on the JS side makes `interop.mjs` exit non-zero, which fails the test.
 
 use frostbox::frostr::legacy::credential::{GroupJson, GroupPackage, SharePackage};

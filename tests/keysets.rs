@@ -6,7 +6,7 @@
 //! a 404. The second test runs both keysets (one through the single-keyset routes, as
 //! `default`) over the box's embedded relay.
 
-mod api_support;
+use crate::api_support;
 
 use api_support::groups::{Group, SHARE_PW, Served};
 use api_support::{Resp, get, post, procs, req};

@@ -21,7 +21,7 @@
 //! * `GET /api/keysets` names each keyset's bunker (distinct pubkeys, the same after the
 //!   restart; `null` for a keyset locked since the start, `running: false` after a lock).
 
-mod api_support;
+use crate::api_support;
 
 use api_support::groups::{Group, SHARE_PW, Served};
 use api_support::nip46_client::Client;

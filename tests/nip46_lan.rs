@@ -5,7 +5,7 @@
 //! * SIGTERM stops the bunker and the node before exiting (exit 0 within 5 s), and the client
 //!   session is still there, and still answered, after a restart.
 
-mod api_support;
+use crate::api_support;
 
 use api_support::nip46_client::Client;
 use api_support::procs::{Proc, bearer, sigterm_and_wait, spawn};

@@ -9,7 +9,7 @@
 //! `nostr_tools_against_serve` (ignored; ci/steps/45-interop-nip46.sh) runs the npm
 //! `nostr-tools` BunkerSigner (tests/interop/nip46, lockfile) against the same setup.
 
-mod api_support;
+use crate::api_support;
 
 use api_support::nip46_client::Client;
 use api_support::{Resp, get, post, req};

@@ -6,7 +6,7 @@
 //! `/api/events` shows what the node does (issue 4/5): co-signing for a peer, a refusal by peer
 //! policy, own rounds, peers coming online, filtered per keyset.
 
-mod api_support;
+use crate::api_support;
 
 use api_support::groups::{Group, import_keyset};
 use api_support::{events, get, post, procs, req};

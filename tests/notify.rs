@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// `target/<profile>/examples/notify_probe`, built on demand if `cargo test` did not build
-/// examples (e.g. `cargo test --test notify`).
+/// examples (e.g. `cargo test --test suite notify::`).
 fn probe_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {

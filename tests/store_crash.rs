@@ -52,7 +52,13 @@ fn crash_helper() {
 fn run_and_kill(path: &std::path::Path, start: u64, min_acks: u64) -> u64 {
     let exe = std::env::current_exe().expect("exe");
     let mut child = Command::new(exe)
-        .args(["crash_helper", "--exact", "--nocapture", "--test-threads=1"])
+        // the helper's name in the suite binary (tests/suite.rs: this file is its module)
+        .args([
+            "store_crash::crash_helper",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(HELPER_ENV, path)
         .env("FROSTBOX_CRASH_START", start.to_string())
         .stdout(Stdio::piped())

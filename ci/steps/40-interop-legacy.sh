@@ -9,7 +9,7 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends nodejs npm
 fi
 npm_ci tests/interop/legacy
-cargo test --locked --test interop_legacy -- --ignored
+cargo test --locked --test suite interop_legacy:: -- --ignored
 # Frostbox legacy node + two BifrostNode processes (node.mjs, `ws` for Node < 22) on the embedded
 # relay: ping both ways, sign and ECDH in both directions (bounded: 90 s deadline in the test).
-cargo test --locked --test interop_legacy_node -- --ignored
+cargo test --locked --test suite interop_legacy_node:: -- --ignored

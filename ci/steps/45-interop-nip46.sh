@@ -11,4 +11,4 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends nodejs npm
 fi
 npm_ci tests/interop/nip46
-cargo test --locked --test nip46_interop_node --test nip46_serve -- --ignored
+cargo test --locked --test suite -- --ignored nip46_interop_node:: nip46_serve::

@@ -79,7 +79,7 @@ t0=$(date +%s)
 cs_log=$(mktemp)
 rc=0
 FROSTBOX_CROSS_BIN="dist/frostbox-$version-aarch64-unknown-linux-musl" FROSTBOX_CROSS_RUNNER=qemu-aarch64-static \
-  cargo test --locked --profile test --test cross_sign -- --nocapture >"$cs_log" 2>&1 || rc=$?
+  cargo test --locked --profile test --test suite cross_sign:: -- --nocapture >"$cs_log" 2>&1 || rc=$?
 grep -E 'node [AB]|test result' "$cs_log" || true
 if [ $rc != 0 ]; then tail -60 "$cs_log"; echo "FAIL: cross_sign with the aarch64 binary under qemu-user"; exit 1; fi
 rm -f "$cs_log"
