@@ -1,5 +1,5 @@
 #!/bin/sh
-# RUSTC_WRAPPER for ci/steps/79-fuzz.sh: libFuzzer's SanitizerCoverage flags (the ones cargo-fuzz
+# RUSTC_WRAPPER for ci/steps/90-fuzz.sh: libFuzzer's SanitizerCoverage flags (the ones cargo-fuzz
 # passes) only for the crates under test, frostbox and the fuzz targets (cargo sets
 # CARGO_PKG_NAME for every rustc it runs); dependencies and build scripts build plain.
 rustc=$1

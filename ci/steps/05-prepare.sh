@@ -2,9 +2,10 @@
 # Starts the builds of later steps in the background (ci/lib.sh prep_*), so they run on the CPU
 # the foreground steps leave idle instead of adding to the run:
 #   release-build  step 70's static musl binaries (ci/release-build.sh; nice 15: needed first)
-#   fuzz-build     step 79's libFuzzer targets (ci/fuzz-build.sh; nice 19). The fuzz step runs
-#                  after the OS image: its build has the idle CPU of steps 20-78 to itself
-#                  once the release build is done (as step 50 it waited ~250-370 s for it)
+#   fuzz-build     step 90's libFuzzer targets (ci/fuzz-build.sh; nice 19). The fuzz step runs
+#                  last: its build has the idle CPU of steps 20-80 to itself once the release
+#                  build is done (as step 50 it waited ~250-370 s for it, as step 79 ~105 s;
+#                  the browser tests of step 80 leave a core mostly idle)
 #   nspawn-rootfs  step 72's Debian root (ci/nspawn-rootfs.sh, mmdebstrap; root only)
 #   os-stage1      step 78's Debian package stage of the Pi image (image/os/build.sh
 #                  --stage1-only: mmdebstrap of arm64 under qemu-user; root only)

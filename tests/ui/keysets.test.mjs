@@ -217,6 +217,20 @@ test('an event signed from the tools page under keyset b verifies under b\'s gro
   assert.ok(verifySchnorr(ev.sig, ev.id, g2.pk), 'BIP-340 signature by b\'s group key');
   assert.ok(!verifySchnorr(ev.sig, ev.id, g1.pk), 'not by the default keyset\'s key');
   await shot(page, '42-keyset-b-signed');
+  // The dashboard's recent activity follows the selected keyset: b's signing round (a node
+  // activity event naming keyset b) shows under b and not under the default keyset.
+  await nav().getByRole('link', { name: 'Dashboard', exact: true }).click();
+  await page.getByRole('list', { name: 'Recent activity' }).getByText(/^signed with /).first().waitFor();
+  await switcher().selectOption('default');
+  await page.getByTestId('npub').filter({ hasText: g1.npub }).waitFor();
+  const recent = page.getByRole('list', { name: 'Recent activity' });
+  await recent.waitFor();
+  assert.equal(await recent.getByText(/^signed with /).count(), 0, 'keyset b\'s round is not in the default keyset\'s activity');
+  await switcher().selectOption('b');
+  await page.getByTestId('npub').filter({ hasText: g2.npub }).waitFor();
+  await page.getByRole('list', { name: 'Recent activity' }).getByText(/^signed with /).first().waitFor();
+  await nav().getByRole('link', { name: 'Sign & encrypt', exact: true }).click();
+  await page.getByRole('heading', { name: 'Sign & encrypt', level: 1 }).waitFor();
 });
 
 test('?keyset= deep links select a keyset, across the login too; an unknown id is reported', async (t) => {

@@ -1,5 +1,5 @@
 // One-glance state: signer, other devices, group npub, relays, recent activity.
-import { get, post, onEvent, events } from '../api.js';
+import { get, post, onEvent, events, forSelectedKeyset } from '../api.js';
 import { h, badge, npub, copy, qrToggle, msgBox, errorText, field, toast } from '../dom.js';
 
 function signerState(s) {
@@ -83,9 +83,14 @@ export async function render(root, ctx) {
       h('span', { class: `ty ${ev.type}` }, ev.type || 'event'), h('span', {}, ev.message || '')));
     while (activity.children.length > 8) activity.lastChild.remove();
   }
-  for (const ev of events.log.slice(-8)) addActivity(ev);
-  if (!events.log.length) activity.append(h('li', { class: 'empty lead' }, 'Nothing yet.'));
-  const off = onEvent((ev) => { activity.querySelector('.empty')?.remove(); addActivity(ev); });
+  // The selected keyset's events and the box's own (like the Event log), not another identity's.
+  const mine = events.log.filter(forSelectedKeyset);
+  for (const ev of mine.slice(-8)) addActivity(ev);
+  if (!mine.length) activity.append(h('li', { class: 'empty lead' }, 'Nothing yet.'));
+  const off = onEvent((ev) => {
+    if (!forSelectedKeyset(ev)) return;
+    activity.querySelector('.empty')?.remove(); addActivity(ev);
+  });
 
   await Promise.all([ctx.refreshStatus(), loadGroup()]);
   draw();
