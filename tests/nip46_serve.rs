@@ -521,6 +521,9 @@ async fn nostr_tools_flows(
                 .strip_prefix(&prefix)
                 .unwrap_or_else(|| panic!("{url} does not start with {prefix}"));
             let (app, rid) = rest.split_once('/').expect("/#/apps/<app>/<request>");
+            // A non-default keyset's page names the keyset: `…/<request>?keyset=<id>`.
+            let (rid, sel) = rid.split_once('?').unwrap_or((rid, ""));
+            assert_eq!(sel, q.trim_start_matches('?'), "the URL names the keyset");
             assert_eq!(
                 rid,
                 pending(30023).await,

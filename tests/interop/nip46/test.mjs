@@ -125,7 +125,7 @@ if (LIMITED_URI) {
   const asked = signer.signEvent(tpl)
   asked.catch(() => {})
   const url = await timeout(urlArrived, 15000, 'onauth')
-  assert.match(url, /^https?:\/\/[^/]+\/#\/apps\/[0-9a-f]{64}\/[0-9a-f]{32}$/, url)
+  assert.match(url, /^https?:\/\/[^/]+\/#\/apps\/[0-9a-f]{64}\/[0-9a-f]{32}(\?keyset=[A-Za-z0-9_-]+)?$/, url)
   assert.ok(url.includes(`/#/apps/${getPublicKey(appSk)}/`), `the URL names this app: ${url}`)
   console.log('AUTH_URL ' + url)
   const signed = await timeout(asked, 30000, 'sign_event after approval')
