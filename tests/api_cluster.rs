@@ -4,7 +4,7 @@
 
 use crate::api_support;
 
-use api_support::procs::{Cluster, bearer, cluster, cluster_with};
+use api_support::procs::{self, Cluster, bearer, cluster, cluster_with};
 use api_support::{Resp, get, post, req};
 use serde_json::json;
 use std::net::SocketAddr;
@@ -99,12 +99,10 @@ async fn policy_set_through_the_api_reaches_the_running_node() {
 
     // a stops answering b (compressed key form, as the group lists it).
     let path = format!("/api/peers/{}/policy", c.member_hex[1]);
-    let r = req(
+    let r = procs::put_policy(
         c.a.addr,
-        "PUT",
-        &path,
-        &h,
-        Some(r#"{"allowReceive":false,"label":"b"}"#),
+        &c.member_hex[1],
+        r#"{"allowReceive":false,"label":"b"}"#,
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);

@@ -6,6 +6,11 @@ use api_support::*;
 use frostbox::api::openapi::ROUTES;
 use serde_json::{Value, json};
 
+/// `POST /api/onboarding/setup` with `Authorization: <auth>` and the JSON `body`.
+async fn setup(a: std::net::SocketAddr, auth: &str, body: &str) -> Resp {
+    post(a, "/api/onboarding/setup", &[("Authorization", auth)], body).await
+}
+
 fn err_json(r: &Resp) -> String {
     let v = r.json();
     v["error"]
@@ -107,19 +112,12 @@ async fn onboarding_login_logout_and_sessions() {
     assert_eq!(r.status, 200, "{}", r.body);
 
     // Setup validation: short password, bad username.
-    let r = post(
-        s.addr,
-        "/api/onboarding/setup",
-        &[("Authorization", &auth)],
-        r#"{"username":"alice","password":"short"}"#,
-    )
-    .await;
+    let r = setup(s.addr, &auth, r#"{"username":"alice","password":"short"}"#).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["code"], "invalid_password");
-    let r = post(
+    let r = setup(
         s.addr,
-        "/api/onboarding/setup",
-        &[("Authorization", &auth)],
+        &auth,
         r#"{"username":"a","password":"longenough-password"}"#,
     )
     .await;
@@ -127,10 +125,9 @@ async fn onboarding_login_logout_and_sessions() {
 
     let cookie = admin_session(&s).await;
     // Onboarding is closed once a user exists.
-    let r = post(
+    let r = setup(
         s.addr,
-        "/api/onboarding/setup",
-        &[("Authorization", &auth)],
+        &auth,
         r#"{"username":"mallory","password":"longenough-password"}"#,
     )
     .await;
@@ -216,18 +213,16 @@ async fn setup_code_onboarding_without_admin_secret() {
     )));
     let st = get(s.addr, "/api/onboarding/status", &[]).await.json();
     assert_eq!(st["setupCodeActive"], true);
-    let r = post(
+    let r = setup(
         s.addr,
-        "/api/onboarding/setup",
-        &[("Authorization", "Bearer ABCD-EFGH-JKLX")],
+        "Bearer ABCD-EFGH-JKLX",
         r#"{"username":"bob","password":"longenough-password"}"#,
     )
     .await;
     assert_eq!(r.status, 401);
-    let r = post(
+    let r = setup(
         s.addr,
-        "/api/onboarding/setup",
-        &[("Authorization", "Bearer ABCD-EFGH-JKLM")],
+        "Bearer ABCD-EFGH-JKLM",
         r#"{"username":"bob","password":"longenough-password"}"#,
     )
     .await;

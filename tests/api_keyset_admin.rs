@@ -212,11 +212,7 @@ async fn create_keyset_returns_other_shares_once_and_keeps_share_one() {
     }
 }
 
-fn hex32(s: &str) -> [u8; 32] {
-    let mut b = [0u8; 32];
-    hex::decode_to_slice(s, &mut b).expect("hex32");
-    b
-}
+use api_support::keys::hex32;
 
 async fn create(s: &Server, h: &[(&str, &str)], extra: Value) -> Value {
     let mut body = json!({"threshold": 2, "total": 3, "password": PKG_PW});

@@ -14,7 +14,6 @@ use api_support::procs::{bearer, cluster};
 use frostbox::nostr::keys;
 use frostbox::vault::Secret32;
 use serde_json::{Value, json};
-use std::path::PathBuf;
 
 fn plaintexts() -> Vec<String> {
     vec![
@@ -29,15 +28,7 @@ fn plaintexts() -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs node + npm ci in tests/interop/nostr-tools (run by ci/steps/41-interop-nostr-tools.sh)"]
 async fn nostr_tools_decrypts_the_api_and_back() {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/interop/nostr-tools"
-    ));
-    assert!(
-        dir.join("node_modules/nostr-tools").is_dir(),
-        "run `npm ci` in {}",
-        dir.display()
-    );
+    let dir = api_support::npm::interop_dir("nostr-tools", "nostr-tools");
     let c = cluster(&[], &[]).await;
     let h = bearer();
     let h = [("Authorization", h.as_str())];

@@ -127,71 +127,40 @@ async fn no_secret_in_any_response_or_log() {
         )
         .await,
     );
-    // Keyset import (locked), wrong unlock, right unlock.
-    seen.push(
-        post(
-            a,
+    // Keyset import (locked), wrong unlock, right unlock; recovery attempts with the share;
+    // the share through the env route.
+    for (path, body) in [
+        (
             "/api/keyset",
-            &h,
-            &format!(r#"{{"share_cred":"{SHARE}","mode":"locked","password":"{KEYSET_PW}"}}"#),
-        )
-        .await,
-    );
-    seen.push(
-        post(
-            a,
+            format!(r#"{{"share_cred":"{SHARE}","mode":"locked","password":"{KEYSET_PW}"}}"#),
+        ),
+        (
             "/api/keyset/unlock",
-            &h,
-            r#"{"password":"not-the-password"}"#,
-        )
-        .await,
-    );
-    seen.push(
-        post(
-            a,
+            r#"{"password":"not-the-password"}"#.to_string(),
+        ),
+        (
             "/api/keyset/unlock",
-            &h,
-            &format!(r#"{{"password":"{KEYSET_PW}"}}"#),
-        )
-        .await,
-    );
-    seen.push(
-        post(
-            a,
+            format!(r#"{{"password":"{KEYSET_PW}"}}"#),
+        ),
+        (
             "/api/keyset",
-            &h,
-            &format!(r#"{{"share_cred":"{SHARE}","mode":"bogus"}}"#),
-        )
-        .await,
-    );
-    // Recovery attempts with the share.
-    seen.push(
-        post(
-            a,
+            format!(r#"{{"share_cred":"{SHARE}","mode":"bogus"}}"#),
+        ),
+        (
             "/api/recover",
-            &h,
-            &format!(r#"{{"shareCredentials":["{SHARE}"]}}"#),
-        )
-        .await,
-    );
-    seen.push(
-        post(
-            a,
+            format!(r#"{{"shareCredentials":["{SHARE}"]}}"#),
+        ),
+        (
             "/api/recover/validate",
-            &h,
-            &format!(r#"{{"type":"share","credential":"{SHARE}"}}"#),
-        )
-        .await,
-    );
-    seen.push(
-        post(
-            a,
+            format!(r#"{{"type":"share","credential":"{SHARE}"}}"#),
+        ),
+        (
             "/api/env",
-            &h,
-            &format!(r#"{{"SHARE_CRED":"{SHARE}","GROUP_NAME":"g"}}"#),
-        )
-        .await,
-    );
+            format!(r#"{{"SHARE_CRED":"{SHARE}","GROUP_NAME":"g"}}"#),
+        ),
+    ] {
+        seen.push(post(a, path, &h, &body).await);
+    }
     for path in [
         "/api/status",
         "/api/env",

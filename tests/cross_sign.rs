@@ -8,93 +8,33 @@
 
 use crate::api_support;
 
+use api_support::procs::{self, free_port};
 use api_support::{Resp, get, post};
 use frostbox::frostr::next::credential::BfProfile;
 use frostbox::frostr::next::group::GroupPackage;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const API_KEY: &str = "cross-sign-api-key-0123456789";
 const PROFILE_PW: &str = "cross-sign-profile-password";
 
-struct Node {
-    child: Child,
-    addr: SocketAddr,
-    log: Arc<Mutex<String>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+/// One signer process and its data directory.
+type Node = procs::Owned;
 
 fn spawn(cmd_line: &[String], port: u16, profile: &str, relay: &str) -> Node {
-    let dir = tempfile::tempdir().expect("tmp");
-    let mut cmd = Command::new(&cmd_line[0]);
-    cmd.args(&cmd_line[1..])
-        .args(["serve", "--port", &port.to_string(), "--data"])
-        .arg(dir.path())
-        .env_remove("ADMIN_SECRET")
-        .env_remove("FROSTBOX_DATA")
-        .env_remove("GROUP_CRED")
-        .env("HOST_NAME", "127.0.0.1")
-        .env("API_KEY", API_KEY)
-        .env("SHARE_CRED", profile)
-        .env("SHARE_PASSWORD", PROFILE_PW)
-        .env("RELAYS", relay)
-        .env("LOG_LEVEL", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn frostbox");
-    let stderr = child.stderr.take().expect("stderr");
-    let log = Arc::new(Mutex::new(String::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let l2 = log.clone();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if let Some(rest) = line.split("listening on http://").nth(1)
-                && let (Some(t), Some(a)) = (tx.take(), rest.split_whitespace().next())
-            {
-                let _ = t.send(a.to_string());
-            }
-            if let Ok(mut g) = l2.lock() {
-                g.push_str(&line);
-                g.push('\n');
-            }
-        }
-    });
-    let addr = match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(a) => a.parse().expect("addr"),
-        Err(_) => panic!(
-            "{cmd_line:?} did not print its address; log:\n{}",
-            log.lock().map(|g| g.clone()).unwrap_or_default()
-        ),
-    };
-    Node {
-        child,
-        addr,
-        log,
-        _dir: dir,
-    }
+    let envs = [
+        ("HOST_NAME", "127.0.0.1"),
+        ("API_KEY", API_KEY),
+        ("SHARE_CRED", profile),
+        ("SHARE_PASSWORD", PROFILE_PW),
+        ("RELAYS", relay),
+        ("LOG_LEVEL", "info"),
+        ("RUST_LOG", "info"),
+    ];
+    procs::Owned::in_tempdir(|d| procs::spawn_cmd(cmd_line, port, d, &envs))
 }
 
 fn logs(n: &Node) -> String {
-    n.log.lock().map(|g| g.clone()).unwrap_or_default()
+    n.log_text()
 }
 
 /// POST /api/sign until it succeeds (the peer may still be connecting) or 120 s pass.

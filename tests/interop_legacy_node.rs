@@ -18,38 +18,15 @@ use std::time::Duration;
 use frostbox::frostr::legacy::{GroupPackage, keygen};
 use frostbox::frostr::node::{LegacyConfig, LegacyHandle, LegacyNode};
 use frostbox::nostr::{Event, keys};
-use frostbox::relay::{Relay, RelayConfig};
-use frostbox::vault::secret::Secret32;
 use js_node::JsNode;
 use serde_json::{Value, json};
 
-fn random_secret() -> Secret32 {
-    use rand::RngCore;
-    loop {
-        let mut b = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut b);
-        let s = Secret32::new(b);
-        if keys::xonly_pubkey(&s).is_ok() {
-            return s;
-        }
-    }
-}
-
-fn hex32(s: &str) -> [u8; 32] {
-    let mut b = [0u8; 32];
-    hex::decode_to_slice(s, &mut b).expect("hex32");
-    b
-}
+use crate::api_support::keys::{hex32, random_secret};
 
 async fn embedded_relay(group: &GroupPackage) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    crate::api_support::relay::allowing(group.commits.iter().map(|c| c.xonly()))
         .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let relay = Relay::new(RelayConfig::default());
-    relay.allow_pubkeys(group.commits.iter().map(|c| c.xonly()));
-    tokio::spawn(frostbox::relay::server::serve(listener, relay));
-    format!("ws://127.0.0.1:{port}")
+        .0
 }
 
 /// Frostbox pings `peer` until it answers (its relay connection may still be opening).

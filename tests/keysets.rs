@@ -11,9 +11,7 @@ use crate::api_support;
 use api_support::groups::{Group, SHARE_PW, Served};
 use api_support::{Resp, get, post, procs, req};
 use frostbox::frostr::next::credential::BfProfile;
-use frostbox::frostr::node::{LegacyConfig, LegacyNode};
 use frostbox::nostr::{keys, nip44};
-use frostbox::relay::{Relay, RelayConfig};
 use frostbox::vault::secret::Secret32;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -34,33 +32,13 @@ fn spawn(data: &std::path::Path, envs: &[(&str, &str)]) -> Served {
 
 /// A relay in this process (127.0.0.1:0) that both groups may write to.
 async fn test_relay(groups: &[&Group]) -> String {
-    let relay = Relay::new(RelayConfig::default());
-    for g in groups {
-        relay.allow_pubkeys(g.pkg.members.iter().map(|m| m.xonly()));
-    }
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = l.local_addr().expect("addr").port();
-    tokio::spawn(frostbox::relay::server::serve(l, relay));
-    format!("ws://127.0.0.1:{port}")
+    api_support::relay::for_groups(groups).await.0
 }
 
 async fn import(a: SocketAddr, id: &str, label: &str, profile: &str) {
-    let body = json!({
-        "id": id, "label": label, "share_cred": profile, "share_password": SHARE_PW,
-        "mode": "unattended",
-    });
-    let r = post(
-        a,
-        "/api/keysets",
-        &[("Authorization", &auth())],
-        &body.to_string(),
-    )
-    .await;
-    assert_eq!(r.status, 200, "import {id}: {}", r.body);
-    assert_eq!(r.json()["keyset"]["id"], id);
-    assert_eq!(r.json()["keyset"]["label"], label);
+    let k = api_support::groups::import_labelled(a, &auth(), id, label, profile).await;
+    assert_eq!(k["id"], id);
+    assert_eq!(k["label"], label);
 }
 
 async fn keysets(a: SocketAddr) -> Vec<Value> {
@@ -380,12 +358,12 @@ fn entry<'a>(list: &'a [Value], id: &str) -> Option<&'a Value> {
 /// a legacy import without the opt-in is refused with the risk explained and nothing stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn legacy_is_opted_into_per_keyset() {
-    use frostbox::frostr::legacy::keygen;
     let dir = tempfile::tempdir().expect("tmp");
     let p = spawn(&dir.path().join("data"), &[]);
     let a = p.0.addr;
     let relay = format!("ws://{a}");
-    let (lgroup, lshares) = keygen(2, 3, None).expect("legacy keygen");
+    let legacy = api_support::groups::Legacy::generate();
+    let (lgroup, lshares) = (&legacy.group, &legacy.shares);
     let legacy_body = |id: &str, opt_in: Option<bool>| {
         let mut b = json!({
             "id": id, "group_cred": lgroup.encode(), "share_cred": lshares[0].encode().as_str(),
@@ -423,9 +401,7 @@ async fn legacy_is_opted_into_per_keyset() {
     assert_eq!(v.json()["has_keyset"], false, "{}", v.body);
 
     // A legacy peer of group a on the box's relay; a current co-signer for b.
-    let mut cfg = LegacyConfig::new(lgroup.clone(), lshares[1].duplicate(), vec![relay.clone()]);
-    cfg.label = "legacy-peer".into();
-    let lpeer = LegacyNode::start(cfg).await.expect("legacy peer");
+    let lpeer = legacy.cosigner(a).await;
     let r = admin_req(
         a,
         "POST",

@@ -23,14 +23,12 @@
 
 use crate::api_support;
 
-use api_support::groups::{Group, SHARE_PW, Served};
-use api_support::nip46_client::Client;
-use api_support::{Resp, get, post, procs, req};
-use frostbox::frostr::legacy::{GroupPackage, SharePackage, keygen};
-use frostbox::frostr::node::{LegacyConfig, LegacyHandle, LegacyNode};
+use api_support::groups::{self, Group, SHARE_PW, Served};
+use api_support::nip46_client::{self, Client};
+use api_support::{Resp, get, procs, req};
 use frostbox::nip46::{BunkerUri, Event};
 use frostbox::nostr::{keys, nip44};
-use frostbox::relay::{Relay, RelayConfig};
+use frostbox::relay::Relay;
 use frostbox::vault::secret::Secret32;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -56,16 +54,8 @@ fn spawn(data: &std::path::Path) -> Served {
 /// A relay in this process (127.0.0.1:0) that both groups may write to; NIP-46 clients are
 /// allowed on it as they are created (the bunkers' answers p-tag them).
 async fn test_relay(groups: &[&Group]) -> (Relay, String) {
-    let relay = Relay::new(RelayConfig::default());
-    for g in groups {
-        relay.allow_pubkeys(g.pkg.members.iter().map(|m| m.xonly()));
-    }
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = l.local_addr().expect("addr").port();
-    tokio::spawn(frostbox::relay::server::serve(l, relay.clone()));
-    (relay, format!("ws://127.0.0.1:{port}"))
+    let (url, relay) = api_support::relay::for_groups(groups).await;
+    (relay, url)
 }
 
 async fn api(a: SocketAddr, method: &str, path: &str, body: Option<&str>) -> Resp {
@@ -73,49 +63,13 @@ async fn api(a: SocketAddr, method: &str, path: &str, body: Option<&str>) -> Res
 }
 
 async fn import(a: SocketAddr, id: &str, profile: &str) {
-    let body = json!({
-        "id": id, "label": format!("Identity {id}"), "share_cred": profile,
-        "share_password": SHARE_PW, "mode": "unattended",
-    });
-    let r = post(
-        a,
-        "/api/keysets",
-        &[("Authorization", &auth())],
-        &body.to_string(),
-    )
-    .await;
-    assert_eq!(r.status, 200, "import {id}: {}", r.body);
+    groups::import_labelled(a, &auth(), id, &format!("Identity {id}"), profile).await;
 }
 
 /// Waits until keysets `ids` are ready (threshold reachable) and each runs its bunker;
 /// returns each bunker's `/api/nip46/status`.
 async fn wait_bunkers(a: SocketAddr, ids: &[&str]) -> Vec<Value> {
-    let mut last = String::new();
-    for _ in 0..400 {
-        let list = get(a, "/api/keysets", &[("Authorization", &auth())])
-            .await
-            .json();
-        let ready = ids.iter().all(|id| {
-            list["keysets"].as_array().is_some_and(|v| {
-                v.iter()
-                    .any(|k| k["id"] == json!(id) && k["state"] == "ready")
-            })
-        });
-        let mut out = Vec::new();
-        for id in ids {
-            let r = api(a, "GET", &format!("/api/nip46/status?keyset={id}"), None).await;
-            if r.status == 200 {
-                out.push(r.json());
-            } else {
-                last = format!("{id}: {} {}", r.status, r.body);
-            }
-        }
-        if ready && out.len() == ids.len() {
-            return out;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("bunkers {ids:?} not running: {last}");
+    groups::wait_bunkers(a, &auth(), ids).await
 }
 
 fn hex32(v: &Value) -> [u8; 32] {
@@ -168,13 +122,7 @@ async fn signs_as(c: &mut Client, id: &str, kind: u16, own: &Group, other: &Grou
 }
 
 fn verified_by(v: &Value, own: &Group, other: &Group) -> Event {
-    let ev = Event::from_json(
-        v["result"]
-            .as_str()
-            .unwrap_or_else(|| panic!("signed: {v}")),
-    )
-    .expect("event");
-    ev.verify().expect("threshold signature verifies");
+    let ev = nip46_client::verified_event(v);
     assert_eq!(ev.pubkey, own.pk(), "signed as this keyset's identity");
     assert!(keys::verify_bip340(&own.pk(), &ev.id, &ev.sig));
     assert!(
@@ -237,25 +185,7 @@ async fn delete_and_silence(
 
 /// The id of keyset `ks`'s pending `sign_event` request of `kind` (waits until listed).
 async fn pending_id(a: SocketAddr, ks: &str, kind: u16) -> String {
-    for _ in 0..100 {
-        let r = api(
-            a,
-            "GET",
-            &format!("/api/nip46/requests?status=pending&keyset={ks}"),
-            None,
-        )
-        .await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        if let Some(id) = r.json()["requests"].as_array().and_then(|a| {
-            a.iter()
-                .find(|x| x["kind"] == kind)
-                .and_then(|x| x["id"].as_str().map(str::to_string))
-        }) {
-            return id;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no pending request of kind {kind} on keyset {ks}");
+    nip46_client::pending_id(a, &auth(), Some(ks), kind).await
 }
 
 /// Each listed keyset's `bunker` entry of `GET /api/keysets` (`Value::Null` when none).
@@ -289,47 +219,13 @@ async fn lists_running_bunkers(a: SocketAddr, want: &[(&str, [u8; 32])]) {
     }
 }
 
-/// A legacy (1.0.x) 2-of-3 group: the package and its shares.
-fn legacy_group() -> (GroupPackage, Vec<SharePackage>) {
-    keygen(2, 3, None).expect("legacy keygen")
-}
-
-/// Imports legacy keyset `id` (share 0, opted in) into the box at `a`.
-async fn import_legacy(a: SocketAddr, id: &str, group: &GroupPackage, shares: &[SharePackage]) {
-    let body = json!({
-        "id": id, "group_cred": group.encode(), "share_cred": shares[0].encode().as_str(),
-        "mode": "unattended", "legacy": true,
-    });
-    let r = api(a, "POST", "/api/keysets", Some(&body.to_string())).await;
-    assert_eq!(r.status, 200, "import legacy {id}: {}", r.body);
-    assert_eq!(r.json()["keyset"]["legacy"], true, "{}", r.body);
-}
-
-/// A legacy co-signer of `group` (share 1) on the embedded relay of the box at `a` (the relay
-/// a legacy keyset's node uses without RELAYS).
-async fn legacy_peer(a: SocketAddr, group: &GroupPackage, shares: &[SharePackage]) -> LegacyHandle {
-    let mut cfg = LegacyConfig::new(
-        group.clone(),
-        shares[1].duplicate(),
-        vec![format!("ws://{a}")],
-    );
-    cfg.label = "legacy-peer".into();
-    LegacyNode::start(cfg).await.expect("legacy peer")
-}
-
 /// `sign_event` through `c` verifies under the legacy group key `group_pk`.
 async fn legacy_signs(c: &mut Client, id: &str, group_pk: &[u8; 32]) {
     let tpl = json!({"kind": 1, "content": format!("legacy bunker {id}"), "tags": [],
                      "created_at": frostbox::store::now()})
     .to_string();
     let v = c.call(id, "sign_event", json!([tpl])).await;
-    let ev = Event::from_json(
-        v["result"]
-            .as_str()
-            .unwrap_or_else(|| panic!("signed: {v}")),
-    )
-    .expect("event");
-    ev.verify().expect("legacy threshold signature verifies");
+    let ev = nip46_client::verified_event(&v);
     assert_eq!(
         &ev.pubkey, group_pk,
         "signed as the legacy keyset's identity"
@@ -375,11 +271,11 @@ async fn each_keyset_has_its_own_bunker() {
     let a = p.0.addr;
     import(a, "a", &ga.profile(&url)).await;
     import(a, "b", &gb.profile(&url)).await;
-    let (lgroup, lshares) = legacy_group();
-    let lpk = lgroup.npub();
-    import_legacy(a, "l", &lgroup, &lshares).await;
+    let legacy = groups::Legacy::generate();
+    let lpk = legacy.pk();
+    legacy.import(a, &auth(), "l").await;
     let (ca, cb) = (ga.cosigner(&url).await, gb.cosigner(&url).await);
-    let lpeer = legacy_peer(a, &lgroup, &lshares).await;
+    let lpeer = legacy.cosigner(a).await;
 
     // Three bunkers: distinct remote-signer pubkeys, each on its own identity; the legacy
     // keyset's status carries the legacy warning.
@@ -551,7 +447,7 @@ async fn each_keyset_has_its_own_bunker() {
     let a = p.0.addr;
     // The legacy peer follows the box's embedded relay to its new port.
     lpeer.shutdown().await;
-    let lpeer = legacy_peer(a, &lgroup, &lshares).await;
+    let lpeer = legacy.cosigner(a).await;
     let st = wait_bunkers(a, &["a", "b", "l"]).await;
     assert_eq!(
         hex32(&st[0]["transport_pubkey"]),
@@ -611,7 +507,7 @@ async fn each_keyset_has_its_own_bunker() {
     )
     .await;
     assert!(!listed_bunkers(a).await.contains_key("l"));
-    import_legacy(a, "l", &lgroup, &lshares).await;
+    legacy.import(a, &auth(), "l").await;
     let st = wait_bunkers(a, &["l"]).await;
     let tl2 = hex32(&st[0]["transport_pubkey"]);
     assert_ne!(tl2, tl, "l's transport key was deleted with the keyset");

@@ -40,21 +40,7 @@ async fn json_req(addr: SocketAddr, method: &str, path: &str, body: Option<Value
 }
 
 fn req_event(sk: &Secret32, to: &[u8; 32], id: &str, method: &str, params: Value) -> Event {
-    let k = nip44::conversation_key(sk, to).expect("conv");
-    let body = json!({"id": id, "method": method, "params": params}).to_string();
-    let content = nip44::encrypt(&k, &body, nip44::B64::Padded).expect("enc");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    Event::sign_random(
-        sk,
-        now,
-        24133,
-        vec![vec!["p".into(), hex::encode(to)]],
-        content,
-    )
-    .expect("sign")
+    crate::api_support::nip46_client::request_event(sk, to, id, method, params)
 }
 
 fn read(sk: &Secret32, ev: &Event) -> Value {

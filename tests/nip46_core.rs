@@ -116,6 +116,19 @@ impl Fixture {
         v
     }
 
+    /// `connect` with the one-time `secret`; asserts the bunker acknowledges it.
+    async fn connect_ok(&mut self, c: &Client, id: &str, secret: &str) {
+        let v = self
+            .call(
+                c,
+                id,
+                "connect",
+                json!([hex::encode(self.signer_pk), secret]),
+            )
+            .await;
+        assert_eq!(v["result"], "ack", "{v}");
+    }
+
     fn token(&self, perms: Option<&str>) -> String {
         let (_, uri) = self
             .bunker
@@ -293,15 +306,7 @@ async fn secrets_wrong_reused_expired_and_revocation() {
     );
 
     let a = Client::new();
-    let v = f
-        .call(
-            &a,
-            "1",
-            "connect",
-            json!([hex::encode(f.signer_pk), secret]),
-        )
-        .await;
-    assert_eq!(v["result"], "ack");
+    f.connect_ok(&a, "1", &secret).await;
     let b = Client::new();
     let v = f
         .call(
@@ -361,16 +366,7 @@ async fn policy_denials_malformed_replay_and_rate_limit() {
         .expect("p")
         .secret
         .expect("s");
-    assert_eq!(
-        f.call(
-            &c,
-            "c",
-            "connect",
-            json!([hex::encode(f.signer_pk), secret])
-        )
-        .await["result"],
-        "ack"
-    );
+    f.connect_ok(&c, "c", &secret).await;
 
     let tpl4 = json!({"kind": 4, "content": "dm", "tags": []}).to_string();
     let v = f.call(&c, "k4", "sign_event", json!([tpl4])).await;
@@ -572,16 +568,7 @@ async fn pending_request_times_out() {
     });
     let c = Client::new();
     let secret = f.token(Some("nip44_encrypt"));
-    assert_eq!(
-        f.call(
-            &c,
-            "c",
-            "connect",
-            json!([hex::encode(f.signer_pk), secret])
-        )
-        .await["result"],
-        "ack"
-    );
+    f.connect_ok(&c, "c", &secret).await;
     let tpl = json!({"kind": 1, "content": "x", "tags": []}).to_string();
     let v = f.call(&c, "s", "sign_event", json!([tpl])).await;
     assert_eq!(
@@ -692,15 +679,7 @@ async fn auth_url_names_the_pairing_origin_once_per_pending_request() {
         .secret
         .expect("secret");
     let a = Client::new();
-    let v = f
-        .call(
-            &a,
-            "c",
-            "connect",
-            json!([hex::encode(f.signer_pk), secret]),
-        )
-        .await;
-    assert_eq!(v["result"], "ack");
+    f.connect_ok(&a, "c", &secret).await;
     // in policy: the signature, no challenge
     let v = f.call(&a, "in", "sign_event", json!([tpl(1)])).await;
     assert!(

@@ -6,13 +6,15 @@ use frostbox::frost::{self, MemoryNonceLedger};
 use frostbox::frostr::next::group::GroupPackage;
 use frostbox::frostr::node::{Node, NodeConfig, NodeHandle};
 use frostbox::nip46::transport::{NostrPool, spawn_with_relay_pool};
-use frostbox::nip46::{Bunker, BunkerConfig, BunkerUri, Event, MemStore, Policy, node_signer};
+use frostbox::nip46::{Bunker, BunkerConfig, BunkerUri, MemStore, Policy, node_signer};
 use frostbox::nostr::{Filter, keys, nip04, nip44};
-use frostbox::relay::{Pool, Relay, RelayConfig};
+use frostbox::relay::Pool;
 use frostbox::vault::secret::Secret32;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
+
+use crate::api_support::{nip46_client, relay};
 
 async fn node_pair(url: &str) -> (Vec<NodeHandle>, Secret32) {
     let ks = frost::keygen(2, 2).expect("keygen");
@@ -43,18 +45,7 @@ async fn node_pair(url: &str) -> (Vec<NodeHandle>, Secret32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bunker_signs_with_a_frostr_node_pair() {
-    let relay = Relay::new(RelayConfig {
-        open: true,
-        ..Default::default()
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!(
-        "ws://127.0.0.1:{}",
-        listener.local_addr().expect("addr").port()
-    );
-    tokio::spawn(frostbox::relay::server::serve(listener, relay.clone()));
+    let (url, _relay) = relay::open().await;
     let (nodes, group_secret) = node_pair(&url).await;
     let group = nodes[0].group_pk();
     assert_eq!(keys::xonly_pubkey(&group_secret).ok(), Some(group));
@@ -100,20 +91,7 @@ async fn bunker_signs_with_a_frostr_node_pair() {
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut call = async |id: &str, method: &str, params: Value| -> Value {
-        let body = json!({"id": id, "method": method, "params": params}).to_string();
-        let content = nip44::encrypt(&conv, &body, nip44::B64::Padded).expect("enc");
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let ev = Event::sign_random(
-            &csk,
-            now,
-            24133,
-            vec![vec!["p".into(), hex::encode(uri.signer_pubkey)]],
-            content,
-        )
-        .expect("sign");
+        let ev = nip46_client::request_event(&csk, &uri.signer_pubkey, id, method, params);
         pool.publish(&ev).await;
         loop {
             let r = tokio::time::timeout(Duration::from_secs(20), rx.recv())
@@ -145,13 +123,7 @@ async fn bunker_signs_with_a_frostr_node_pair() {
     );
     let tpl = json!({"kind": 1, "content": "threshold-signed via NIP-46", "tags": []}).to_string();
     let v = call("3", "sign_event", json!([tpl])).await;
-    let ev = Event::from_json(
-        v["result"]
-            .as_str()
-            .unwrap_or_else(|| panic!("signed: {v}")),
-    )
-    .expect("event");
-    ev.verify().expect("threshold signature verifies");
+    let ev = nip46_client::verified_event(&v);
     assert_eq!(ev.pubkey, group);
 
     let peer = Secret32::random();

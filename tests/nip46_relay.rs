@@ -3,11 +3,11 @@
 //! "ephemeral events p-tagging an allowed key" rule. Includes a reconnect: the TCP path to the
 //! relay is cut and the bunker must resubscribe and keep answering.
 
-use frostbox::nip46::transport::{NostrPool, spawn_with_relay_pool};
-use frostbox::nip46::{Bunker, BunkerConfig, BunkerUri, Event, MemStore, Policy, local_signer};
+use frostbox::nip46::transport::NostrPool;
+use frostbox::nip46::{BunkerUri, Event, Policy};
 use frostbox::nostr::{Filter, keys, nip44};
 use frostbox::relay::Pool;
-use frostbox::relay::{Relay, RelayConfig};
+use frostbox::relay::RelayConfig;
 use frostbox::vault::secret::Secret32;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -80,20 +80,13 @@ impl RemoteClient {
 
     async fn call(&mut self, id: &str, method: &str, params: Value) -> Value {
         let k = nip44::conversation_key(&self.sk, &self.signer).expect("conv");
-        let body = json!({"id": id, "method": method, "params": params}).to_string();
-        let content = nip44::encrypt(&k, &body, nip44::B64::Padded).expect("enc");
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let ev = Event::sign_random(
+        let ev = crate::api_support::nip46_client::request_event(
             &self.sk,
-            now,
-            24133,
-            vec![vec!["p".into(), hex::encode(self.signer)]],
-            content,
-        )
-        .expect("sign");
+            &self.signer,
+            id,
+            method,
+            params,
+        );
         NostrPool::publish(&self.pool, ev).await;
         loop {
             let resp = tokio::time::timeout(Duration::from_secs(10), self.rx.recv())
@@ -113,29 +106,14 @@ impl RemoteClient {
 async fn bunker_over_embedded_relay_survives_reconnect() {
     let identity = Secret32::random();
     let group = keys::xonly_pubkey(&identity).expect("pk");
-    let relay = Relay::new(RelayConfig::default()); // restricted
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let relay_port = listener.local_addr().expect("addr").port();
-    tokio::spawn(frostbox::relay::server::serve(listener, relay.clone()));
+    // restricted
+    let (client_url, relay) = crate::api_support::relay::start(RelayConfig::default()).await;
+    let relay_port = crate::api_support::relay::port_of(&client_url);
     let proxy = Proxy::start(relay_port).await;
     let bunker_url = format!("ws://127.0.0.1:{}", proxy.port);
-    let client_url = format!("ws://127.0.0.1:{relay_port}");
 
-    let cfg = BunkerConfig {
-        relays: vec![bunker_url.clone()],
-        pending_timeout: Duration::ZERO,
-        ..Default::default()
-    };
-    let (bunker, io) = Bunker::new(
-        cfg,
-        Arc::new(local_signer(identity.duplicate())),
-        Arc::new(MemStore::new()),
-    )
-    .expect("bunker");
-    relay.allow_pubkeys([bunker.transport_pubkey()]);
-    let stop = spawn_with_relay_pool(bunker.clone(), io);
+    let (bunker, stop) =
+        crate::api_support::nip46_client::local_bunker(&identity, vec![bunker_url.clone()], &relay);
 
     let (_, uri) = bunker
         .create_bunker_uri(

@@ -7,102 +7,46 @@
 //! pubkey and the client session.
 //!
 //! `nostr_tools_against_serve` (ignored; ci/steps/45-interop-nip46.sh) runs the npm
-//! `nostr-tools` BunkerSigner (tests/interop/nip46, lockfile) against the same setup.
+//! `nostr-tools` BunkerSigner (tests/interop/nip46, lockfile) against the same setup, and
+//! `nostr_tools_against_a_legacy_keysets_bunker` the same flows against the bunker of a legacy
+//! (FROSTR 1.0.x, opted-in) keyset.
 
 use crate::api_support;
 
-use api_support::nip46_client::Client;
-use api_support::{Resp, get, post, req};
+use api_support::nip46_client::{self, Client};
+use api_support::procs::{self, Proc, free_port};
+use api_support::{Resp, get, groups, npm, post, req};
 use frostbox::frost::MemoryNonceLedger;
 use frostbox::frostr::next::group::GroupPackage;
 use frostbox::frostr::node::{Node, NodeConfig, NodeHandle};
 use frostbox::nip46::{BunkerUri, Event};
 use frostbox::vault::secret::Secret32;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
-use vectors::*;
 
 const ADMIN: &str = "nip46-serve-admin-secret-41c9";
 
-mod vectors {
-    pub fn shared_dir() -> std::path::PathBuf {
-        std::env::var_os("FROSTBOX_SHARED")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| {
-                std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"))
-            })
-    }
-
-    pub fn keyset() -> serde_json::Value {
-        let p = shared_dir().join("protocol/vectors/bifrost-rs-keyset.json");
-        let s = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-        serde_json::from_str(&s).expect("keyset json")
-    }
+fn keyset() -> Value {
+    api_support::shared::vector_json("bifrost-rs-keyset.json")
 }
 
-struct Proc {
-    child: Child,
-    addr: SocketAddr,
-    log: Arc<Mutex<String>>,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
+/// `frostbox serve` on `port` (kept across a restart), its own relay its only one.
 fn spawn(data: &std::path::Path, port: u16) -> Proc {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_frostbox"));
-    cmd.args(["serve", "--port", &port.to_string(), "--data"])
-        .arg(data)
-        .env("ADMIN_SECRET", ADMIN)
-        .env("RELAYS", format!("ws://127.0.0.1:{port}"))
-        .env("RATE_LIMIT_ENABLED", "false")
-        .env_remove("API_KEY")
-        .env_remove("FROSTBOX_DATA")
-        .env_remove("SHARE_CRED")
-        .env_remove("GROUP_CRED")
-        .env_remove("JOURNAL_STREAM")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn frostbox");
-    let stderr = child.stderr.take().expect("stderr");
-    let log = Arc::new(Mutex::new(String::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let l2 = log.clone();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if let Some(rest) = line.split("listening on http://").nth(1)
-                && let (Some(t), Some(a)) = (tx.take(), rest.split_whitespace().next())
-            {
-                let _ = t.send(a.to_string());
-            }
-            if let Ok(mut g) = l2.lock() {
-                g.push_str(&line);
-                g.push('\n');
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("frostbox printed its address")
-        .parse()
-        .expect("addr");
-    Proc { child, addr, log }
+    let relays = format!("ws://127.0.0.1:{port}");
+    procs::spawn_cmd(
+        &[env!("CARGO_BIN_EXE_frostbox").to_string()],
+        port,
+        data,
+        &[
+            ("ADMIN_SECRET", ADMIN),
+            ("RELAYS", &relays),
+            ("RATE_LIMIT_ENABLED", "false"),
+            ("RUST_LOG", "info"),
+        ],
+    )
 }
 
 fn auth() -> String {
@@ -181,17 +125,7 @@ async fn sign_check(c: &mut Client, id: &str) -> Event {
     ev
 }
 
-/// The signed event in a `sign_event` reply, its signature checked.
-fn verified_event(v: &Value) -> Event {
-    let ev = Event::from_json(
-        v["result"]
-            .as_str()
-            .unwrap_or_else(|| panic!("signed: {v}")),
-    )
-    .expect("event");
-    ev.verify().expect("threshold signature verifies");
-    ev
-}
+use nip46_client::verified_event;
 
 /// Approves pending request `rid` once through the API.
 async fn approve(addr: SocketAddr, rid: &str) {
@@ -207,19 +141,7 @@ async fn approve(addr: SocketAddr, rid: &str) {
 
 /// The id of the pending `sign_event` request of `kind` (waits until it is listed).
 async fn pending_id(addr: SocketAddr, kind: u16) -> String {
-    for _ in 0..100 {
-        let r = api(addr, "GET", "/api/nip46/requests?status=pending", None).await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        if let Some(id) = r.json()["requests"].as_array().and_then(|a| {
-            a.iter()
-                .find(|x| x["kind"] == kind)
-                .and_then(|x| x["id"].as_str().map(str::to_string))
-        }) {
-            return id;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no pending request of kind {kind}");
+    nip46_client::pending_id(addr, &auth(), None, kind).await
 }
 
 async fn new_bunker_uri(addr: SocketAddr, perms: &str) -> String {
@@ -470,133 +392,173 @@ async fn serve_runs_the_bunker_on_the_node() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs node + npm ci in tests/interop/nip46 (ci/steps/45-interop-nip46.sh)"]
 async fn nostr_tools_against_serve() {
-    let js = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/nip46");
-    assert!(
-        std::path::Path::new(js)
-            .join("node_modules/nostr-tools")
-            .exists(),
-        "run `npm ci` in {js} first"
-    );
+    npm::interop_dir("nip46", "nostr-tools"); // `npm ci` ran: checked before any set-up
     let dir = tempfile::tempdir().expect("tmp");
     let port = free_port();
     let p = spawn(dir.path(), port);
     let relay = format!("ws://127.0.0.1:{port}");
     let co = second_node(port).await;
     import_profile(p.addr).await;
-    let status = wait_ready(&p).await;
+    wait_ready(&p).await;
+    nostr_tools_flows(&p, None, &relay, group_pk(), "current").await;
+    co.shutdown().await;
+}
+
+/// The same nostr-tools flows against the bunker of a LEGACY (FROSTR 1.0.x) keyset, imported
+/// with the per-keyset opt-in next to nothing else, its co-signer a legacy node on the box's
+/// embedded relay (the legacy keyset's only relay): `get_public_key` is the legacy group key,
+/// `sign_event` verifies under it (nostr-tools' verifyEvent), NIP-44/NIP-04 come from legacy
+/// threshold ECDH and match nostr-tools' computation with that key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs node + npm ci in tests/interop/nip46 (ci/steps/45-interop-nip46.sh)"]
+async fn nostr_tools_against_a_legacy_keysets_bunker() {
+    npm::interop_dir("nip46", "nostr-tools"); // `npm ci` ran: checked before any set-up
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = groups::Served(procs::spawn(
+        dir.path(),
+        &[
+            ("ADMIN_SECRET", ADMIN),
+            ("RATE_LIMIT_ENABLED", "false"),
+            ("RUST_LOG", "info"),
+        ],
+    ));
+    let a = p.0.addr;
+    let legacy = groups::Legacy::generate();
+    legacy.import(a, &auth(), "l").await;
+    let peer = legacy.cosigner(a).await;
+    let st = groups::wait_bunkers(a, &auth(), &["l"]).await;
+    assert_eq!(st[0]["identity_pubkey"], hex::encode(legacy.pk()), "{st:?}");
+    assert_eq!(st[0]["legacy"], true, "{st:?}");
+    nostr_tools_flows(&p.0, Some("l"), &format!("ws://{a}"), legacy.pk(), "legacy").await;
+    peer.shutdown().await;
+}
+
+/// Runs tests/interop/nip46/test.mjs against the bunker of keyset `keyset` (else the default
+/// one) of the box `p`, whose bunker talks on `relay` and signs as `group`: bunker:// (every
+/// method, the secret single-use), a wrong secret, nostrconnect:// paired through the API,
+/// and the auth_url flow (with and without `onauth`); then checks the bunker's audit log.
+/// `kind` ("current", "legacy") names the keyset in the script's output.
+async fn nostr_tools_flows(
+    p: &Proc,
+    keyset: Option<&str>,
+    relay: &str,
+    group: [u8; 32],
+    kind: &str,
+) {
+    let q = keyset.map(|k| format!("?keyset={k}")).unwrap_or_default();
+    let and_q = keyset.map(|k| format!("&keyset={k}")).unwrap_or_default();
+    let status = api(p.addr, "GET", &format!("/api/nip46/status{q}"), None)
+        .await
+        .json();
     let mut transport = [0u8; 32];
     hex::decode_to_slice(
         status["transport_pubkey"].as_str().expect("tpk"),
         &mut transport,
     )
     .expect("hex");
-    let good = new_bunker_uri(
-        p.addr,
-        "sign_event,nip04_encrypt,nip04_decrypt,nip44_encrypt,nip44_decrypt",
-    )
-    .await;
+    let bunker_uri = async |perms: &str| {
+        let r = api(
+            p.addr,
+            "POST",
+            &format!("/api/nip46/bunker{q}"),
+            Some(&json!({"label": "test", "perms": perms}).to_string()),
+        )
+        .await;
+        assert_eq!(r.status, 200, "bunker uri: {}", r.body);
+        let uri = r.json()["uri"].as_str().expect("uri").to_string();
+        let parsed = BunkerUri::parse(&uri).expect("parse");
+        assert_eq!(parsed.signer_pubkey, transport);
+        assert!(parsed.relays.iter().any(|r| r == relay), "{uri}");
+        uri
+    };
+    let good =
+        bunker_uri("sign_event,nip04_encrypt,nip04_decrypt,nip44_encrypt,nip44_decrypt").await;
     let bad = BunkerUri {
         signer_pubkey: transport,
-        relays: vec![relay.clone()],
+        relays: vec![relay.to_string()],
         secret: Some("00".repeat(32)),
     }
     .to_uri();
     // Kind-1 signing only: anything else waits for the operator (auth_url flow).
-    let limited = new_bunker_uri(p.addr, "sign_event:1").await;
-    let limited2 = new_bunker_uri(p.addr, "sign_event:1").await;
-
-    let mut child = Command::new("node")
-        .arg("test.mjs")
-        .current_dir(js)
-        .env("BUNKER_URI", &good)
-        .env("BAD_URI", &bad)
-        .env("RELAY_URL", &relay)
-        .env("GROUP_PK", hex::encode(group_pk()))
-        .env("LIMITED_URI", &limited)
-        .env("LIMITED_URI_2", &limited2)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("node");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut ok = false;
-    let mut results = Vec::new();
-    let mut auth_urls = 0;
-    let run = async {
-        while let Some(line) = rx.recv().await {
-            println!("node: {line}");
-            if let Some(uri) = line.strip_prefix("NOSTRCONNECT ") {
-                // the operator pastes the app's nostrconnect:// URI into the API
-                let r = api(
-                    p.addr,
-                    "POST",
-                    "/api/nip46/connect",
-                    Some(&json!({ "uri": uri }).to_string()),
-                )
-                .await;
-                assert_eq!(r.status, 200, "connect: {}", r.body);
-            } else if let Some(url) = line.strip_prefix("AUTH_URL ") {
-                // The page the app opened names this box as the operator reached it (the
-                // Host of the request that created the link) and the pending request.
-                let prefix = format!("http://{}/#/apps/", p.addr);
-                let rest = url
-                    .strip_prefix(&prefix)
-                    .unwrap_or_else(|| panic!("{url} does not start with {prefix}"));
-                let (app, rid) = rest.split_once('/').expect("/#/apps/<app>/<request>");
-                let pending = pending_id(p.addr, 30023).await;
-                assert_eq!(rid, pending, "the URL names the pending request");
-                let r = api(p.addr, "GET", &format!("/api/nip46/sessions/{app}"), None).await;
-                assert_eq!(r.status, 200, "the URL names a connected app: {}", r.body);
-                auth_urls += 1;
-                approve(p.addr, rid).await;
-            } else if let Some(kind) = line.strip_prefix("APPROVE_KIND ") {
-                let rid = pending_id(p.addr, kind.parse().expect("kind")).await;
-                approve(p.addr, &rid).await;
-            } else if let Some(r) = line.strip_prefix("RESULT ") {
-                results.push(r.to_string());
-            } else if line == "OK" {
-                ok = true;
-            }
-        }
+    let limited = bunker_uri("sign_event:1").await;
+    let limited2 = bunker_uri("sign_event:1").await;
+    let pending = async |kind: u16| nip46_client::pending_id(p.addr, &auth(), keyset, kind).await;
+    let approve = async |rid: &str| {
+        let path = format!("/api/nip46/requests/{rid}/approve{q}");
+        let r = api(p.addr, "POST", &path, Some("{}")).await;
+        assert_eq!(r.status, 200, "approve {rid}: {}", r.body);
     };
-    let finished = tokio::time::timeout(Duration::from_secs(180), run).await;
-    if finished.is_err() {
-        let _ = child.kill();
-    }
-    let status = child.wait().expect("wait");
-    assert!(
-        finished.is_ok(),
-        "node test timed out; log:\n{}",
-        p.log.lock().map(|l| l.clone()).unwrap_or_default()
+
+    let mut node = npm::bunker_script(
+        &good,
+        &bad,
+        relay,
+        &group,
+        &[
+            ("LIMITED_URI", &limited),
+            ("LIMITED_URI_2", &limited2),
+            ("KEYSET_KIND", kind),
+        ],
+        Duration::from_secs(180),
     );
-    assert!(status.success() && ok, "node test failed ({status})");
+    let mut auth_urls = 0;
+    while let Some(line) = node.line().await {
+        if let Some(uri) = line.strip_prefix("NOSTRCONNECT ") {
+            // the operator pastes the app's nostrconnect:// URI into the API
+            let r = api(
+                p.addr,
+                "POST",
+                &format!("/api/nip46/connect{q}"),
+                Some(&json!({ "uri": uri }).to_string()),
+            )
+            .await;
+            assert_eq!(r.status, 200, "connect: {}", r.body);
+        } else if let Some(url) = line.strip_prefix("AUTH_URL ") {
+            // The page the app opened names this box as the operator reached it (the
+            // Host of the request that created the link) and the pending request.
+            let prefix = format!("http://{}/#/apps/", p.addr);
+            let rest = url
+                .strip_prefix(&prefix)
+                .unwrap_or_else(|| panic!("{url} does not start with {prefix}"));
+            let (app, rid) = rest.split_once('/').expect("/#/apps/<app>/<request>");
+            // A non-default keyset's page names the keyset: `…/<request>?keyset=<id>`.
+            let (rid, sel) = rid.split_once('?').unwrap_or((rid, ""));
+            assert_eq!(sel, q.trim_start_matches('?'), "the URL names the keyset");
+            assert_eq!(
+                rid,
+                pending(30023).await,
+                "the URL names the pending request"
+            );
+            let r = api(
+                p.addr,
+                "GET",
+                &format!("/api/nip46/sessions/{app}{q}"),
+                None,
+            )
+            .await;
+            assert_eq!(r.status, 200, "the URL names a connected app: {}", r.body);
+            auth_urls += 1;
+            approve(rid).await;
+        } else if let Some(kind) = line.strip_prefix("APPROVE_KIND ") {
+            let rid = pending(kind.parse().expect("kind")).await;
+            approve(&rid).await;
+        }
+    }
+    node.finish(|| format!("; log:\n{}", p.log_text())).await;
+    let results = &node.results;
     assert_eq!(results.len(), 3, "all three flows ran: {results:?}");
     assert_eq!(auth_urls, 1, "onauth received one auth_url");
 
-    let audit = api(p.addr, "GET", "/api/nip46/audit?limit=2000", None)
-        .await
-        .json();
+    let audit = api(
+        p.addr,
+        "GET",
+        &format!("/api/nip46/audit?limit=2000{and_q}"),
+        None,
+    )
+    .await
+    .json();
     let entries = audit["entries"].as_array().cloned().unwrap_or_default();
-    for m in [
-        "connect",
-        "sign_event",
-        "nip44_encrypt",
-        "nip44_decrypt",
-        "nip04_encrypt",
-        "nip04_decrypt",
-        "ping",
-        "get_public_key",
-        "get_relays",
-        "switch_relays",
-        "logout",
-    ] {
+    for m in nip46_client::INTEROP_METHODS {
         assert!(
             entries
                 .iter()
@@ -611,5 +573,4 @@ async fn nostr_tools_against_serve() {
             "audited denial ({why}): {audit}"
         );
     }
-    co.shutdown().await;
 }

@@ -10,14 +10,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 fn req(sk: &Secret32, to: &[u8; 32], id: &str, method: &str, params: serde_json::Value) -> Event {
-    let k = nip44::conversation_key(sk, to).expect("conv");
-    let body = json!({"id": id, "method": method, "params": params}).to_string();
-    let c = nip44::encrypt(&k, &body, nip44::B64::Padded).expect("enc");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    Event::sign_random(sk, now, 24133, vec![vec!["p".into(), hex::encode(to)]], c).expect("sign")
+    crate::api_support::nip46_client::request_event(sk, to, id, method, params)
 }
 
 fn result(sk: &Secret32, ev: &Event) -> serde_json::Value {

@@ -77,16 +77,7 @@ async fn wait_ready(nodes: &[NodeHandle]) {
     );
 }
 
-fn plain_ecdh_x(secret: &Secret32, peer: &[u8; 32]) -> [u8; 32] {
-    let mut b = [2u8; 33];
-    b[1..].copy_from_slice(peer);
-    let pk = secp256k1::PublicKey::from_slice(&b).expect("pk");
-    let sk = secp256k1::SecretKey::from_secret_bytes(*secret.expose()).expect("sk");
-    let pt = secp256k1::ecdh::shared_secret_point(&pk, &sk);
-    let mut x = [0u8; 32];
-    x.copy_from_slice(&pt[..32]);
-    x
-}
+use crate::api_support::keys::plain_ecdh_x;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_of_three_over_bus_with_ecdh_cross_check() {

@@ -4,7 +4,7 @@
 //! verification at ingest, and events from an external relay are still verified by the pool.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use frostbox::frost::{self, MemoryNonceLedger};
 use frostbox::frostr::next::group::GroupPackage;
@@ -17,12 +17,8 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+use crate::api_support::relay::serve;
+use frostbox::store::now;
 
 fn ev(n: u8, content: &str) -> Event {
     Event::sign(
@@ -36,35 +32,15 @@ fn ev(n: u8, content: &str) -> Event {
     .expect("sign")
 }
 
-async fn serve(relay: Relay) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(frostbox::relay::server::serve(listener, relay));
-    format!("ws://127.0.0.1:{port}")
-}
-
 async fn next_event(rx: &mut mpsc::Receiver<Event>, wait: Duration) -> Option<Event> {
     tokio::time::timeout(wait, rx.recv()).await.ok().flatten()
 }
 
 /// Publishes over a WebSocket like a remote client; returns the relay's OK flag.
 async fn ws_publish(url: &str, e: &Event) -> bool {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+    crate::api_support::relay::ws_publish(url, e)
         .await
-        .expect("connect");
-    ws.send(Message::Text(proto::client_event_msg(e).into()))
-        .await
-        .expect("send");
-    while let Some(Ok(m)) = ws.next().await {
-        if let Ok(t) = m.to_text()
-            && t.starts_with("[\"OK\"")
-        {
-            return t.contains(",true,");
-        }
-    }
-    false
+        .is_some_and(|t| t.contains(",true,"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,35 +106,13 @@ async fn linked_events_are_verified_once_and_external_ones_by_the_pool() {
     let good_ext = ev(6, "external good");
     let mut forged_ext = ev(6, "external forged");
     forged_ext.sig[3] ^= 1;
-    let frames: Arc<Vec<String>> = Arc::new(vec![
+    let frames = vec![
         proto::event_msg("link", &forged_ext.to_json()),
         proto::event_msg("link", &good_ext.to_json()),
-    ]);
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let rogue = format!("ws://{}", l.local_addr().expect("addr"));
+    ];
     let (go_tx, go_rx) = tokio::sync::watch::channel(false);
     let dup = proto::event_msg("link", &via_both.to_json());
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = l.accept().await {
-            let (frames, dup, mut go) = (frames.clone(), dup.clone(), go_rx.clone());
-            tokio::spawn(async move {
-                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
-                    return;
-                };
-                while let Some(Ok(m)) = ws.next().await {
-                    if m.to_text().is_ok_and(|t| t.starts_with("[\"REQ\"")) {
-                        for f in frames.iter() {
-                            let _ = ws.send(Message::Text(f.clone().into())).await;
-                        }
-                        let _ = go.wait_for(|v| *v).await;
-                        let _ = ws.send(Message::Text(dup.clone().into())).await;
-                    }
-                }
-            });
-        }
-    });
+    let rogue = crate::api_support::relay::scripted(frames, Some((go_rx, dup))).await;
     let pool = Pool::with_config(vec![rogue], PoolConfig::default());
     let link = EmbeddedLink::new(relay.clone(), url.clone(), Some(pool));
     assert!(link.verifies_events());

@@ -142,17 +142,7 @@ impl Net {
     }
 }
 
-/// Plain ECDH x of `secret` with x-only `peer` (the reference answer).
-fn plain_ecdh_x(secret: &Secret32, peer: &[u8; 32]) -> [u8; 32] {
-    let mut b = [2u8; 33];
-    b[1..].copy_from_slice(peer);
-    let pk = secp256k1::PublicKey::from_slice(&b).expect("pk");
-    let sk = secp256k1::SecretKey::from_secret_bytes(*secret.expose()).expect("sk");
-    let pt = secp256k1::ecdh::shared_secret_point(&pk, &sk);
-    let mut x = [0u8; 32];
-    x.copy_from_slice(&pt[..32]);
-    x
-}
+use crate::api_support::keys::plain_ecdh_x;
 
 #[test]
 fn two_of_three_ping_sign_ecdh() {

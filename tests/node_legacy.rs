@@ -11,19 +11,8 @@ use frostbox::frostr::legacy::{GroupPackage, SharePackage, keygen, recover_secre
 use frostbox::frostr::node::transport::{LocalBus, Transport, TransportFactory};
 use frostbox::frostr::node::{LegacyConfig, LegacyHandle, LegacyNode, NodeError};
 use frostbox::nostr::{Event, keys};
-use frostbox::vault::secret::Secret32;
 
-fn random_secret() -> Secret32 {
-    use rand::RngCore;
-    loop {
-        let mut b = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut b);
-        let s = Secret32::new(b);
-        if keys::xonly_pubkey(&s).is_ok() {
-            return s;
-        }
-    }
-}
+use crate::api_support::keys::random_secret;
 
 struct Legacy {
     group: GroupPackage,

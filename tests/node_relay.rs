@@ -7,29 +7,16 @@ use std::time::Duration;
 use frostbox::frost::{self, MemoryNonceLedger};
 use frostbox::frostr::next::group::GroupPackage;
 use frostbox::frostr::node::{Node, NodeConfig, NodeHandle};
-use frostbox::relay::{Relay, RelayConfig};
+
 use frostbox::vault::secret::Secret32;
 
-async fn relay_for(members: &GroupPackage) -> String {
-    let relay = Relay::new(RelayConfig::default());
-    relay.allow_pubkeys(members.members.iter().map(|m| m.xonly()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(frostbox::relay::server::serve(listener, relay));
-    format!("ws://127.0.0.1:{port}")
-}
+use crate::api_support::keys::plain_ecdh_x;
+use crate::api_support::relay;
 
-fn plain_ecdh_x(secret: &Secret32, peer: &[u8; 32]) -> [u8; 32] {
-    let mut b = [2u8; 33];
-    b[1..].copy_from_slice(peer);
-    let pk = secp256k1::PublicKey::from_slice(&b).expect("pk");
-    let sk = secp256k1::SecretKey::from_secret_bytes(*secret.expose()).expect("sk");
-    let pt = secp256k1::ecdh::shared_secret_point(&pk, &sk);
-    let mut x = [0u8; 32];
-    x.copy_from_slice(&pt[..32]);
-    x
+async fn relay_for(members: &GroupPackage) -> String {
+    relay::allowing(members.members.iter().map(|m| m.xonly()))
+        .await
+        .0
 }
 
 async fn run_group(t: u16, n: u16) {
@@ -95,13 +82,7 @@ async fn three_of_five_over_embedded_relay() {
 async fn sustained_signing_over_default_relay_loses_nothing() {
     let ks = frost::keygen(2, 2).expect("keygen");
     let group = GroupPackage::from_keys("sustained", &ks.group);
-    let relay = Relay::new(RelayConfig::default());
-    relay.allow_pubkeys(group.members.iter().map(|m| m.xonly()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("ws://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(frostbox::relay::server::serve(listener, relay.clone()));
+    let (url, relay) = relay::allowing(group.members.iter().map(|m| m.xonly())).await;
     let mut nodes = Vec::new();
     for s in &ks.shares {
         let mut cfg = NodeConfig::new(
@@ -166,13 +147,7 @@ async fn authenticated_member_connection_is_not_rate_limited() {
     use frostbox::relay::client::PoolConfig;
     let member = Secret32::random();
     let member_x = frost::xonly(&member).expect("x");
-    let relay = Relay::new(RelayConfig::default());
-    relay.allow_pubkeys([member_x]);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("ws://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(frostbox::relay::server::serve(listener, relay.clone()));
+    let (url, relay) = relay::allowing([member_x]).await;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("time")

@@ -4,12 +4,13 @@
 //! A re-import must leave exactly one node on the share (no duplicate responses). Legacy
 //! credentials are refused without `FROSTR_LEGACY` and served by a legacy node with it.
 //! `/api/events` shows what the node does (issue 4/5): co-signing for a peer, a refusal by peer
-//! policy, own rounds, peers coming online, filtered per keyset.
+//! policy, own rounds, peers coming online, filtered per keyset, and a stopped peer going
+//! offline (ignored: it waits out the 120 s online grace; ci/steps/45-interop-nip46.sh).
 
 use crate::api_support;
 
 use api_support::groups::{Group, import_keyset};
-use api_support::{events, get, post, procs, req};
+use api_support::{events, get, post, procs};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,37 +27,11 @@ const USER_PW: &str = "Node-Serve-Password-42";
 const SHARE_PW: &str = "share-password-for-e2e";
 
 /// A `frostbox serve` (the shared `api_support::procs::spawn`) with its data dir; a failing test
-/// shows the server's log (it never holds secrets: see api_process).
-struct Served {
-    p: procs::Proc,
-    _dir: tempfile::TempDir,
-}
-
-impl std::ops::Deref for Served {
-    type Target = procs::Proc;
-    fn deref(&self) -> &procs::Proc {
-        &self.p
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if std::thread::panicking()
-            && let Ok(g) = self.p.log.lock()
-        {
-            eprintln!("--- frostbox serve log ---\n{g}");
-        }
-    }
-}
-
-fn spawn(envs: &[(&str, &str)]) -> Served {
-    let dir = tempfile::tempdir().expect("tmp");
+/// shows the server's log.
+fn spawn(envs: &[(&str, &str)]) -> procs::Owned {
     let mut all = vec![("ADMIN_SECRET", ADMIN), ("RUST_LOG", "info")];
     all.extend_from_slice(envs);
-    Served {
-        p: procs::spawn(&dir.path().join("data"), &all),
-        _dir: dir,
-    }
+    procs::Owned::in_tempdir(|d| procs::spawn(&d.join("data"), &all))
 }
 
 /// Onboards the admin and returns a session cookie.
@@ -317,15 +292,7 @@ async fn event_stream_shows_cosigning_and_policy_refusals() {
     assert_eq!(v["data"]["keyset"], "default");
 
     // a stops answering b: b's next request is refused, and a's operator sees it.
-    let path = format!("/api/peers/{}/policy", c.member_hex[1]);
-    let r = req(
-        c.a.addr,
-        "PUT",
-        &path,
-        &h,
-        Some(r#"{"allowReceive":false}"#),
-    )
-    .await;
+    let r = procs::put_policy(c.a.addr, &c.member_hex[1], r#"{"allowReceive":false}"#).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = sign_on_b(2).await;
     assert_ne!(r.status, 200, "a denied b: {}", r.body);
@@ -497,4 +464,68 @@ async fn event_stream_follows_one_keyset() {
     assert!(all.seen.iter().any(|v| v["data"]["keyset"] == "ka"));
     cos_a.shutdown().await;
     cos_b.shutdown().await;
+}
+
+/// Issue 4, peer offline end to end: two boxes of one 2-of-3 group (the shared cluster
+/// helper, b started only once a client watches a's `/api/events`). The client sees a
+/// `peer-status` event with b's key going online, and `/api/peers` on a lists b online; b is
+/// stopped (SIGTERM, a clean exit); within the node's offline bound (the peer-online grace,
+/// `PEER_ONLINE_GRACE_SECS`, plus one supervisor tick and the whole-second rounding) a's stream
+/// shows b going offline, and `/api/peers` agrees. No knob shortens the grace, so this waits
+/// it out (≈ 2 min): ignored in plain `cargo test`, run by ci/steps/45-interop-nip46.sh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "waits out the node's fixed 120 s peer-online grace (ci/steps/45-interop-nip46.sh runs it)"]
+async fn event_stream_shows_a_stopped_peer_going_offline() {
+    use frostbox::frostr::node::SupervisorConfig;
+    use frostbox::frostr::node::peers::PEER_ONLINE_GRACE_SECS;
+    let auth = procs::bearer();
+    let h = [("Authorization", auth.as_str())];
+    let half = procs::ClusterA::start(&|_| vec![]).await;
+    let mut on_a = events(half.a.addr, "", &h).await;
+    let mut c = half.add_b(&|_| vec![], true).await;
+    let b_hex = hex::encode(c.members[1]);
+    let b_row = |peers: &Value| -> Value {
+        peers["peers"]
+            .as_array()
+            .and_then(|v| v.iter().find(|p| p["pubkey"] == json!(b_hex)).cloned())
+            .unwrap_or_else(|| panic!("b is listed: {peers}"))
+    };
+
+    let v = on_a
+        .wait_for("b online", EV_WAIT, |v| {
+            v["type"] == "peer-status" && v["data"]["peer"] == json!(b_hex)
+        })
+        .await;
+    assert_eq!(v["data"]["kind"], "peer_online", "{v}");
+    assert_eq!(v["data"]["ok"], true, "{v}");
+    assert_eq!(v["data"]["keyset"], "default", "{v}");
+    let short = format!("{}…{}", &b_hex[..4], &b_hex[62..]);
+    assert_eq!(v["message"], format!("peer {short} online"), "{v}");
+    let peers = get(c.a.addr, "/api/peers", &h).await.json();
+    assert_eq!(b_row(&peers)["online"], true, "{peers}");
+
+    let (code, took) = procs::sigterm_and_wait(&mut c.b);
+    assert_eq!(code, 0, "b exits cleanly ({took:?})");
+    // a last heard b at the latest now: offline once the grace has passed in whole seconds
+    // (> GRACE, so up to GRACE + 1 s), noticed at the next supervisor tick; 10 s of slack for a
+    // loaded machine.
+    let bound = Duration::from_secs(PEER_ONLINE_GRACE_SECS + 1)
+        + SupervisorConfig::default().tick
+        + Duration::from_secs(10);
+    let t0 = std::time::Instant::now();
+    let v = on_a
+        .wait_for("b offline", bound, |v| {
+            v["type"] == "peer-status" && v["data"]["peer"] == json!(b_hex)
+        })
+        .await;
+    let after = t0.elapsed();
+    assert_eq!(v["data"]["kind"], "peer_offline", "{v}");
+    assert_eq!(v["data"]["ok"], false, "{v}");
+    assert_eq!(v["data"]["keyset"], "default", "{v}");
+    assert_eq!(v["message"], format!("peer {short} offline"), "{v}");
+    eprintln!("b offline on a's stream {after:?} after its stop (bound {bound:?})");
+    let peers = get(c.a.addr, "/api/peers", &h).await.json();
+    assert_eq!(b_row(&peers)["online"], false, "{peers}");
+    assert_eq!(peers["online"], 0, "{peers}");
+    assert_eq!(peers["thresholdReachable"], false, "{peers}");
 }

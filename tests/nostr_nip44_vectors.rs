@@ -4,18 +4,9 @@ use frostbox::nostr::{keys, nip44};
 use frostbox::vault::secret::Secret32;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::path::PathBuf;
-
-fn shared_dir() -> PathBuf {
-    std::env::var_os("FROSTBOX_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")))
-}
 
 fn vectors() -> Value {
-    let p = shared_dir().join("protocol/vectors/nip44.vectors.json");
-    let s = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
-    serde_json::from_str(&s).expect("vector JSON")
+    crate::api_support::shared::vector_json("nip44.vectors.json")
 }
 
 fn h32(v: &Value) -> [u8; 32] {

@@ -5,19 +5,8 @@
 use frostbox::nostr::{Event, keys, nip44};
 use frostbox::vault::secret::Secret32;
 use serde_json::Value;
-use std::path::PathBuf;
 
-fn shared_dir() -> PathBuf {
-    std::env::var_os("FROSTBOX_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")))
-}
-
-fn load(name: &str) -> Value {
-    let p = shared_dir().join("protocol/vectors").join(name);
-    let s = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
-    serde_json::from_str(&s).expect("JSON")
-}
+use crate::api_support::shared::vector_json as load;
 
 fn share_secrets(v: &Value) -> Vec<Secret32> {
     v["shares"]

@@ -7,19 +7,14 @@ use frostbox::relay::{Relay, RelayConfig};
 use frostbox::vault::secret::Secret32;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-}
+use frostbox::store::now;
 
 fn key(n: u8) -> Secret32 {
     Secret32::new([n; 32])
@@ -33,23 +28,12 @@ fn ev(n: u8, created_at: u64, kind: u16, tags: Vec<Vec<String>>, content: &str) 
     Event::sign(&key(n), created_at, kind, tags, content.to_owned(), [0; 32]).expect("sign")
 }
 
-fn open_cfg() -> RelayConfig {
-    RelayConfig {
-        open: true,
-        rate_per_sec: 10_000.0,
-        rate_burst: 10_000.0,
-        ..RelayConfig::default()
-    }
-}
+use crate::api_support::relay::open_cfg;
 
 async fn start(cfg: RelayConfig) -> (String, u16, Relay) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let relay = Relay::new(cfg);
-    tokio::spawn(frostbox::relay::server::serve(listener, relay.clone()));
-    (format!("ws://127.0.0.1:{port}"), port, relay)
+    let (url, relay) = crate::api_support::relay::start(cfg).await;
+    let port = crate::api_support::relay::port_of(&url);
+    (url, port, relay)
 }
 
 struct Client {

@@ -6,41 +6,18 @@
 //! `cargo test`; `ci/steps/41-interop-nostr-tools.sh` installs and runs it with `--ignored`.
 
 use frostbox::nostr::{Event, Filter, keys, nip04, nip44};
-use frostbox::relay::{Pool, PoolConfig, Relay, RelayConfig};
+use frostbox::relay::{Pool, PoolConfig, RelayConfig};
 use frostbox::vault::secret::Secret32;
 use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-}
-
-async fn start(cfg: RelayConfig) -> (String, Relay) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let relay = Relay::new(cfg);
-    tokio::spawn(frostbox::relay::server::serve(listener, relay.clone()));
-    (format!("ws://127.0.0.1:{port}"), relay)
-}
+use crate::api_support::relay::start;
+use frostbox::store::now;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs node + npm ci in tests/interop/nostr-tools (run by ci/steps/41-interop-nostr-tools.sh)"]
 async fn nostr_tools_interop() {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/interop/nostr-tools"
-    ));
-    assert!(
-        dir.join("node_modules/nostr-tools").is_dir(),
-        "run `npm ci` in {}",
-        dir.display()
-    );
+    let dir = crate::api_support::npm::interop_dir("nostr-tools", "nostr-tools");
 
     let rust_sk = Secret32::new([0x51; 32]);
     let rust_pk = keys::xonly_pubkey(&rust_sk).expect("pk");

@@ -6,18 +6,12 @@ use frostbox::nostr::{Event, Filter, keys};
 use frostbox::relay::proto;
 use frostbox::relay::{Pool, PoolConfig, PublishOutcome, Relay, RelayConfig};
 use frostbox::vault::secret::Secret32;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message;
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-}
+use frostbox::store::now;
 
 fn key(n: u8) -> Secret32 {
     Secret32::new([n; 32])
@@ -27,14 +21,7 @@ fn ev(n: u8, kind: u16, content: &str) -> Event {
     Event::sign(&key(n), now(), kind, vec![], content.to_owned(), [0; 32]).expect("sign")
 }
 
-fn open_cfg() -> RelayConfig {
-    RelayConfig {
-        open: true,
-        rate_per_sec: 10_000.0,
-        rate_burst: 10_000.0,
-        ..RelayConfig::default()
-    }
-}
+use crate::api_support::relay::open_cfg;
 
 fn fast_pool_cfg() -> PoolConfig {
     PoolConfig {
@@ -85,12 +72,7 @@ impl Drop for KillableRelay {
 }
 
 async fn start_local(cfg: RelayConfig) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(frostbox::relay::server::serve(listener, Relay::new(cfg)));
-    format!("ws://127.0.0.1:{port}")
+    crate::api_support::relay::start(cfg).await.0
 }
 
 async fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
@@ -107,22 +89,10 @@ async fn next_event(rx: &mut mpsc::Receiver<Event>, wait: Duration) -> Option<Ev
 }
 
 async fn raw_publish(url: &str, e: &Event) {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+    let t = crate::api_support::relay::ws_publish(url, e)
         .await
-        .expect("connect");
-    ws.send(Message::Text(proto::client_event_msg(e).into()))
-        .await
-        .expect("send");
-    loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(t))) if t.as_str().starts_with("[\"OK\"") => {
-                assert!(t.as_str().contains(",true,"), "{t}");
-                break;
-            }
-            Some(Ok(_)) => continue,
-            other => panic!("no OK: {other:?}"),
-        }
-    }
+        .expect("an OK frame");
+    assert!(t.contains(",true,"), "{t}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -255,36 +225,15 @@ async fn rogue_relay_events_are_verified_and_filtered() {
     let mut forged = ev(1, 1, "forged");
     forged.sig[3] ^= 1;
     let wrong_kind = ev(1, 2, "kind 2");
-    let frames: Arc<Vec<String>> = Arc::new(vec![
+    let frames = vec![
         proto::event_msg("s", &forged.to_json()),
         proto::event_msg("s", &wrong_kind.to_json()),
         proto::event_msg("other", &good.to_json()),
         "garbage".into(),
         proto::event_msg("s", &good.to_json()),
         proto::event_msg("s", &good.to_json()),
-    ]);
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("ws://{}", l.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = l.accept().await {
-            let frames = frames.clone();
-            tokio::spawn(async move {
-                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
-                    return;
-                };
-                // wait for the REQ, then answer with the prepared frames
-                while let Some(Ok(m)) = ws.next().await {
-                    if m.to_text().is_ok_and(|t| t.starts_with("[\"REQ\"")) {
-                        for f in frames.iter() {
-                            let _ = ws.send(Message::Text(f.clone().into())).await;
-                        }
-                    }
-                }
-            });
-        }
-    });
+    ];
+    let url = crate::api_support::relay::scripted(frames, None).await;
     let pool = Pool::with_config(vec![url], fast_pool_cfg());
     let mut rx = pool.subscribe("s", vec![Filter::new().kinds([1])]).await;
     assert_eq!(

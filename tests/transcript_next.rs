@@ -1,18 +1,9 @@
 //! Replays `bifrost-rs-transcript.json` through Frostbox's FROSTR-NEXT codec and node logic.
 
 use frostbox::frostr::next::wire::{Envelope, Payload};
-use std::path::PathBuf;
-
-fn shared_dir() -> PathBuf {
-    std::env::var_os("FROSTBOX_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")))
-}
 
 fn transcript() -> serde_json::Value {
-    let p = shared_dir().join("protocol/vectors/bifrost-rs-transcript.json");
-    let s = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
-    serde_json::from_str(&s).expect("transcript json")
+    crate::api_support::shared::vector_json("bifrost-rs-transcript.json")
 }
 
 #[test]
@@ -518,8 +509,7 @@ mod sign_ecdh_vector {
     const NOW: u64 = 1_795_316_319;
 
     fn vector() -> serde_json::Value {
-        let p = shared_dir().join("protocol/vectors/bifrost-rs-sign-ecdh.json");
-        serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json")
+        crate::api_support::shared::vector_json("bifrost-rs-sign-ecdh.json")
     }
 
     fn h32(v: &serde_json::Value) -> [u8; 32] {

@@ -28,19 +28,8 @@ use frostbox::frostr::legacy::{Error, bech32m, migrate};
 use frostbox::vault::Secret32;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::path::PathBuf;
 
-fn shared_dir() -> PathBuf {
-    std::env::var_os("FROSTBOX_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")))
-}
-
-fn load(name: &str) -> Value {
-    let p = shared_dir().join("protocol/vectors").join(name);
-    let s = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    serde_json::from_str(&s).expect("vector JSON")
-}
+use crate::api_support::shared::vector_json as load;
 
 fn s(v: &Value) -> &str {
     v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))

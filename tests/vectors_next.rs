@@ -30,18 +30,7 @@ use frostbox::vault::secret::Secret32;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-fn shared_dir() -> std::path::PathBuf {
-    match std::env::var("FROSTBOX_SHARED") {
-        Ok(p) => p.into(),
-        Err(_) => concat!(env!("CARGO_MANIFEST_DIR"), "/../shared").into(),
-    }
-}
-
-fn vector(name: &str) -> Value {
-    let p = shared_dir().join("protocol/vectors").join(name);
-    let s = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
-    serde_json::from_str(&s).expect("vector JSON")
-}
+use crate::api_support::shared::vector_json as vector;
 
 fn s<'a>(v: &'a Value, path: &str) -> &'a str {
     let mut cur = v;

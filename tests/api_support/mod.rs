@@ -3,8 +3,12 @@
 #![allow(dead_code)]
 
 pub mod groups;
+pub mod keys;
 pub mod nip46_client;
+pub mod npm;
 pub mod procs;
+pub mod relay;
+pub mod shared;
 
 use frostbox::api::node::{BoxFut, NodeCallError, NodeStatusInfo, PeerInfo, SignerNode};
 use frostbox::api::{AppState, app};

@@ -60,15 +60,7 @@ impl Client {
     }
 
     pub async fn send_plain(&self, body: &str) {
-        let content = nip44::encrypt(&self.conv, body, nip44::B64::Padded).expect("enc");
-        let ev = Event::sign_random(
-            &self.sk,
-            frostbox::store::now(),
-            24133,
-            vec![vec!["p".into(), hex::encode(self.signer)]],
-            content,
-        )
-        .expect("sign");
+        let ev = sealed(&self.sk, &self.conv, &self.signer, body);
         let _ = self.pool.publish(&ev).await;
     }
 
@@ -213,3 +205,102 @@ impl Client {
             .0
     }
 }
+
+/// The id of the pending `sign_event` request of `kind` on the box at `addr` (`Authorization:
+/// auth`), of keyset `keyset` (else the default one); waits (≤ 5 s) until it is listed.
+pub async fn pending_id(
+    addr: std::net::SocketAddr,
+    auth: &str,
+    keyset: Option<&str>,
+    kind: u16,
+) -> String {
+    let path = match keyset {
+        Some(ks) => format!("/api/nip46/requests?status=pending&keyset={ks}"),
+        None => "/api/nip46/requests?status=pending".to_string(),
+    };
+    for _ in 0..100 {
+        let r = super::get(addr, &path, &[("Authorization", auth)]).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        if let Some(id) = r.json()["requests"].as_array().and_then(|a| {
+            a.iter()
+                .find(|x| x["kind"] == kind)
+                .and_then(|x| x["id"].as_str().map(str::to_string))
+        }) {
+            return id;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no pending request of kind {kind} on keyset {keyset:?}");
+}
+
+/// `body` NIP-44-encrypted under `conv` in a kind-24133 event from `sk` that p-tags `to`.
+fn sealed(sk: &Secret32, conv: &Secret32, to: &[u8; 32], body: &str) -> Event {
+    let content = nip44::encrypt(conv, body, nip44::B64::Padded).expect("enc");
+    Event::sign_random(
+        sk,
+        frostbox::store::now(),
+        24133,
+        vec![vec!["p".into(), hex::encode(to)]],
+        content,
+    )
+    .expect("sign")
+}
+
+/// A NIP-46 request `{id, method, params}` from `sk` to the remote signer `to`.
+pub fn request_event(sk: &Secret32, to: &[u8; 32], id: &str, method: &str, params: Value) -> Event {
+    let conv = nip44::conversation_key(sk, to).expect("conv");
+    let body = json!({"id": id, "method": method, "params": params}).to_string();
+    sealed(sk, &conv, to, &body)
+}
+
+/// The signed event in a `sign_event` reply `v`, its signature checked.
+pub fn verified_event(v: &Value) -> Event {
+    let ev = Event::from_json(
+        v["result"]
+            .as_str()
+            .unwrap_or_else(|| panic!("signed: {v}")),
+    )
+    .expect("event");
+    ev.verify().expect("threshold signature verifies");
+    ev
+}
+
+/// A bunker in this process for `identity` (local signer, in-memory store, requests outside a
+/// grant refused at once) on `relays`, allowed to write on `relay`, running over a relay pool:
+/// the bunker and the switch that stops it.
+pub fn local_bunker(
+    identity: &Secret32,
+    relays: Vec<String>,
+    relay: &frostbox::relay::Relay,
+) -> (frostbox::nip46::Bunker, tokio::sync::watch::Sender<bool>) {
+    use frostbox::nip46::{Bunker, BunkerConfig, MemStore, local_signer};
+    let cfg = BunkerConfig {
+        relays,
+        pending_timeout: Duration::ZERO,
+        ..Default::default()
+    };
+    let (bunker, io) = Bunker::new(
+        cfg,
+        std::sync::Arc::new(local_signer(identity.duplicate())),
+        std::sync::Arc::new(MemStore::new()),
+    )
+    .expect("bunker");
+    relay.allow_pubkeys([bunker.transport_pubkey()]);
+    let stop = frostbox::nip46::transport::spawn_with_relay_pool(bunker.clone(), io);
+    (bunker, stop)
+}
+
+/// Every NIP-46 method the interop scripts call (each must be audited `ok` afterwards).
+pub const INTEROP_METHODS: [&str; 11] = [
+    "connect",
+    "sign_event",
+    "nip44_encrypt",
+    "nip44_decrypt",
+    "nip04_encrypt",
+    "nip04_decrypt",
+    "ping",
+    "get_public_key",
+    "get_relays",
+    "switch_relays",
+    "logout",
+];

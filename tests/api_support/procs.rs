@@ -31,8 +31,29 @@ impl Drop for Proc {
 
 /// Starts `frostbox serve --port 0 --data <data>` with `envs`, waits for its address.
 pub fn spawn(data: &std::path::Path, envs: &[(&str, &str)]) -> Proc {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_frostbox"));
-    cmd.args(["serve", "--port", "0", "--data"])
+    spawn_cmd(&[env!("CARGO_BIN_EXE_frostbox").to_string()], 0, data, envs)
+}
+
+/// A port that was free a moment ago (for a process that must come back on the same port).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Starts `<cmd_line…> serve --port <port> --data <data>` (a frostbox binary, possibly behind a
+/// runner such as qemu) with the inherited configuration variables removed and `envs` set;
+/// waits (≤ 60 s) for the address it prints. Its stderr and stdout are kept in [`Proc::log`].
+pub fn spawn_cmd(
+    cmd_line: &[String],
+    port: u16,
+    data: &std::path::Path,
+    envs: &[(&str, &str)],
+) -> Proc {
+    let mut cmd = Command::new(&cmd_line[0]);
+    cmd.args(&cmd_line[1..])
+        .args(["serve", "--port", &port.to_string(), "--data"])
         .arg(data)
         .env_remove("ADMIN_SECRET")
         .env_remove("API_KEY")
@@ -79,12 +100,21 @@ pub fn spawn(data: &std::path::Path, envs: &[(&str, &str)]) -> Proc {
             g.push_str(&s);
         }
     });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("frostbox printed its address")
-        .parse()
-        .expect("addr");
+    let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(a) => a.parse().expect("addr"),
+        Err(_) => panic!(
+            "{cmd_line:?} did not print its address; log:\n{}",
+            log.lock().map(|g| g.clone()).unwrap_or_default()
+        ),
+    };
     Proc { child, addr, log }
+}
+
+impl Proc {
+    /// Everything the process has logged so far.
+    pub fn log_text(&self) -> String {
+        self.log.lock().map(|g| g.clone()).unwrap_or_default()
+    }
 }
 
 /// SIGTERM, then waits (≤ 10 s) for the exit; returns the exit code and how long it took.
@@ -181,61 +211,146 @@ pub async fn cluster(a_env: &[(&str, &str)], b_env: &[(&str, &str)]) -> Cluster 
 /// `b` gets share 2 through `SHARE_CRED`/`SHARE_PASSWORD` and `RELAYS` = a's relay. Waits for
 /// b's signer (and a's when `wait_a`) to report the threshold reachable.
 pub async fn cluster_with(a_env: EnvFn<'_>, b_env: EnvFn<'_>, wait_a: bool) -> Cluster {
-    let ks = frost::keygen(2, 3).expect("keygen");
-    let group = GroupPackage::from_keys("cluster", &ks.group);
-    let members: Vec<[u8; 32]> = group.members.iter().map(|m| m.xonly()).collect();
-    let da = tempfile::tempdir().expect("tmp");
-    let db = tempfile::tempdir().expect("tmp");
-    let mut env_a: Vec<(String, String)> = vec![
-        ("ADMIN_SECRET".into(), CLUSTER_ADMIN.into()),
-        ("RATE_LIMIT_ENABLED".into(), "false".into()),
-    ];
-    env_a.extend(a_env(&members));
-    let ea: Vec<(&str, &str)> = env_a
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let a = spawn(da.path(), &ea);
-    let relay = format!("ws://{}", a.addr);
-    let creds = profiles(&ks, &group, &relay);
-    let h = bearer();
-    let r = post(
-        a.addr,
-        "/api/keyset",
-        &[("Authorization", &h)],
-        &json!({ "share_cred": creds[0], "share_password": PROFILE_PW, "mode": "unattended" })
-            .to_string(),
-    )
-    .await;
-    assert_eq!(r.status, 200, "keyset import: {}", r.body);
-    let mut env_b: Vec<(String, String)> = vec![
-        ("ADMIN_SECRET".into(), CLUSTER_ADMIN.into()),
-        ("RATE_LIMIT_ENABLED".into(), "false".into()),
-        ("SHARE_CRED".into(), creds[1].clone()),
-        ("SHARE_PASSWORD".into(), PROFILE_PW.into()),
-        ("RELAYS".into(), relay.clone()),
-    ];
-    env_b.extend(b_env(&members));
-    let eb: Vec<(&str, &str)> = env_b
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let b = spawn(db.path(), &eb);
-    wait_signer(b.addr, "b").await;
-    if wait_a {
-        wait_signer(a.addr, "a").await;
+    ClusterA::start(a_env).await.add_b(b_env, wait_a).await
+}
+
+/// The first half of a [`Cluster`]: `a` runs with share 1, `b` is not started yet (a test can
+/// watch `a` before its peer ever comes up).
+pub struct ClusterA {
+    pub a: Proc,
+    pub group_pk: [u8; 32],
+    /// x-only pubkeys of members 1, 2, 3.
+    pub members: Vec<[u8; 32]>,
+    member_hex: Vec<String>,
+    creds: Vec<String>,
+    dir: tempfile::TempDir,
+}
+
+impl ClusterA {
+    /// Starts `a` (with `a_env` added) and imports share 1 into it through `POST /api/keyset`.
+    pub async fn start(a_env: EnvFn<'_>) -> ClusterA {
+        let ks = frost::keygen(2, 3).expect("keygen");
+        let group = GroupPackage::from_keys("cluster", &ks.group);
+        let members: Vec<[u8; 32]> = group.members.iter().map(|m| m.xonly()).collect();
+        let da = tempfile::tempdir().expect("tmp");
+        let mut env_a: Vec<(String, String)> = vec![
+            ("ADMIN_SECRET".into(), CLUSTER_ADMIN.into()),
+            ("RATE_LIMIT_ENABLED".into(), "false".into()),
+        ];
+        env_a.extend(a_env(&members));
+        let ea: Vec<(&str, &str)> = env_a
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let a = spawn(da.path(), &ea);
+        let relay = format!("ws://{}", a.addr);
+        let creds = profiles(&ks, &group, &relay);
+        let h = bearer();
+        let r = post(
+            a.addr,
+            "/api/keyset",
+            &[("Authorization", &h)],
+            &json!({ "share_cred": creds[0], "share_password": PROFILE_PW, "mode": "unattended" })
+                .to_string(),
+        )
+        .await;
+        assert_eq!(r.status, 200, "keyset import: {}", r.body);
+        let member_hex = group
+            .members
+            .iter()
+            .map(|m| hex::encode(m.pubkey))
+            .collect();
+        ClusterA {
+            a,
+            group_pk: group.group_pk,
+            members,
+            member_hex,
+            creds,
+            dir: da,
+        }
     }
-    let member_hex = group
-        .members
-        .iter()
-        .map(|m| hex::encode(m.pubkey))
-        .collect();
-    Cluster {
-        a,
-        b,
-        group_pk: group.group_pk,
-        members,
-        member_hex,
-        dirs: vec![da, db],
+
+    /// Starts `b` with share 2 (and `b_env`) on a's relay; waits for b's signer (and a's when
+    /// `wait_a`) to report the threshold reachable.
+    pub async fn add_b(self, b_env: EnvFn<'_>, wait_a: bool) -> Cluster {
+        let db = tempfile::tempdir().expect("tmp");
+        let relay = format!("ws://{}", self.a.addr);
+        let mut env_b: Vec<(String, String)> = vec![
+            ("ADMIN_SECRET".into(), CLUSTER_ADMIN.into()),
+            ("RATE_LIMIT_ENABLED".into(), "false".into()),
+            ("SHARE_CRED".into(), self.creds[1].clone()),
+            ("SHARE_PASSWORD".into(), PROFILE_PW.into()),
+            ("RELAYS".into(), relay),
+        ];
+        env_b.extend(b_env(&self.members));
+        let eb: Vec<(&str, &str)> = env_b
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let b = spawn(db.path(), &eb);
+        wait_signer(b.addr, "b").await;
+        if wait_a {
+            wait_signer(self.a.addr, "a").await;
+        }
+        Cluster {
+            a: self.a,
+            b,
+            group_pk: self.group_pk,
+            members: self.members,
+            member_hex: self.member_hex,
+            dirs: vec![self.dir, db],
+        }
+    }
+}
+
+/// `PUT /api/peers/{peer}/policy` on `addr` (cluster admin auth) with the JSON `body`; `peer` is
+/// a member's key as the group lists it (compressed hex).
+pub async fn put_policy(addr: SocketAddr, peer: &str, body: &str) -> super::Resp {
+    let h = bearer();
+    super::req(
+        addr,
+        "PUT",
+        &format!("/api/peers/{peer}/policy"),
+        &[("Authorization", &h)],
+        Some(body),
+    )
+    .await
+}
+
+/// Prints `p`'s log when the current test is failing (the log never holds secrets: see
+/// api_process).
+pub fn show_log_if_failing(p: &Proc) {
+    if std::thread::panicking() {
+        eprintln!("--- frostbox serve log ---\n{}", p.log_text());
+    }
+}
+
+/// A [`Proc`] that owns its data directory; a failing test shows its log.
+pub struct Owned {
+    pub p: Proc,
+    _dir: tempfile::TempDir,
+}
+
+impl Owned {
+    /// Runs `start` on a fresh temporary directory that lives as long as the process.
+    pub fn in_tempdir(start: impl FnOnce(&std::path::Path) -> Proc) -> Owned {
+        let dir = tempfile::tempdir().expect("tmp");
+        Owned {
+            p: start(dir.path()),
+            _dir: dir,
+        }
+    }
+}
+
+impl std::ops::Deref for Owned {
+    type Target = Proc;
+    fn deref(&self) -> &Proc {
+        &self.p
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        show_log_if_failing(&self.p);
     }
 }

@@ -1,7 +1,8 @@
 // NIP-46 interop: nostr-tools' BunkerSigner against a Frostbox bunker.
 // Driven by tests/nip46_interop_node.rs, which starts the Frostbox relay + bunker and passes:
 //   BUNKER_URI  (pre-approved bunker:// for all methods), BAD_URI (bunker:// with a wrong secret),
-//   RELAY_URL, GROUP_PK (the identity's x-only pubkey, hex).
+//   RELAY_URL, GROUP_PK (the identity's x-only pubkey, hex); optional KEYSET_KIND names the
+//   keyset in the RESULT lines (e.g. "legacy": a FROSTR 1.0.x keyset's bunker, same flows).
 // For the nostrconnect:// flow this script prints "NOSTRCONNECT <uri>" and the harness pairs it
 // through the bunker (the operator's action). Prints "RESULT {...}" lines and "OK" at the end.
 // With LIMITED_URI and LIMITED_URI_2 (two bunker:// links granting kind-1 signing only; `frostbox serve`, which sends
@@ -22,12 +23,13 @@ import assert from 'node:assert/strict'
 
 useWebSocketImplementation(WebSocket)
 
-const { BUNKER_URI, BAD_URI, RELAY_URL, GROUP_PK, LIMITED_URI, LIMITED_URI_2 } = process.env
+const { BUNKER_URI, BAD_URI, RELAY_URL, GROUP_PK, LIMITED_URI, LIMITED_URI_2, KEYSET_KIND } = process.env
 assert.ok(BUNKER_URI && RELAY_URL && GROUP_PK, 'env BUNKER_URI, RELAY_URL, GROUP_PK required')
 const timeout = (p, ms, what) =>
   Promise.race([p, new Promise((_, rej) => setTimeout(() => rej(new Error(`timeout: ${what}`)), ms))])
 
-async function exerciseAll(signer, label) {
+async function exerciseAll(signer, flow) {
+  const label = KEYSET_KIND ? `${flow} (${KEYSET_KIND} keyset)` : flow
   await timeout(signer.ping(), 10000, 'ping')
   const pk = await timeout(signer.getPublicKey(), 10000, 'get_public_key')
   assert.equal(pk, GROUP_PK, `${label}: get_public_key is the group key`)
@@ -46,6 +48,9 @@ async function exerciseAll(signer, label) {
   assert.equal(nip44.decrypt(ct44, conv), 'nip44 secret ✓', `${label}: nip44_encrypt decrypts locally`)
   const pt44 = await timeout(signer.nip44Decrypt(peerPk, nip44.encrypt('from peer 44', conv)), 20000, 'nip44_decrypt')
   assert.equal(pt44, 'from peer 44')
+  // and the bunker's own ciphertext back through the bunker (a round trip on its ECDH alone)
+  const rt44 = await timeout(signer.nip44Decrypt(peerPk, ct44), 20000, 'nip44_decrypt (round trip)')
+  assert.equal(rt44, 'nip44 secret ✓', `${label}: nip44 round trip through the bunker`)
   const ct04 = await timeout(signer.nip04Encrypt(peerPk, 'nip04 secret'), 20000, 'nip04_encrypt')
   assert.equal(await nip04.decrypt(peerSk, GROUP_PK, ct04), 'nip04 secret', `${label}: nip04_encrypt decrypts locally`)
   const pt04 = await timeout(signer.nip04Decrypt(peerPk, await nip04.encrypt(peerSk, GROUP_PK, 'from peer 04')), 20000, 'nip04_decrypt')
@@ -55,7 +60,7 @@ async function exerciseAll(signer, label) {
   assert.ok(relays[RELAY_URL], `${label}: get_relays lists ${RELAY_URL}: ${JSON.stringify(relays)}`)
   const sw = JSON.parse(await timeout(signer.sendRequest('switch_relays', []), 10000, 'switch_relays'))
   assert.deepEqual(sw, [RELAY_URL])
-  console.log('RESULT ' + JSON.stringify({ flow: label, event_id: signed.id, sig_ok: true }))
+  console.log('RESULT ' + JSON.stringify({ flow, keyset: KEYSET_KIND || 'current', event_id: signed.id, sig_ok: true }))
   await timeout(signer.logout(), 10000, 'logout')
 }
 
@@ -120,7 +125,7 @@ if (LIMITED_URI) {
   const asked = signer.signEvent(tpl)
   asked.catch(() => {})
   const url = await timeout(urlArrived, 15000, 'onauth')
-  assert.match(url, /^https?:\/\/[^/]+\/#\/apps\/[0-9a-f]{64}\/[0-9a-f]{32}$/, url)
+  assert.match(url, /^https?:\/\/[^/]+\/#\/apps\/[0-9a-f]{64}\/[0-9a-f]{32}(\?keyset=[A-Za-z0-9_-]+)?$/, url)
   assert.ok(url.includes(`/#/apps/${getPublicKey(appSk)}/`), `the URL names this app: ${url}`)
   console.log('AUTH_URL ' + url)
   const signed = await timeout(asked, 30000, 'sign_event after approval')
