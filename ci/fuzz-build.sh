@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Step 79's libFuzzer build (see that step for why it is built this way): every fuzz target, on
+# Step 90's libFuzzer build (see that step for why it is built this way): every fuzz target, on
 # the stable toolchain, with SanitizerCoverage on frostbox and the targets only
 # (fuzz/rustc-sancov.sh), the dependencies plain at opt-level 1. Step 05 starts it in the
 # background; step 90 runs it again, which is a no-op when that finished.
