@@ -400,3 +400,131 @@ async fn ecdh_refusal_is_reported_at_once() {
         "{err}"
     );
 }
+
+/// Waits (≤ `limit`) for a `want` activity about `peer` on node activity stream `act`.
+async fn next_peer_status(
+    act: &mut tokio::sync::broadcast::Receiver<frostbox::frostr::node::Activity>,
+    want: frostbox::frostr::node::ActivityKind,
+    peer: &str,
+    limit: Duration,
+) -> frostbox::frostr::node::Activity {
+    tokio::time::timeout(limit, async {
+        loop {
+            match act.recv().await {
+                Ok(a) if a.kind == want && a.peer.as_deref() == Some(peer) => return a,
+                Ok(_) => {}
+                Err(e) => panic!("activity stream: {e}"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {want:?} for {peer} within {limit:?}"))
+}
+
+/// The supervisor keeps ticking while a probe waits for an absent peer and while no relay is
+/// connected: it reports a stopped peer offline within a tick of the grace passing (not after
+/// the ping timeout), and its heartbeat never pauses (a paused heartbeat stops the systemd
+/// watchdog pings and gets the box restarted). Node 0's clock is stepped past the grace so
+/// the test need not wait two minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervisor_ticks_through_unanswered_probes_and_relay_outages() {
+    use frostbox::frostr::node::ActivityKind;
+    use frostbox::frostr::node::peers::PEER_ONLINE_GRACE_SECS;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let ks = frost::keygen(2, 3).expect("keygen");
+    let group = GroupPackage::from_keys("tick", &ks.group);
+    let bus = LocalBus::new();
+    let skew = Arc::new(AtomicU64::new(0));
+    let beats = Arc::new(AtomicU64::new(0));
+    let mut nodes = Vec::new();
+    let mut act = None;
+    // Members 1 and 2 run; member 3 never does, so a probe to it is always outstanding.
+    for s in ks.shares.iter().take(2) {
+        let b = bus.clone();
+        let factory: TransportFactory = Arc::new(move || Arc::new(b.clone()) as Arc<dyn Transport>);
+        let mut cfg = NodeConfig::new(
+            group.clone(),
+            s.secret.duplicate(),
+            vec![],
+            Arc::new(MemoryNonceLedger::new()),
+        );
+        cfg.supervisor = SupervisorConfig {
+            // Outages are left alone here: the transport is not re-created while it is down.
+            disconnected_after: Duration::from_secs(600),
+            ..fast_supervisor()
+        };
+        cfg.timeouts.ping = Duration::from_secs(30);
+        cfg.label = format!("m{}", s.idx);
+        if nodes.is_empty() {
+            let sk = skew.clone();
+            let sys = frostbox::frostr::node::node::system_clock();
+            cfg.clock = Arc::new(move || sys() + sk.load(Ordering::SeqCst));
+            let bt = beats.clone();
+            cfg.heartbeat = Some(Arc::new(move |_: &str| {
+                bt.fetch_add(1, Ordering::SeqCst);
+            }));
+        }
+        let n = Node::start_with(cfg, factory).await.expect("start");
+        if nodes.is_empty() {
+            act = Some(n.subscribe_activity());
+        }
+        nodes.push(n);
+    }
+    let mut act = act.expect("node 0 started");
+    let peer = hex::encode(nodes[1].pubkey());
+    // Member 2 is heard: its start-up ping reaches node 0.
+    next_peer_status(
+        &mut act,
+        ActivityKind::PeerOnline,
+        &peer,
+        Duration::from_secs(5),
+    )
+    .await;
+
+    // Probes to member 3 (30 s timeout) are outstanding from the start: the loop still beats.
+    let b0 = beats.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let b1 = beats.load(Ordering::SeqCst);
+    assert!(
+        b1 - b0 >= 5,
+        "heartbeats while a probe is outstanding: {}",
+        b1 - b0
+    );
+
+    // Member 2 stops; node 0's clock passes the grace: offline at the next tick, not after
+    // the 30 s ping timeout.
+    nodes[1].shutdown().await;
+    skew.store(PEER_ONLINE_GRACE_SECS + 5, Ordering::SeqCst);
+    let t0 = std::time::Instant::now();
+    let a = next_peer_status(
+        &mut act,
+        ActivityKind::PeerOffline,
+        &peer,
+        Duration::from_secs(3),
+    )
+    .await;
+    assert!(a.method.is_none() && a.ms.is_none(), "{a:?}");
+    eprintln!("offline reported {:?} after the grace", t0.elapsed());
+    assert!(
+        !nodes[0]
+            .status()
+            .peers
+            .iter()
+            .any(|p| p.pubkey == peer && p.online)
+    );
+
+    // No relay at all: the heartbeat goes on.
+    bus.kill();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let b2 = beats.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let b3 = beats.load(Ordering::SeqCst);
+    assert!(
+        b3 - b2 >= 5,
+        "heartbeats while no relay is connected: {}",
+        b3 - b2
+    );
+    bus.revive();
+    nodes[0].shutdown().await;
+}

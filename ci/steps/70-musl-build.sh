@@ -85,3 +85,14 @@ if [ $rc != 0 ]; then tail -60 "$cs_log"; echo "FAIL: cross_sign with the aarch6
 rm -f "$cs_log"
 echo "TIMING cross_sign aarch64 under qemu-user $(( $(date +%s) - t0 )) s"
 echo "70-musl-build: passed in $(( $(date +%s) - t_step )) s"
+
+# --- node_serve's stopped-peer test, started in the background by step 45 ---
+if [ -f "$PREP_DIR/peer-offline.pid" ]; then
+  if prep_wait peer-offline; then
+    grep -E "offline on a's stream|test result" "$PREP_DIR/peer-offline.log" || true
+  else
+    echo "FAIL: node_serve::event_stream_shows_a_stopped_peer_going_offline (log: $PREP_DIR/peer-offline.log)"
+    tail -60 "$PREP_DIR/peer-offline.log"
+    exit 1
+  fi
+fi

@@ -677,6 +677,10 @@ async fn supervisor(inner: Arc<Inner>) {
         if inner.stopped.load(Ordering::SeqCst) {
             return;
         }
+        // Beats while the loop runs, relay or not (see the current-generation supervisor).
+        if let Some(hb) = &inner.heartbeat {
+            hb(&inner.label);
+        }
         inner.activity.sweep(inner.now());
         if inner.transport.connected() == 0 {
             continue;
@@ -685,9 +689,6 @@ async fn supervisor(inner: Arc<Inner>) {
         if !due.is_empty() {
             let me = inner.clone();
             tokio::spawn(async move { ping_all(&me, due).await });
-        }
-        if let Some(hb) = &inner.heartbeat {
-            hb(&inner.label);
         }
     }
 }

@@ -79,7 +79,7 @@ impl Default for SupervisorConfig {
     }
 }
 
-/// Called by the supervisor on every healthy tick (wire to `crate::health::Liveness::beat`).
+/// Called by the supervisor on every tick, relay or not (wire to `crate::health::Liveness::beat`).
 pub type Heartbeat = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Everything needed to run one keyset's node.
@@ -509,6 +509,32 @@ async fn receive_loop(inner: Arc<Inner>, mut rx: tokio::sync::mpsc::Receiver<Eve
     }
 }
 
+/// Shared between the supervisor loop and its probe task.
+struct ProbeState {
+    in_flight: AtomicBool,
+    /// When a probe was last answered (or none was needed): the silent-node check reads it.
+    last_ok: Mutex<Instant>,
+}
+
+impl ProbeState {
+    /// Pings `peers` in a task of its own unless a batch is still in flight.
+    fn spawn(self: &Arc<Self>, inner: &Arc<Inner>, peers: Vec<[u8; 32]>) {
+        if peers.is_empty() || self.in_flight.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let (me, st) = (inner.clone(), self.clone());
+        tokio::spawn(async move {
+            let n = peers.len();
+            if me.ping_many(peers).await > 0 {
+                *lock(&st.last_ok) = Instant::now();
+            } else {
+                tracing::debug!(node = %me.label, "{n} peer probe(s) unanswered");
+            }
+            st.in_flight.store(false, Ordering::SeqCst);
+        });
+    }
+}
+
 async fn supervisor(inner: Arc<Inner>) {
     // Fill nonce pools as soon as a relay is connected.
     for _ in 0..200 {
@@ -517,10 +543,16 @@ async fn supervisor(inner: Arc<Inner>) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Probes run beside the loop, never inside it: awaiting them (up to the ping timeout, 15 s)
+    // stretched the 5 s tick to 20 s whenever a peer was away, which delayed both offline
+    // detection and the watchdog heartbeat. One probe batch is in flight at a time.
+    let probes = Arc::new(ProbeState {
+        in_flight: AtomicBool::new(false),
+        last_ok: Mutex::new(Instant::now()),
+    });
     let peers = lock(&inner.engine).peer_keys();
-    inner.ping_many(peers).await;
+    probes.spawn(&inner, peers);
     let mut down_since: Option<Instant> = None;
-    let mut last_probe_ok = Instant::now();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(inner.sup.tick) => {}
@@ -528,6 +560,12 @@ async fn supervisor(inner: Arc<Inner>) {
         }
         if inner.stopped.load(Ordering::SeqCst) {
             return;
+        }
+        // The heartbeat says this loop runs, not that relays answer: a relay outage is the
+        // loop's to handle (it re-creates the transport); withholding the beat would have
+        // systemd's watchdog restart the whole box every 30 s while the user's relay is down.
+        if let Some(hb) = &inner.heartbeat {
+            hb(&inner.label);
         }
         let now = inner.now();
         inner.activity.sweep(now);
@@ -543,27 +581,19 @@ async fn supervisor(inner: Arc<Inner>) {
         }
         down_since = None;
         let due = lock(&inner.engine).peers_needing_ping(now, inner.sup.ping_stale_secs);
-        if !due.is_empty() {
-            let n = due.len();
-            let ok = inner.ping_many(due).await;
-            if ok > 0 {
-                last_probe_ok = Instant::now();
-            } else {
-                tracing::debug!(node = %inner.label, "{n} peer probe(s) unanswered");
-            }
+        if due.is_empty() {
+            *lock(&probes.last_ok) = Instant::now();
         } else {
-            last_probe_ok = Instant::now();
+            probes.spawn(&inner, due);
         }
+        let last_probe_ok = *lock(&probes.last_ok);
         let last_in = inner.last_inbound.load(Ordering::Relaxed);
         let silent = now.saturating_sub(last_in) >= inner.sup.silent_after.as_secs();
         if silent && last_probe_ok.elapsed() >= inner.sup.silent_after {
             tracing::warn!(node = %inner.label, "node is silent (no traffic, probes failing); re-creating transport");
             inner.reconnect.notify_one();
-            last_probe_ok = Instant::now();
+            *lock(&probes.last_ok) = Instant::now();
             continue;
-        }
-        if let Some(hb) = &inner.heartbeat {
-            hb(&inner.label);
         }
     }
 }
