@@ -202,6 +202,61 @@ pub type CredentialsHook = Arc<dyn Fn(UnlockedCredentials) + Send + Sync>;
 /// Stops the node (and bunker) of a keyset id; installed by the node factory.
 pub type StopHook = Arc<dyn Fn(String) -> node::BoxFut<'static, ()> + Send + Sync>;
 
+/// One attached node's activity forwarder (see [`AppState::forward_activity`]).
+struct Forwarder {
+    task: tokio::task::AbortHandle,
+    handoff: Arc<Handoff>,
+}
+
+/// Where `subscribe` leaves an idle forwarder its node's fresh activity receiver. The slot's
+/// mutex orders every idle/awake transition against `arm`, so a receiver is made only for a
+/// forwarder that is idle and is always taken by it (none is orphaned with stale items).
+struct Handoff {
+    node: Arc<dyn SignerNode>,
+    slot: Mutex<Slot>,
+}
+
+struct Slot {
+    idle: bool,
+    rx: Option<broadcast::Receiver<crate::frostr::node::Activity>>,
+}
+
+impl Handoff {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slot> {
+        self.slot.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A listener arrived: subscribe to the node now if the forwarder is idle.
+    fn arm(&self) {
+        let mut s = self.lock();
+        if s.idle && s.rx.is_none() {
+            s.rx = self.node.subscribe_activity();
+        }
+    }
+
+    /// The forwarder lets go of the node (nobody listens).
+    fn sleep(&self) {
+        let mut s = self.lock();
+        s.idle = true;
+        s.rx = None;
+    }
+
+    /// The idle forwarder looks for work: the receiver `arm` left, else (when `listened`,
+    /// i.e. a listener came between its last look and now) a fresh one; `None` = stay idle.
+    fn wake(&self, listened: bool) -> Option<broadcast::Receiver<crate::frostr::node::Activity>> {
+        let mut s = self.lock();
+        let rx = match s.rx.take() {
+            Some(r) => Some(r),
+            None if listened => self.node.subscribe_activity(),
+            None => None,
+        };
+        if rx.is_some() {
+            s.idle = false;
+        }
+        rx
+    }
+}
+
 pub struct Inner {
     pub cfg: Config,
     pub store: Store,
@@ -211,7 +266,7 @@ pub struct Inner {
     pub backoff: LoginBackoff,
     events: broadcast::Sender<Arc<EventFrame>>,
     /// The task forwarding each attached node's activity to `events`, by keyset id.
-    forwarders: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+    forwarders: Mutex<HashMap<String, Forwarder>>,
     /// Notified when `/api/events` gains a subscriber.
     listener_added: Arc<tokio::sync::Notify>,
     setup_code: Mutex<Option<SecretString>>,
@@ -418,10 +473,20 @@ impl AppState {
             .is_some()
     }
 
-    /// Subscribes to the live event stream (JSON frames tagged with their keyset); wakes the
-    /// activity forwarders of idle nodes.
+    /// Subscribes to the live event stream (JSON frames tagged with their keyset). Idle
+    /// activity forwarders get their node's subscription here, before this returns, so nothing
+    /// a node does after a client subscribed is missed (a forwarder that subscribed when its
+    /// task next ran lost what happened in between: a sign right after connecting, say).
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<EventFrame>> {
         let rx = self.events.subscribe();
+        for f in self
+            .forwarders
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+        {
+            f.handoff.arm();
+        }
         self.listener_added.notify_waiters();
         rx
     }
@@ -449,6 +514,14 @@ impl AppState {
         let Some(first) = n.subscribe_activity() else {
             return;
         };
+        let handoff = Arc::new(Handoff {
+            node: n,
+            slot: Mutex::new(Slot {
+                idle: false,
+                rx: None,
+            }),
+        });
+        let h = handoff.clone();
         let events = self.events.clone();
         let listener = self.listener_added.clone();
         let keyset = id.to_string();
@@ -456,18 +529,22 @@ impl AppState {
             let mut rx = Some(first);
             loop {
                 if rx.is_none() {
-                    // Nobody watches: wait for the next `/api/events` subscriber.
+                    // Nobody watched: take the subscription `subscribe` made, or wait for it.
                     let woken = listener.notified();
                     tokio::pin!(woken);
                     woken.as_mut().enable();
-                    if events.receiver_count() == 0 {
+                    rx = h.wake(events.receiver_count() > 0);
+                    if rx.is_none() {
                         woken.await;
+                        continue;
                     }
-                    rx = n.subscribe_activity();
                 }
                 let Some(r) = rx.as_mut() else { return };
                 match r.recv().await {
-                    Ok(_) if events.receiver_count() == 0 => rx = None,
+                    Ok(_) if events.receiver_count() == 0 => {
+                        h.sleep();
+                        rx = None;
+                    }
                     Ok(a) => {
                         let (kind, message, data) = activity_event(&keyset, &a);
                         let _ = events.send(event_frame(kind, &message, Some(data)));
@@ -482,17 +559,23 @@ impl AppState {
         self.forwarders
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(id.to_string(), task.abort_handle());
+            .insert(
+                id.to_string(),
+                Forwarder {
+                    task: task.abort_handle(),
+                    handoff,
+                },
+            );
     }
 
     fn stop_forwarder(&self, id: &str) {
-        if let Some(t) = self
+        if let Some(f) = self
             .forwarders
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(id)
         {
-            t.abort();
+            f.task.abort();
         }
     }
 
@@ -502,7 +585,7 @@ impl AppState {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .values()
-            .filter(|t| !t.is_finished())
+            .filter(|f| !f.task.is_finished())
             .count()
     }
 
@@ -1012,7 +1095,9 @@ mod tests {
         let _ = tx_b.send(served(8));
         until("idle forwarder unsubscribed", || tx_b.receiver_count() == 0).await;
         let mut rx = st.subscribe();
-        until("forwarder back", || tx_b.receiver_count() == 1).await;
+        // The node is subscribed to before `subscribe` returns: an activity right after a
+        // client connects is never lost to the forwarder's task not having run yet.
+        assert_eq!(tx_b.receiver_count(), 1, "subscribed synchronously");
         tx_b.send(served(9)).expect("sent");
         assert_eq!(next_frame(&mut rx).await.keyset.as_deref(), Some("b"));
 
