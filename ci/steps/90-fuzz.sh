@@ -12,10 +12,10 @@
 # fuzz/ stays a cargo-fuzz project for deeper local runs: cargo +nightly fuzz run -s address <t>
 set -euo pipefail
 source ci/lib.sh
-# 20 s: every target's coverage has flattened by then on this hardware (fuzz_bfshare: cov 632
-# after 10 s, 635 at 8 s in a rerun; legacy_envelope 626-677); deeper runs are local
-# (FUZZ_SECONDS=600 bash ci/steps/90-fuzz.sh). Dependencies stay at opt-level 1: at 0 the build
-# is 271 instead of 396 CPU-s, but targets run 4-10x fewer executions and reach less coverage.
+# 20 s per target (was 30): from an empty corpus, fuzz_bfshare reached cov 632-635 and
+# legacy_envelope 626-677 within 8-10 s here, so the last 10 s bought little; deeper runs are
+# local (FUZZ_SECONDS=600 bash ci/steps/90-fuzz.sh). Dependencies stay at opt-level 1: at 0 the
+# build costs 271 instead of 396 CPU-s, but the targets run 4-10x fewer executions per second.
 secs=${FUZZ_SECONDS:-20}
 triple=$(rustc -vV | awk '/^host:/{print $2}')
 targets=()
