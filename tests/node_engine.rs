@@ -716,3 +716,122 @@ fn invalid_ecdh_request_is_answered_with_an_error() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The node claims a request's nonces under its engine lock and computes the partial
+/// signatures (and, on the initiator, the aggregate) outside it. Many rounds prepared before any
+/// math ran, their math run on parallel threads and finished in another order: every signature
+/// verifies, each nonce code is recorded exactly once, and a second request naming a nonce that
+/// is claimed but not yet signed with is refused.
+#[test]
+fn deferred_sign_math_runs_in_parallel_without_reusing_a_nonce() {
+    use frostbox::frostr::node::engine::{Computed, Deferred, PreparedSign};
+    const ROUNDS: usize = 8;
+    let mut n = net(2, 3);
+    n.ping_all();
+    let me = n.key(0);
+    // Initiator: ROUNDS rounds started (own nonce taken, own partial on a thread each).
+    let mut jobs = Vec::new();
+    for k in 0..ROUNDS {
+        match n
+            .eng(0)
+            .prepare_sign(msg_of(k as u32), NOW)
+            .expect("prepare")
+        {
+            PreparedSign::Round(job) => jobs.push(job),
+            PreparedSign::Done(o) => panic!("fresh message answered from cache: {o:?}"),
+        }
+    }
+    let signed: Vec<_> = std::thread::scope(|s| {
+        let hs: Vec<_> = jobs.into_iter().map(|j| s.spawn(|| j.run())).collect();
+        hs.into_iter()
+            .map(|h| h.join().expect("thread").expect("own partial"))
+            .collect()
+    });
+    let mut requests = Vec::new();
+    for st in signed.into_iter().rev() {
+        let Started::Round { outgoing, .. } = n.eng(0).register_sign(st) else {
+            panic!("round")
+        };
+        assert_eq!(outgoing.len(), 1);
+        requests.push(outgoing.into_iter().next().expect("request"));
+    }
+    let peer = requests[0].to;
+    assert!(requests.iter().all(|o| o.to == peer), "sorted selection");
+    // Co-signer: every request claimed before any partial signature exists.
+    let mut replies_jobs = Vec::new();
+    for o in &requests {
+        let eng = n.engines.get_mut(&peer).expect("peer");
+        let (mut h, refused) = eng.handle_answering_deferred(&me, o.envelope.clone(), NOW);
+        assert!(refused.is_none(), "{refused:?}");
+        assert!(h.outgoing.is_empty(), "the reply waits for the math");
+        match h.deferred.take() {
+            Some(d @ Deferred::SignReply(_)) => replies_jobs.push(d),
+            other => panic!("expected a sign job, got {other:?}"),
+        }
+    }
+    // The same session again under a fresh request id: its nonce is claimed, so refused.
+    let mut dup = requests[0].envelope.clone();
+    dup.request_id = Envelope::new_request_id();
+    let eng = n.engines.get_mut(&peer).expect("peer");
+    let (h, refused) = eng.handle_answering_deferred(&me, dup, NOW);
+    assert!(
+        matches!(refused, Some(Reject::NonceUnavailable { .. })),
+        "{refused:?}"
+    );
+    assert!(h.deferred.is_none());
+    assert!(matches!(
+        &h.outgoing[0].envelope.payload,
+        Payload::Error(e) if e.code == NONCE_UNAVAILABLE
+    ));
+    let computed: Vec<Computed> = std::thread::scope(|s| {
+        let hs: Vec<_> = replies_jobs
+            .into_iter()
+            .map(|d| s.spawn(|| d.run()))
+            .collect();
+        hs.into_iter().map(|h| h.join().expect("thread")).collect()
+    });
+    // Replies finished in reverse order, then delivered to the initiator, whose aggregations
+    // also run in parallel.
+    let mut replies = Vec::new();
+    for c in computed.into_iter().rev() {
+        let (h, refused) = n.engines.get_mut(&peer).expect("peer").finish(c);
+        assert!(refused.is_none(), "{refused:?}");
+        replies.extend(h.outgoing);
+    }
+    assert_eq!(replies.len(), ROUNDS);
+    let mut agg = Vec::new();
+    for o in replies {
+        let (mut h, refused) = n.eng(0).handle_answering_deferred(&peer, o.envelope, NOW);
+        assert!(refused.is_none(), "{refused:?}");
+        match h.deferred.take() {
+            Some(d @ Deferred::Aggregate(_)) => agg.push(d),
+            other => panic!("expected an aggregation, got {other:?}"),
+        }
+    }
+    let computed: Vec<Computed> = std::thread::scope(|s| {
+        let hs: Vec<_> = agg.into_iter().map(|d| s.spawn(|| d.run())).collect();
+        hs.into_iter().map(|h| h.join().expect("thread")).collect()
+    });
+    let mut msgs = std::collections::BTreeSet::new();
+    for c in computed {
+        let (h, _) = n.eng(0).finish(c);
+        let c = h.completion.expect("completion");
+        let Ok(Outcome::Signature(sig)) = c.result else {
+            panic!("{:?}", c.result)
+        };
+        let k = (0..ROUNDS as u32)
+            .find(|k| frost::verify_bip340(&n.group.group_pk, &msg_of(*k), &sig))
+            .expect("signature verifies for one of the messages");
+        assert!(
+            msgs.insert(k),
+            "two rounds produced message {k}'s signature"
+        );
+    }
+    assert_eq!(msgs.len(), ROUNDS);
+    // One own partial per round on each side, every code recorded once (a second record of
+    // a code is refused by the ledger, which would have failed a round above).
+    let peer_pos = n.order.iter().position(|k| *k == peer).expect("peer");
+    assert_eq!(n.ledgers[0].len(), ROUNDS);
+    assert_eq!(n.ledgers[peer_pos].len(), ROUNDS);
+    assert_eq!(n.eng(0).pending_count(), 0);
+}

@@ -27,7 +27,7 @@ pub fn write_json_string(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     // Fast path: most content (NIP-44 base64, hex) needs no escape; one scan and one copy
     // instead of a per-byte match (this loop was 4–7 % of a signing node's CPU, BENCHMARKS.md).
-    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+    if !needs_escape(bytes) {
         out.extend_from_slice(bytes);
         out.push(b'"');
         return;
@@ -57,6 +57,20 @@ pub fn write_json_string(out: &mut Vec<u8>, s: &str) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// Whether any byte needs a JSON escape. Chunks of 32 are tested with a branch-free fold the
+/// compiler vectorises; a short-circuiting `any` ran byte by byte (3.3 % of a signing node's
+/// CPU at 600 signs/s: the ~1.5 KB NIP-44 content is written for the id and for the JSON).
+fn needs_escape(bytes: &[u8]) -> bool {
+    let bad = |b: u8| (b < 0x20) | (b == b'"') | (b == b'\\');
+    let mut chunks = bytes.chunks_exact(32);
+    for c in &mut chunks {
+        if c.iter().fold(false, |acc, &b| acc | bad(b)) {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| bad(b))
 }
 
 fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -340,6 +354,11 @@ mod tests {
             "\u{1}\u{1f}\u{7f}",
             "é/ü🦄",
             "</script>",
+            // escapes inside and after the 32-byte chunks of the fast scan
+            &"A".repeat(70),
+            &format!("{}\"{}", "b".repeat(40), "c".repeat(40)),
+            &format!("{}\u{1}", "d".repeat(64)),
+            &format!("{}\\", "e".repeat(95)),
         ] {
             let mut out = Vec::new();
             write_json_string(&mut out, s);

@@ -383,6 +383,7 @@ mod tests {
                 })),
             }],
             completion: None,
+            deferred: None,
         }
     }
 

@@ -48,32 +48,93 @@ const NONCE_BATCH: usize = 32;
 /// Secret nonces whose codes are already in the durable ledger, ready for a peer pool or for a
 /// round we start. Refilled a batch at a time, so the ledger's fsync is paid once per
 /// `NONCE_BATCH` nonces instead of on the signing path, and no nonce exists outside this stock
-/// before its code is on disk.
+/// before its code is on disk. Shared between the engine, which takes from it under the node's
+/// engine lock, and the node's [`StockRefiller`], which adds batches generated and burned
+/// without that lock when the stock runs low; only an empty stock (startup, a burst of pings)
+/// is refilled inline.
 #[derive(Default)]
-struct NonceStock {
-    ready: Vec<SigningNonce>,
+pub struct NonceStock {
+    ready: std::sync::Mutex<Vec<SigningNonce>>,
+    refilling: std::sync::atomic::AtomicBool,
 }
 
 impl NonceStock {
+    fn ready(&self) -> std::sync::MutexGuard<'_, Vec<SigningNonce>> {
+        self.ready.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn take(
-        &mut self,
+        &self,
         share: &Secret32,
         ledger: &dyn NonceLedger,
     ) -> Result<SigningNonce, frost::Error> {
-        if let Some(n) = self.ready.pop() {
+        if let Some(n) = self.ready().pop() {
             return Ok(n);
         }
-        let first = SigningNonce::generate(share)?;
-        let rest = (1..NONCE_BATCH)
+        let mut batch = Self::burned_batch(share, ledger)?;
+        let first = batch
+            .pop()
+            .ok_or_else(|| frost::Error::Frost("empty nonce batch".into()))?;
+        self.ready().extend(batch);
+        Ok(first)
+    }
+
+    /// `NONCE_BATCH` fresh nonces whose codes are durably reserved in `ledger` (one write).
+    fn burned_batch(
+        share: &Secret32,
+        ledger: &dyn NonceLedger,
+    ) -> Result<Vec<SigningNonce>, frost::Error> {
+        let batch = (0..NONCE_BATCH)
             .map(|_| SigningNonce::generate(share))
             .collect::<Result<Vec<_>, _>>()?;
-        let codes: Vec<Code> = std::iter::once(&first)
-            .chain(&rest)
-            .map(|n| *n.code())
-            .collect();
+        let codes: Vec<Code> = batch.iter().map(|n| *n.code()).collect();
         ledger.reserve(&codes)?;
-        self.ready = rest;
-        Ok(first)
+        Ok(batch)
+    }
+
+    pub fn len(&self) -> usize {
+        self.ready().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Tops up a [`NonceStock`] off the engine lock (the node runs it on a blocking thread).
+pub struct StockRefiller {
+    stock: Arc<NonceStock>,
+    share: Secret32,
+    ledger: Arc<dyn NonceLedger>,
+}
+
+impl StockRefiller {
+    /// True (and the refill is then this caller's job) when the stock is below one batch and
+    /// no refill is running.
+    pub fn claim(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.stock.len() < NONCE_BATCH
+            && self
+                .stock
+                .refilling
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+    }
+
+    /// Generates one batch, burns its codes in the ledger (fsync) and adds it to the stock.
+    /// Call after a successful [`StockRefiller::claim`].
+    pub fn refill(&self) -> Result<(), frost::Error> {
+        let r = NonceStock::burned_batch(&self.share, self.ledger.as_ref())
+            .map(|batch| self.stock.ready().extend(batch));
+        self.stock
+            .refilling
+            .store(false, std::sync::atomic::Ordering::Release);
+        r
+    }
+
+    /// Nonces ready now.
+    pub fn ready(&self) -> usize {
+        self.stock.len()
     }
 }
 
@@ -190,6 +251,235 @@ pub struct Completion {
 pub struct Handled {
     pub outgoing: Vec<Outgoing>,
     pub completion: Option<Completion>,
+    /// Threshold math left to run without the engine ([`Engine::handle_deferred`] only;
+    /// [`Engine::handle`] runs it before returning).
+    pub deferred: Option<Deferred>,
+}
+
+/// Threshold math (≈ 0.5 ms each on the 2-core VM) that a handler prepared under the node's
+/// engine lock and leaves to run without it, so several rounds' math runs on several cores.
+/// Everything that must be exclusive (claiming nonces, the replay cache, the pending round)
+/// was done before; [`Deferred::run`] needs no engine, [`Engine::finish`] takes the result.
+#[derive(Debug)]
+pub enum Deferred {
+    /// Our partial signatures for a peer's sign request.
+    SignReply(SignReplyJob),
+    /// All partial signatures of one of our rounds are in: aggregate and BIP-340-verify.
+    Aggregate(AggregateJob),
+}
+
+/// Result of a [`Deferred`] job, for [`Engine::finish`].
+#[derive(Debug)]
+pub enum Computed {
+    /// The answer to a sign request, or why it is refused after all (ledger refused a code).
+    Reply {
+        to: [u8; 32],
+        request_id: String,
+        now: u64,
+        result: Result<Outgoing, Reject>,
+    },
+    Aggregate {
+        request_id: String,
+        now: u64,
+        msg: [u8; 32],
+        result: Result<[u8; 64], frost::Error>,
+    },
+}
+
+impl Deferred {
+    /// Runs the math. Needs no engine lock.
+    pub fn run(self) -> Computed {
+        match self {
+            Deferred::SignReply(job) => job.run(),
+            Deferred::Aggregate(job) => job.run(),
+        }
+    }
+}
+
+/// A claimed sign request: the secret nonces (already out of the pool) and the rounds.
+pub struct SignReplyJob {
+    to: [u8; 32],
+    request_id: String,
+    now: u64,
+    sid: [u8; 32],
+    hashes: Vec<[u8; 32]>,
+    rounds: Vec<SignRound>,
+    /// (hash index, claimed nonce), ascending by hash index.
+    items: Vec<(u16, SigningNonce)>,
+    replenish: Vec<DerivedPublicNonce>,
+    me_idx: u16,
+    me_xonly: [u8; 32],
+    signer: Arc<ShareSigner>,
+    ledger: Arc<dyn NonceLedger>,
+}
+
+impl std::fmt::Debug for SignReplyJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignReplyJob")
+            .field("to", &hex::encode(self.to))
+            .field("request_id", &self.request_id)
+            .field("nonces", &self.items.len())
+            .finish()
+    }
+}
+
+impl SignReplyJob {
+    fn run(self) -> Computed {
+        let (to, request_id, now) = (self.to, self.request_id.clone(), self.now);
+        let result = self.sign();
+        Computed::Reply {
+            to,
+            request_id,
+            now,
+            result,
+        }
+    }
+
+    fn sign(self) -> Result<Outgoing, Reject> {
+        let peer = hex::encode(self.to);
+        let invalid = |reason: String| Reject::Invalid {
+            peer: peer.clone(),
+            kind: "SignRequest",
+            reason,
+        };
+        let mut psigs = Vec::with_capacity(self.items.len());
+        for (hash_index, nonce) in self.items {
+            let k = usize::from(hash_index);
+            let (Some(round), Some(sighash)) = (self.rounds.get(k), self.hashes.get(k)) else {
+                return Err(invalid(format!("no round for hash index {k}")));
+            };
+            // The ledger records the code durably before the signature exists outside.
+            let z = match self.signer.sign(round, nonce, self.ledger.as_ref()) {
+                Ok(z) => z,
+                Err(err @ frost::Error::Ledger(_)) => {
+                    return Err(Reject::NonceUnavailable {
+                        peer,
+                        reason: format!("refusing to sign: {err}"),
+                    });
+                }
+                Err(err) => return Err(invalid(format!("refusing to sign: {err}"))),
+            };
+            psigs.push(PartialSig {
+                hash_index,
+                sighash: *sighash,
+                partial_sig: z,
+            });
+        }
+        let pkg = PartialSigPackage {
+            idx: self.me_idx,
+            sid: self.sid,
+            pubkey: self.me_xonly,
+            psigs,
+            nonce_code: None,
+            replenish: if self.replenish.is_empty() {
+                None
+            } else {
+                Some(self.replenish)
+            },
+        };
+        Ok(Outgoing {
+            to: self.to,
+            envelope: Envelope {
+                request_id: self.request_id,
+                sent_at: self.now,
+                payload: Payload::SignResponse(pkg),
+            },
+        })
+    }
+}
+
+/// The partial signatures of a finished round of ours, to aggregate.
+pub struct AggregateJob {
+    request_id: String,
+    now: u64,
+    msg: [u8; 32],
+    round: SignRound,
+    partials: Vec<(u16, [u8; 32])>,
+    keys: Arc<GroupKeys>,
+}
+
+impl std::fmt::Debug for AggregateJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AggregateJob")
+            .field("request_id", &self.request_id)
+            .field("partials", &self.partials.len())
+            .finish()
+    }
+}
+
+impl AggregateJob {
+    fn run(self) -> Computed {
+        let result = frost::aggregate(&self.keys, &self.round, &self.partials);
+        Computed::Aggregate {
+            request_id: self.request_id,
+            now: self.now,
+            msg: self.msg,
+            result,
+        }
+    }
+}
+
+/// What a sign response led to: the round's end (failure), or all partials in.
+enum ResponseStep {
+    Done(Completion),
+    Aggregate(AggregateJob),
+}
+
+/// First step of starting a sign round ([`Engine::prepare_sign`]).
+#[derive(Debug)]
+pub enum PreparedSign {
+    /// Cached result.
+    Done(Outcome),
+    Round(Box<SignStartJob>),
+}
+
+/// A sign round whose nonces are taken, before our own partial signature exists.
+pub struct SignStartJob {
+    now: u64,
+    session: SignSessionPackage,
+    rounds: Vec<SignRound>,
+    own: SigningNonce,
+    waiting: BTreeMap<[u8; 32], u16>,
+    signer: Arc<ShareSigner>,
+    ledger: Arc<dyn NonceLedger>,
+}
+
+impl std::fmt::Debug for SignStartJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignStartJob")
+            .field("sid", &hex::encode(self.session.sid))
+            .field("peers", &self.waiting.len())
+            .finish()
+    }
+}
+
+impl SignStartJob {
+    /// Our own partial signature (its nonce code recorded in the ledger first). Needs no
+    /// engine lock.
+    pub fn run(self) -> Result<SignStarted, NodeError> {
+        let round = self
+            .rounds
+            .first()
+            .ok_or_else(|| NodeError::InvalidInput("session has no hashes".into()))?;
+        let z = self.signer.sign(round, self.own, self.ledger.as_ref())?;
+        Ok(SignStarted {
+            now: self.now,
+            session: self.session,
+            rounds: self.rounds,
+            waiting: self.waiting,
+            z,
+        })
+    }
+}
+
+/// A sign round with our partial signature, for [`Engine::register_sign`].
+#[derive(Debug)]
+pub struct SignStarted {
+    now: u64,
+    session: SignSessionPackage,
+    rounds: Vec<SignRound>,
+    waiting: BTreeMap<[u8; 32], u16>,
+    z: [u8; 32],
 }
 
 /// What starting an operation produced: either an immediate result (cache hit) or a round.
@@ -327,12 +617,13 @@ impl<V: Clone> ResultCache<V> {
 pub struct Engine {
     cfg: EngineConfig,
     group: GroupPackage,
-    keys: GroupKeys,
+    keys: Arc<GroupKeys>,
     gid: [u8; 32],
     me_idx: u16,
     me_xonly: [u8; 32],
     share: Secret32,
-    signer: ShareSigner,
+    /// Shared with the jobs that run the threshold math outside the node's engine lock.
+    signer: Arc<ShareSigner>,
     peers: BTreeMap<[u8; 32], PeerState>,
     replay: ReplayCache,
     policy: Policy,
@@ -342,7 +633,7 @@ pub struct Engine {
     ledger: Arc<dyn NonceLedger>,
     rejected: u64,
     /// Nonces already burned in the ledger, for peer pools and our own rounds.
-    stock: NonceStock,
+    stock: Arc<NonceStock>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -387,7 +678,11 @@ impl Engine {
             .find_share(&share)
             .map_err(|e| NodeError::InvalidInput(e.to_string()))?;
         let me_xonly = frost::xonly(&share)?;
-        let signer = ShareSigner::new(&KeyShare::new(me_idx, share.duplicate()), &keys)?;
+        let signer = Arc::new(ShareSigner::new(
+            &KeyShare::new(me_idx, share.duplicate()),
+            &keys,
+        )?);
+        let keys = Arc::new(keys);
         let mut peers = BTreeMap::new();
         for m in &group.members {
             if m.idx == me_idx {
@@ -424,7 +719,7 @@ impl Engine {
             ledger,
             cfg,
             rejected: 0,
-            stock: NonceStock::default(),
+            stock: Arc::default(),
         })
     }
 
@@ -466,10 +761,19 @@ impl Engine {
         self.pending.len()
     }
 
+    /// The refiller of this engine's nonce stock (the node tops it up off the engine lock).
+    pub fn stock_refiller(&self) -> StockRefiller {
+        StockRefiller {
+            stock: self.stock.clone(),
+            share: self.share.duplicate(),
+            ledger: self.ledger.clone(),
+        }
+    }
+
     /// A nonce generator for a peer pool, fed from the burned stock.
     fn gen_for<'a>(
         share: &'a Secret32,
-        stock: &'a mut NonceStock,
+        stock: &'a NonceStock,
         ledger: &'a dyn NonceLedger,
     ) -> impl FnMut() -> Result<(DerivedPublicNonce, SigningNonce), frost::Error> + 'a {
         move || {
@@ -566,7 +870,7 @@ impl Engine {
             .pool
             .advertise(&mut Self::gen_for(
                 &self.share,
-                &mut self.stock,
+                &self.stock,
                 self.ledger.as_ref(),
             ))
             .map_err(|e| NodeError::Frost(e.to_string()))?;
@@ -692,10 +996,25 @@ impl Engine {
         cands.into_iter().take(need).map(|p| p.xonly).collect()
     }
 
-    /// Starts a sign round for one 32-byte message (§6.2).
+    /// Starts a sign round for one 32-byte message (§6.2): [`Engine::prepare_sign`], our own
+    /// partial signature, [`Engine::register_sign`] in one call (tests, transcripts).
     pub fn start_sign(&mut self, msg: [u8; 32], now: u64) -> Result<Started, NodeError> {
+        match self.prepare_sign(msg, now)? {
+            PreparedSign::Done(o) => Ok(Started::Done(o)),
+            PreparedSign::Round(job) => {
+                let signed = job.run()?;
+                Ok(self.register_sign(signed))
+            }
+        }
+    }
+
+    /// First step of a sign round, under the engine lock: result cache, peer choice, the
+    /// peers' incoming nonces and our own nonce are taken out of their pools (so no other
+    /// round can use them), the session is built. The returned job computes our partial
+    /// signature without the engine; [`Engine::register_sign`] then makes the round pending.
+    pub fn prepare_sign(&mut self, msg: [u8; 32], now: u64) -> Result<PreparedSign, NodeError> {
         if let Some(sig) = self.sign_cache.get(&msg, now) {
-            return Ok(Started::Done(Outcome::Signature(sig)));
+            return Ok(PreparedSign::Done(Outcome::Signature(sig)));
         }
         let need = usize::from(self.group.threshold.saturating_sub(1));
         let chosen = self.select_peers(Method::Sign, now, need);
@@ -766,9 +1085,28 @@ impl Engine {
         };
         session.sid = session.compute_sid();
         let rounds = Self::rounds_for(&session)?;
-        let z = self.signer.sign(&rounds[0], own, self.ledger.as_ref())?;
+        Ok(PreparedSign::Round(Box::new(SignStartJob {
+            now,
+            session,
+            rounds,
+            own,
+            waiting: taken.iter().map(|(p, i, _)| (*p, *i)).collect(),
+            signer: self.signer.clone(),
+            ledger: self.ledger.clone(),
+        })))
+    }
+
+    /// Last step of starting a sign round, under the engine lock: the round becomes pending
+    /// (so the peers' answers find it) and the requests to send are returned.
+    pub fn register_sign(&mut self, signed: SignStarted) -> Started {
+        let SignStarted {
+            now,
+            session,
+            rounds,
+            waiting,
+            z,
+        } = signed;
         let request_id = Envelope::new_request_id();
-        let waiting: BTreeMap<[u8; 32], u16> = taken.iter().map(|(p, i, _)| (*p, *i)).collect();
         let outgoing = waiting
             .keys()
             .map(|p| Outgoing {
@@ -789,10 +1127,10 @@ impl Engine {
                 partials: vec![vec![(self.me_idx, z)]],
             },
         );
-        Ok(Started::Round {
+        Started::Round {
             request_id,
             outgoing,
-        })
+        }
     }
 
     /// One frost signing round per hash, from the session's nonce sets.
@@ -887,6 +1225,10 @@ impl Engine {
         Ok(())
     }
 
+    /// A peer's sign request, under the engine lock: validation, the nonces it names are
+    /// claimed (removed from the pool: no other request can use them) and their commitments
+    /// checked, the replenishment is advertised. The partial signatures themselves are
+    /// computed by the returned job, without the engine.
     fn handle_sign_request(
         &mut self,
         from: &[u8; 32],
@@ -894,7 +1236,7 @@ impl Engine {
         request_id: &str,
         s: SignSessionPackage,
         now: u64,
-    ) -> Result<Vec<Outgoing>, Reject> {
+    ) -> Result<SignReplyJob, Reject> {
         let peer = hex::encode(from);
         let invalid = |reason: String| Reject::Invalid {
             peer: peer.clone(),
@@ -927,7 +1269,7 @@ impl Engine {
                 });
             }
         };
-        let mut psigs = Vec::with_capacity(claimed.len());
+        let mut items = Vec::with_capacity(claimed.len());
         for (k, (public, nonce)) in claimed.into_iter().enumerate() {
             let e = &entries[k];
             if public.binder_pn != e.binder_pn || public.hidden_pn != e.hidden_pn {
@@ -936,26 +1278,7 @@ impl Engine {
                     hex::encode(e.code)
                 )));
             }
-            // The ledger records the code durably before the signature exists outside.
-            let z = match self.signer.sign(
-                &rounds[usize::from(e.hash_index)],
-                nonce,
-                self.ledger.as_ref(),
-            ) {
-                Ok(z) => z,
-                Err(err @ frost::Error::Ledger(_)) => {
-                    return Err(Reject::NonceUnavailable {
-                        peer,
-                        reason: format!("refusing to sign: {err}"),
-                    });
-                }
-                Err(err) => return Err(invalid(format!("refusing to sign: {err}"))),
-            };
-            psigs.push(PartialSig {
-                hash_index: e.hash_index,
-                sighash: s.hashes[usize::from(e.hash_index)],
-                partial_sig: z,
-            });
+            items.push((e.hash_index, nonce));
         }
         let st = self
             .peers
@@ -965,30 +1288,24 @@ impl Engine {
             .pool
             .advertise(&mut Self::gen_for(
                 &self.share,
-                &mut self.stock,
+                &self.stock,
                 self.ledger.as_ref(),
             ))
             .map_err(|e| invalid(e.to_string()))?;
-        let pkg = PartialSigPackage {
-            idx: self.me_idx,
-            sid: s.sid,
-            pubkey: self.me_xonly,
-            psigs,
-            nonce_code: None,
-            replenish: if replenish.is_empty() {
-                None
-            } else {
-                Some(replenish)
-            },
-        };
-        Ok(vec![Outgoing {
+        Ok(SignReplyJob {
             to: *from,
-            envelope: Envelope {
-                request_id: request_id.to_string(),
-                sent_at: now,
-                payload: Payload::SignResponse(pkg),
-            },
-        }])
+            request_id: request_id.to_string(),
+            now,
+            sid: s.sid,
+            hashes: s.hashes,
+            rounds,
+            items,
+            replenish,
+            me_idx: self.me_idx,
+            me_xonly: self.me_xonly,
+            signer: self.signer.clone(),
+            ledger: self.ledger.clone(),
+        })
     }
 
     fn handle_sign_response(
@@ -998,7 +1315,7 @@ impl Engine {
         request_id: &str,
         pkg: PartialSigPackage,
         now: u64,
-    ) -> Option<Completion> {
+    ) -> Option<ResponseStep> {
         let peer = hex::encode(from);
         let Some(Pending::Sign {
             session,
@@ -1057,10 +1374,10 @@ impl Engine {
             // A target's invalid answer fails the whole round; strangers are just ignored.
             if waiting.contains_key(from) {
                 self.pending.remove(request_id);
-                return Some(Completion {
+                return Some(ResponseStep::Done(Completion {
                     request_id: request_id.to_string(),
                     result: Err(e),
-                });
+                }));
             }
             return None;
         }
@@ -1073,37 +1390,41 @@ impl Engine {
             partials[k].push((from_idx, p.partial_sig));
         }
         let done = waiting.is_empty();
-        let msg = session.hashes[0];
-        let result = if done {
-            Some(frost::aggregate(&self.keys, &rounds[0], &partials[0]))
-        } else {
-            None
-        };
         if let (Some(rep), Some(st)) = (&pkg.replenish, self.peers.get_mut(from)) {
             st.pool.store_incoming(rep);
         }
-        let result = result?;
-        self.pending.remove(request_id);
-        let result = match result {
-            Ok(sig) => {
-                self.sign_cache.put(msg, sig, now);
-                Ok(Outcome::Signature(sig))
-            }
-            Err(frost::Error::BadPartialSignature(i)) => Err(NodeError::InvalidPeerResponse {
-                op: Op::Sign,
-                peer: self
-                    .group
-                    .member(i)
-                    .map(|m| hex::encode(m.xonly()))
-                    .unwrap_or_default(),
-                reason: "invalid partial signature".into(),
-            }),
-            Err(e) => Err(e.into()),
+        if !done {
+            return None;
+        }
+        let Some(Pending::Sign {
+            session,
+            mut rounds,
+            mut partials,
+            ..
+        }) = self.pending.remove(request_id)
+        else {
+            return None;
         };
-        Some(Completion {
+        let Some(&msg) = session
+            .hashes
+            .first()
+            .filter(|_| !rounds.is_empty() && !partials.is_empty())
+        else {
+            return Some(ResponseStep::Done(Completion {
+                request_id: request_id.to_string(),
+                result: Err(NodeError::Frost("sign round without a hash".into())),
+            }));
+        };
+        // The aggregation (≈ 0.5 ms) runs without the engine lock; the round is no longer
+        // pending, so a late or repeated answer cannot start a second one.
+        Some(ResponseStep::Aggregate(AggregateJob {
             request_id: request_id.to_string(),
-            result,
-        })
+            now,
+            msg,
+            round: rounds.swap_remove(0),
+            partials: partials.swap_remove(0),
+            keys: self.keys.clone(),
+        }))
     }
 
     // ---------------------------------------------------------------- ecdh
@@ -1344,7 +1665,7 @@ impl Engine {
         st.pool
             .fill_outgoing(
                 size,
-                &mut Self::gen_for(&self.share, &mut self.stock, self.ledger.as_ref()),
+                &mut Self::gen_for(&self.share, &self.stock, self.ledger.as_ref()),
             )
             .map_err(|e| Reject::Invalid {
                 peer: peer.clone(),
@@ -1406,6 +1727,28 @@ impl Engine {
         env: Envelope,
         now: u64,
     ) -> (Handled, Option<Reject>) {
+        self.answering(from, env, now, true)
+    }
+
+    /// As [`Engine::handle_answering`], but threshold math is left in `Handled::deferred`:
+    /// the caller runs it without holding the engine ([`Deferred::run`]) and hands the result
+    /// to [`Engine::finish`].
+    pub fn handle_answering_deferred(
+        &mut self,
+        from: &[u8; 32],
+        env: Envelope,
+        now: u64,
+    ) -> (Handled, Option<Reject>) {
+        self.answering(from, env, now, false)
+    }
+
+    fn answering(
+        &mut self,
+        from: &[u8; 32],
+        env: Envelope,
+        now: u64,
+        inline: bool,
+    ) -> (Handled, Option<Reject>) {
         let rid = env.request_id.clone();
         let is_request = matches!(
             env.payload,
@@ -1414,28 +1757,113 @@ impl Engine {
                 | Payload::EcdhRequest(_)
                 | Payload::OnboardRequest(_)
         ) && !self.pending.contains_key(&rid);
-        match self.handle(from, env, now) {
+        let r = if inline {
+            self.handle(from, env, now)
+        } else {
+            self.handle_deferred(from, env, now)
+        };
+        match r {
             Ok(h) => (h, None),
             Err(r) => {
                 let mut h = Handled::default();
-                let code = match r {
-                    Reject::Invalid { .. } => Some(BAD_REQUEST),
-                    Reject::NonceUnavailable { .. } => Some(NONCE_UNAVAILABLE),
-                    _ => None,
-                };
-                if is_request && let Some(code) = code {
-                    h.outgoing
-                        .push(error_reply(from, rid, now, code, r.to_string()));
+                if is_request && let Some(o) = refusal_reply(from, rid, now, &r) {
+                    h.outgoing.push(o);
                 }
                 (h, Some(r))
             }
         }
     }
 
+    /// Takes the result of a [`Deferred`] job (under the engine lock again): a refused reply
+    /// is counted and answered with an `Error`, an aggregate is cached and completes its round.
+    pub fn finish(&mut self, c: Computed) -> (Handled, Option<Reject>) {
+        let mut h = Handled::default();
+        match c {
+            Computed::Reply { result: Ok(o), .. } => {
+                h.outgoing.push(o);
+                (h, None)
+            }
+            Computed::Reply {
+                to,
+                request_id,
+                now,
+                result: Err(r),
+            } => {
+                self.rejected += 1;
+                if let Some(o) = refusal_reply(&to, request_id, now, &r) {
+                    h.outgoing.push(o);
+                }
+                (h, Some(r))
+            }
+            Computed::Aggregate {
+                request_id,
+                now,
+                msg,
+                result,
+            } => {
+                h.completion = Some(self.finish_aggregate(request_id, now, msg, result));
+                (h, None)
+            }
+        }
+    }
+
+    fn finish_aggregate(
+        &mut self,
+        request_id: String,
+        now: u64,
+        msg: [u8; 32],
+        result: Result<[u8; 64], frost::Error>,
+    ) -> Completion {
+        let result = match result {
+            Ok(sig) => {
+                self.sign_cache.put(msg, sig, now);
+                Ok(Outcome::Signature(sig))
+            }
+            Err(frost::Error::BadPartialSignature(i)) => Err(NodeError::InvalidPeerResponse {
+                op: Op::Sign,
+                peer: self
+                    .group
+                    .member(i)
+                    .map(|m| hex::encode(m.xonly()))
+                    .unwrap_or_default(),
+                reason: "invalid partial signature".into(),
+            }),
+            Err(e) => Err(e.into()),
+        };
+        Completion { request_id, result }
+    }
+
     /// Handles one authenticated, decrypted envelope from `from` (steps 5–6 of §2, then the
     /// handlers of §5/§6). Errors are reasons to drop the message; a policy denial is answered
-    /// with an `Error` payload (in `Handled.outgoing`).
+    /// with an `Error` payload (in `Handled.outgoing`). Threshold math runs before it returns.
     pub fn handle(&mut self, from: &[u8; 32], env: Envelope, now: u64) -> Result<Handled, Reject> {
+        let mut h = self.handle_deferred(from, env, now)?;
+        match h.deferred.take().map(Deferred::run) {
+            None => {}
+            Some(Computed::Reply { result, .. }) => match result {
+                Ok(o) => h.outgoing.push(o),
+                Err(r) => {
+                    self.rejected += 1;
+                    return Err(r);
+                }
+            },
+            Some(Computed::Aggregate {
+                request_id,
+                now,
+                msg,
+                result,
+            }) => h.completion = Some(self.finish_aggregate(request_id, now, msg, result)),
+        }
+        Ok(h)
+    }
+
+    /// As [`Engine::handle`], with the threshold math left in `Handled::deferred`.
+    pub fn handle_deferred(
+        &mut self,
+        from: &[u8; 32],
+        env: Envelope,
+        now: u64,
+    ) -> Result<Handled, Reject> {
         let r = self.handle_inner(from, env, now);
         if r.is_err() {
             self.rejected += 1;
@@ -1509,7 +1937,14 @@ impl Engine {
                     })
                 }
                 Payload::SignResponse(pkg) => {
-                    self.handle_sign_response(from, from_idx, &rid, pkg, now)
+                    match self.handle_sign_response(from, from_idx, &rid, pkg, now) {
+                        Some(ResponseStep::Done(c)) => Some(c),
+                        Some(ResponseStep::Aggregate(job)) => {
+                            out.deferred = Some(Deferred::Aggregate(job));
+                            None
+                        }
+                        None => None,
+                    }
                 }
                 Payload::EcdhResponse(pkg) => {
                     self.handle_ecdh_response(from, from_idx, &rid, pkg, now)
@@ -1606,13 +2041,28 @@ impl Engine {
                     },
                 }]
             }
-            Payload::SignRequest(s) => self.handle_sign_request(from, from_idx, &rid, s, now)?,
+            Payload::SignRequest(s) => {
+                let job = self.handle_sign_request(from, from_idx, &rid, s, now)?;
+                out.deferred = Some(Deferred::SignReply(job));
+                Vec::new()
+            }
             Payload::EcdhRequest(p) => self.handle_ecdh_request(from, from_idx, &rid, p, now)?,
             Payload::OnboardRequest(r) => self.handle_onboard_request(from, &rid, r, now)?,
             _ => Vec::new(),
         };
         Ok(out)
     }
+}
+
+/// The `Error` answer to a refused request (`BAD_REQUEST` / `NONCE_UNAVAILABLE`), if the
+/// refusal is one that is answered.
+fn refusal_reply(to: &[u8; 32], request_id: String, now: u64, r: &Reject) -> Option<Outgoing> {
+    let code = match r {
+        Reject::Invalid { .. } => BAD_REQUEST,
+        Reject::NonceUnavailable { .. } => NONCE_UNAVAILABLE,
+        _ => return None,
+    };
+    Some(error_reply(to, request_id, now, code, r.to_string()))
 }
 
 /// An `Error` answer under `request_id` to peer `to`: how a refused request is answered

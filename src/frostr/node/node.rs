@@ -14,7 +14,10 @@ use crate::nostr::Event;
 use crate::vault::secret::Secret32;
 
 use super::codec::Codec;
-use super::engine::{Engine, EngineConfig, NodeError, Op, Outcome, Outgoing, Started};
+use super::engine::{
+    Computed, Engine, EngineConfig, Handled, NodeError, Op, Outcome, Outgoing, PreparedSign,
+    Reject, Started, StockRefiller,
+};
 use super::peers::NodeStatus;
 use super::policy::{Method, Policy};
 use super::transport::{Transport, TransportFactory};
@@ -139,6 +142,9 @@ const REPLY_ATTEMPTS: u32 = 4;
 
 struct Inner {
     engine: Mutex<Engine>,
+    /// Tops up the engine's burned nonce stock on a blocking thread, so generating a batch and
+    /// its ledger fsync do not run on the request path under the engine lock.
+    refiller: Arc<StockRefiller>,
     codec: Codec,
     transport: RwLock<Arc<dyn Transport>>,
     factory: TransportFactory,
@@ -243,6 +249,7 @@ impl Node {
         }
         let inner = Arc::new(Inner {
             group_pk: engine.group_pk(),
+            refiller: Arc::new(engine.stock_refiller()),
             engine: Mutex::new(engine),
             codec,
             transport: RwLock::new(transport),
@@ -318,6 +325,20 @@ impl Inner {
         }
     }
 
+    /// Starts a background refill when the nonce stock is low (at most one at a time).
+    fn maybe_refill(&self) {
+        if self.stopped.load(Ordering::SeqCst) || !self.refiller.claim() {
+            return;
+        }
+        let r = self.refiller.clone();
+        let label = self.label.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = r.refill() {
+                tracing::warn!(node = %label, "nonce stock refill failed: {e}");
+            }
+        });
+    }
+
     fn complete(&self, request_id: &str, result: Result<Outcome, NodeError>) {
         if let Some(tx) = lock(&self.waiters).remove(request_id) {
             let _ = tx.send(result);
@@ -340,10 +361,48 @@ impl Inner {
         };
         self.last_inbound.store(self.now(), Ordering::Relaxed);
         let probe = self.activity.inbound(&from, &env, self.now());
-        let (h, refused) = {
+        let (mut h, refused) = {
             let mut eng = lock(&self.engine);
-            eng.handle_answering(&from, env, self.now())
+            eng.handle_answering_deferred(&from, env, self.now())
         };
+        self.maybe_refill();
+        if let Some(job) = h.deferred.take() {
+            // The threshold math runs on its own task, without the engine lock: the receive
+            // loop goes on with the next event and several rounds use several cores.
+            let me = self.clone();
+            tokio::spawn(async move {
+                let computed = job.run();
+                let (h, refused) = match computed {
+                    Computed::Reply { result: Ok(o), .. } => (
+                        Handled {
+                            outgoing: vec![o],
+                            ..Handled::default()
+                        },
+                        None,
+                    ),
+                    c => lock(&me.engine).finish(c),
+                };
+                let out = me.after_handled(probe, h, refused);
+                if !out.is_empty() {
+                    me.send_reply(out).await;
+                }
+            });
+            return;
+        }
+        let out = self.after_handled(probe, h, refused);
+        if !out.is_empty() {
+            let me = self.clone();
+            tokio::spawn(async move { me.send_reply(out).await });
+        }
+    }
+
+    /// Reports and completes what handling one inbound event produced; returns what to send.
+    fn after_handled(
+        &self,
+        probe: Option<super::activity::InboundProbe>,
+        h: Handled,
+        refused: Option<Reject>,
+    ) -> Vec<Outgoing> {
         self.activity.answered(probe, &h, refused.as_ref());
         if let Some(r) = refused {
             self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -356,10 +415,7 @@ impl Inner {
         if let Some(c) = h.completion {
             self.complete(&c.request_id, c.result);
         }
-        if !h.outgoing.is_empty() {
-            let me = self.clone();
-            tokio::spawn(async move { me.send_reply(h.outgoing).await });
-        }
+        h.outgoing
     }
 
     /// Sends replies; a publish no relay accepted (rate limit, reconnect in progress) is
@@ -393,18 +449,48 @@ impl Inner {
             return Err(NodeError::Stopped);
         }
         let now = self.now();
-        let (rid, outgoing, rx) = {
-            let mut eng = lock(&self.engine);
-            match start(&mut eng, now)? {
-                Started::Done(o) => return Ok(o),
-                Started::Round {
-                    request_id,
-                    outgoing,
-                } => {
-                    let (tx, rx) = oneshot::channel();
-                    lock(&self.waiters).insert(request_id.clone(), tx);
-                    (request_id, outgoing, rx)
-                }
+        let started = start(&mut lock(&self.engine), now)?;
+        self.run_started(op, timeout, started).await
+    }
+
+    /// Runs a sign round. Only picking the nonces and registering the round hold the engine
+    /// lock; our partial signature (≈ 0.5 ms) is computed between the two, so concurrent
+    /// signs (and the answers and aggregations of other rounds) run on all cores.
+    async fn run_sign(&self, msg: [u8; 32]) -> Result<Outcome, NodeError> {
+        if self.stopped.load(Ordering::SeqCst) {
+            return Err(NodeError::Stopped);
+        }
+        let now = self.now();
+        let prepared = lock(&self.engine).prepare_sign(msg, now);
+        self.maybe_refill();
+        let prepared = prepared?;
+        let started = match prepared {
+            PreparedSign::Done(o) => Started::Done(o),
+            PreparedSign::Round(job) => {
+                let signed = job.run()?;
+                lock(&self.engine).register_sign(signed)
+            }
+        };
+        self.run_started(Op::Sign, self.timeouts.sign, started)
+            .await
+    }
+
+    /// Sends a started round and waits for its completion (or timeout).
+    async fn run_started(
+        &self,
+        op: Op,
+        timeout: Duration,
+        started: Started,
+    ) -> Result<Outcome, NodeError> {
+        let (rid, outgoing, rx) = match started {
+            Started::Done(o) => return Ok(o),
+            Started::Round {
+                request_id,
+                outgoing,
+            } => {
+                let (tx, rx) = oneshot::channel();
+                lock(&self.waiters).insert(request_id.clone(), tx);
+                (request_id, outgoing, rx)
             }
         };
         // If the caller drops this future (client gone, the other quorum of a cross-check
@@ -606,11 +692,7 @@ impl NodeHandle {
     /// and tries once more, instead of failing or waiting for the timeout.
     pub async fn sign(&self, msg32: [u8; 32]) -> Result<[u8; 64], NodeError> {
         let inner = &self.inner;
-        let first = inner
-            .run_op(Op::Sign, inner.timeouts.sign, |e, now| {
-                e.start_sign(msg32, now)
-            })
-            .await;
+        let first = inner.run_sign(msg32).await;
         let err = match first {
             Ok(o) => return Self::signature(o),
             Err(e) => e,
@@ -636,11 +718,7 @@ impl NodeHandle {
         if inner.ping_many(refresh).await == 0 {
             return Err(err);
         }
-        let outcome = inner
-            .run_op(Op::Sign, inner.timeouts.sign, |e, now| {
-                e.start_sign(msg32, now)
-            })
-            .await?;
+        let outcome = inner.run_sign(msg32).await?;
         Self::signature(outcome)
     }
 
