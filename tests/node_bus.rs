@@ -32,6 +32,23 @@ fn fast_supervisor() -> SupervisorConfig {
     }
 }
 
+/// A node config for `share` of `group` on `bus` (memory ledger, no relays), and its transport.
+fn bus_node(
+    group: &GroupPackage,
+    share: &Secret32,
+    bus: &LocalBus,
+) -> (NodeConfig, TransportFactory) {
+    let b = bus.clone();
+    let factory: TransportFactory = Arc::new(move || Arc::new(b.clone()) as Arc<dyn Transport>);
+    let cfg = NodeConfig::new(
+        group.clone(),
+        share.duplicate(),
+        vec![],
+        Arc::new(MemoryNonceLedger::new()),
+    );
+    (cfg, factory)
+}
+
 async fn group(t: u16, n: u16, cross_check: bool) -> Group {
     let ks = frost::keygen(t, n).expect("keygen");
     let group = GroupPackage::from_keys("bus", &ks.group);
@@ -39,14 +56,7 @@ async fn group(t: u16, n: u16, cross_check: bool) -> Group {
     let bus = LocalBus::new();
     let mut nodes = Vec::new();
     for s in &ks.shares {
-        let b = bus.clone();
-        let factory: TransportFactory = Arc::new(move || Arc::new(b.clone()) as Arc<dyn Transport>);
-        let mut cfg = NodeConfig::new(
-            group.clone(),
-            s.secret.duplicate(),
-            vec![],
-            Arc::new(MemoryNonceLedger::new()),
-        );
+        let (mut cfg, factory) = bus_node(&group, &s.secret, &bus);
         cfg.ecdh_cross_check = cross_check;
         cfg.supervisor = fast_supervisor();
         cfg.timeouts.sign = Duration::from_secs(5);
@@ -333,14 +343,7 @@ async fn sign_recovers_at_once_after_the_cosigner_restarts() {
     wait_ready(&g.nodes).await;
     g.nodes[0].sign([0x31; 32]).await.expect("sign before");
     g.nodes[1].shutdown().await;
-    let b = g.bus.clone();
-    let factory: TransportFactory = Arc::new(move || Arc::new(b.clone()) as Arc<dyn Transport>);
-    let mut cfg = NodeConfig::new(
-        g.group.clone(),
-        g.shares[1].duplicate(),
-        vec![],
-        Arc::new(MemoryNonceLedger::new()),
-    );
+    let (mut cfg, factory) = bus_node(&g.group, &g.shares[1], &g.bus);
     cfg.supervisor = fast_supervisor();
     cfg.label = "m2-restarted".into();
     let restarted = Node::start_with(cfg, factory).await.expect("restart");
@@ -441,14 +444,7 @@ async fn supervisor_ticks_through_unanswered_probes_and_relay_outages() {
     let mut act = None;
     // Members 1 and 2 run; member 3 never does, so a probe to it is always outstanding.
     for s in ks.shares.iter().take(2) {
-        let b = bus.clone();
-        let factory: TransportFactory = Arc::new(move || Arc::new(b.clone()) as Arc<dyn Transport>);
-        let mut cfg = NodeConfig::new(
-            group.clone(),
-            s.secret.duplicate(),
-            vec![],
-            Arc::new(MemoryNonceLedger::new()),
-        );
+        let (mut cfg, factory) = bus_node(&group, &s.secret, &bus);
         cfg.supervisor = SupervisorConfig {
             // Outages are left alone here: the transport is not re-created while it is down.
             disconnected_after: Duration::from_secs(600),
@@ -558,11 +554,10 @@ async fn concurrent_signs_all_verify_and_never_reuse_a_nonce() {
     let mut nodes = Vec::new();
     let mut ledgers = Vec::new();
     for s in &ks.shares {
-        let b = bus.clone();
-        let factory: TransportFactory = Arc::new(move || Arc::new(b.clone()) as Arc<dyn Transport>);
         let ledger = Arc::new(RecordingLedger::default());
         ledgers.push(ledger.clone());
-        let mut cfg = NodeConfig::new(group.clone(), s.secret.duplicate(), vec![], ledger);
+        let (mut cfg, factory) = bus_node(&group, &s.secret, &bus);
+        cfg.ledger = ledger;
         cfg.supervisor = fast_supervisor();
         cfg.timeouts.sign = Duration::from_secs(10);
         cfg.label = format!("c{}", s.idx);
