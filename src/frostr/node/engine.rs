@@ -1838,21 +1838,14 @@ impl Engine {
     /// with an `Error` payload (in `Handled.outgoing`). Threshold math runs before it returns.
     pub fn handle(&mut self, from: &[u8; 32], env: Envelope, now: u64) -> Result<Handled, Reject> {
         let mut h = self.handle_deferred(from, env, now)?;
-        match h.deferred.take().map(Deferred::run) {
-            None => {}
-            Some(Computed::Reply { result, .. }) => match result {
-                Ok(o) => h.outgoing.push(o),
-                Err(r) => {
-                    self.rejected += 1;
-                    return Err(r);
-                }
-            },
-            Some(Computed::Aggregate {
-                request_id,
-                now,
-                msg,
-                result,
-            }) => h.completion = Some(self.finish_aggregate(request_id, now, msg, result)),
+        if let Some(job) = h.deferred.take() {
+            let (done, refused) = self.finish(job.run());
+            if let Some(r) = refused {
+                // Answered by the caller (`handle_answering`), like any other refusal.
+                return Err(r);
+            }
+            h.outgoing.extend(done.outgoing);
+            h.completion = h.completion.or(done.completion);
         }
         Ok(h)
     }
