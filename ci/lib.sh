@@ -7,6 +7,13 @@ APT_PACKAGES="$APT_PACKAGES file qemu-user-static binfmt-support systemd-contain
 APT_PACKAGES="$APT_PACKAGES zbar-tools"
 # os image (step 78): mmdebstrap + genimage, no loop devices; qemu-system-arm comes from backports in the step
 APT_PACKAGES="$APT_PACKAGES genimage mtools dosfstools fdisk arch-test"
+# Whether ci/test-all runs the step named $1 (STEPS="78 85": the steps whose names start so).
+step_selected() {
+  local s
+  [ -n "${STEPS:-}" ] || return 0
+  for s in $STEPS; do case "$1" in "$s"*) return 0;; esac; done
+  return 1
+}
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # Runs `npm ci` in a directory only when its node_modules is missing or older than the lockfile.
 npm_ci() {
@@ -90,8 +97,8 @@ prep_kill_all() {
   done
 }
 
-# Step 70's tools: cargo-zigbuild + zig (PyPI), the musl targets, qemu-user for the aarch64/armv7
-# smoke tests; FROSTBOX_CI_ARMV7=1 adds rust-src (armv7 builds std with -Zbuild-std).
+# Steps 70/85's tools: cargo-zigbuild + zig (PyPI), the musl targets, qemu-user for the
+# aarch64/armv7 smoke tests, rust-src (armv7 builds std with -Zbuild-std).
 musl_tools() {
   local need=() p
   for p in qemu-user-static binfmt-support file; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
@@ -104,7 +111,7 @@ musl_tools() {
     command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
   fi
   rustup target add x86_64-unknown-linux-musl aarch64-unknown-linux-musl >/dev/null 2>&1
-  [ "${FROSTBOX_CI_ARMV7:-0}" != 1 ] || rustup component add rust-src >/dev/null 2>&1
+  [ "${FROSTBOX_CI_ARMV7:-1}" = 0 ] || rustup component add rust-src >/dev/null 2>&1
   # transparent exec of foreign binaries (podman --arch arm64 in step 74); needs root
   if [ "$(id -u)" = 0 ]; then
     [ -e /proc/sys/fs/binfmt_misc/status ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true

@@ -3,8 +3,9 @@
 //! (BIP340) against the group key.
 //!
 //! Node B is the native test binary, or, with `FROSTBOX_CROSS_BIN=<path>`, another build run
-//! through `FROSTBOX_CROSS_RUNNER` (default `qemu-aarch64-static`): step 70 runs this with the
-//! static aarch64 release binary, so the cross build is shown to sign with a native peer.
+//! through `FROSTBOX_CROSS_RUNNER` (default `qemu-aarch64-static`): steps 70 and 85 run this with
+//! the static aarch64 and armv7 release binaries, so each cross build is shown to sign with a
+//! native peer.
 
 use crate::api_support;
 

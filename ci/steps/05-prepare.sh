@@ -2,6 +2,8 @@
 # Starts the builds of later steps in the background (ci/lib.sh prep_*), so they run on the CPU
 # the foreground steps leave idle instead of adding to the run:
 #   release-build  step 70's static musl binaries (ci/release-build.sh; nice 15: needed first)
+#   armv7-build    step 85's armv7 binary (ci/armv7-build.sh, after release-build; nice 17:
+#                  needed before the fuzz build; FROSTBOX_CI_ARMV7=0 skips it)
 #   fuzz-build     step 90's libFuzzer targets (ci/fuzz-build.sh; nice 19). The fuzz step runs
 #                  last: its build has the idle CPU of steps 20-80 to itself once the release
 #                  build is done (as step 50 it waited ~250-370 s for it, as step 79 ~105 s;
@@ -19,6 +21,7 @@ musl_tools
 [ "$(id -u)" != 0 ] || [ "${FROSTBOX_CI_OS_IMAGE:-1}" = 0 ] || os_image_tools
 echo "05-prepare: tools in $(( $(date +%s) - t0 )) s"
 PREP_NICE=15 prep_start release-build bash ci/release-build.sh
+[ "${FROSTBOX_CI_ARMV7:-1}" = 0 ] || PREP_NICE=17 prep_start armv7-build bash ci/armv7-build.sh
 prep_start fuzz-build bash ci/fuzz-build.sh
 if [ "$(id -u)" = 0 ]; then
   prep_start nspawn-rootfs bash ci/nspawn-rootfs.sh
