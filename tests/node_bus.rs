@@ -38,14 +38,19 @@ fn bus_node(
     share: &Secret32,
     bus: &LocalBus,
 ) -> (NodeConfig, TransportFactory) {
+    bus_node_with(group, share, bus, Arc::new(MemoryNonceLedger::new()))
+}
+
+/// [`bus_node`] with a given ledger (kept across a restart, as the store keeps it on disk).
+fn bus_node_with(
+    group: &GroupPackage,
+    share: &Secret32,
+    bus: &LocalBus,
+    ledger: Arc<dyn frost::NonceLedger>,
+) -> (NodeConfig, TransportFactory) {
     let b = bus.clone();
     let factory: TransportFactory = Arc::new(move || Arc::new(b.clone()) as Arc<dyn Transport>);
-    let cfg = NodeConfig::new(
-        group.clone(),
-        share.duplicate(),
-        vec![],
-        Arc::new(MemoryNonceLedger::new()),
-    );
+    let cfg = NodeConfig::new(group.clone(), share.duplicate(), vec![], ledger);
     (cfg, factory)
 }
 
@@ -598,6 +603,101 @@ async fn concurrent_signs_all_verify_and_never_reuse_a_nonce() {
         "one own and one co-signer partial per signature"
     );
     for n in &nodes {
+        n.shutdown().await;
+    }
+}
+
+/// The same share loaded in two signers (igloo users' "signing breaks silently" with Frost2x and
+/// Igloo both holding one share): the peer's requests reach both, and the one that never
+/// generated the nonce a request names says so in its status and in the API's warnings. A
+/// restart that keeps the ledger (the same data directory) is not mistaken for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signer_with_the_same_share_is_reported() {
+    use frostbox::api::node::SignerNode;
+    let ks = frost::keygen(2, 2).expect("keygen");
+    let group = GroupPackage::from_keys("bus", &ks.group);
+    let bus = LocalBus::new();
+    let start = |share: &Secret32, ledger: Arc<dyn frost::NonceLedger>, label: &str| {
+        let (mut cfg, factory) = bus_node_with(&group, share, &bus, ledger);
+        cfg.supervisor = fast_supervisor();
+        cfg.timeouts.sign = Duration::from_secs(5);
+        cfg.label = label.to_string();
+        Node::start_with(cfg, factory)
+    };
+    let p = start(
+        &ks.shares[0].secret,
+        Arc::new(MemoryNonceLedger::new()),
+        "p",
+    )
+    .await
+    .expect("p");
+    let x_ledger: Arc<dyn frost::NonceLedger> = Arc::new(MemoryNonceLedger::new());
+    let x = start(&ks.shares[1].secret, x_ledger.clone(), "x")
+        .await
+        .expect("x");
+    wait_ready(&[p.clone(), x.clone()]).await;
+    for k in 0..3u8 {
+        p.sign([0x50 + k; 32]).await.expect("sign");
+    }
+    assert_eq!(x.status().duplicate_share, None);
+
+    // A restart with the same ledger: the signer still names nonces from before, which the
+    // restarted node no longer holds but did generate.
+    x.shutdown().await;
+    let x = start(&ks.shares[1].secret, x_ledger, "x-restarted")
+        .await
+        .expect("restart");
+    for k in 0..5u8 {
+        p.sign([0x60 + k; 32])
+            .await
+            .expect("sign after the restart");
+    }
+    assert_eq!(
+        x.status().duplicate_share,
+        None,
+        "a restart is not a second signer"
+    );
+    assert!(
+        !SignerNode::status(&x)
+            .warnings
+            .iter()
+            .any(|w| w.contains("another signer")),
+    );
+
+    // The twin: same share, its own ledger.
+    let y = start(
+        &ks.shares[1].secret,
+        Arc::new(MemoryNonceLedger::new()),
+        "y",
+    )
+    .await
+    .expect("twin");
+    let p_hex = hex::encode(p.pubkey());
+    let mut seen = None;
+    for k in 0..40u8 {
+        // Rounds may fail now (one of the two refuses): that is the problem being reported.
+        let _ = p.sign([0x70 + k; 32]).await;
+        seen = [&x, &y]
+            .into_iter()
+            .find_map(|n| n.status().duplicate_share.map(|d| (n.clone(), d)));
+        if seen.is_some() {
+            break;
+        }
+    }
+    let (flagged, d) = seen.expect("neither signer reported the duplicate share");
+    assert_eq!(d.peer, p_hex);
+    assert!(d.codes >= 1, "{d:?}");
+    let info = SignerNode::status(&flagged);
+    assert!(
+        info.warnings.iter().any(|w| w.contains("another signer")),
+        "{:?}",
+        info.warnings
+    );
+    let api = info
+        .duplicate_share
+        .expect("duplicate_share in the API status");
+    assert_eq!((api.peer.as_str(), api.codes), (p_hex.as_str(), d.codes));
+    for n in [p, x, y] {
         n.shutdown().await;
     }
 }

@@ -44,6 +44,38 @@ fn store_ledger_is_durable_and_refuses_reuse() {
     l.record_consumed(&[0x5b; 32]).expect("another code");
 }
 
+/// `issued` (the duplicate-share check) knows every code this signer generated, reserved or
+/// consumed, across a restart, and nothing else.
+#[test]
+fn store_ledger_knows_which_codes_it_issued() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("data");
+    let (reserved, consumed, foreign) = ([0x61; 32], [0x62; 32], [0x63; 32]);
+    {
+        let l = StoreLedger::new(Store::open_dir(&path).expect("open"));
+        assert_eq!(l.issued(&reserved), Some(false));
+        l.reserve(&[reserved]).expect("reserve");
+        l.record_consumed(&consumed).expect("consume");
+        assert_eq!(l.issued(&reserved), Some(true));
+        assert_eq!(l.issued(&consumed), Some(true));
+        assert_eq!(l.issued(&foreign), Some(false));
+    }
+    let l = StoreLedger::new(Store::open_dir(&path).expect("reopen"));
+    assert_eq!(
+        [&reserved, &consumed, &foreign].map(|c| l.issued(c)),
+        [Some(true), Some(true), Some(false)]
+    );
+    let mem = frost::MemoryNonceLedger::new();
+    mem.reserve(&[reserved]).expect("reserve");
+    assert_eq!(
+        (mem.issued(&reserved), mem.issued(&foreign)),
+        (Some(true), Some(false))
+    );
+    // A reserved code is not consumed by reserving it.
+    mem.record_consumed(&reserved)
+        .expect("first use of a reserved code");
+}
+
 /// Kill between claim and send: the responder records consumption (redb), "dies" before the
 /// partial signature leaves, restarts from the same data directory with its pool restored, and
 /// refuses the code.

@@ -58,6 +58,21 @@ pub struct NodeStatusInfo {
     pub relays: Vec<String>,
     pub peers: Vec<PeerInfo>,
     pub warnings: Vec<String>,
+    /// Recent sign requests named nonces this signer never generated (a second signer with
+    /// the same share, most likely); `None` when there were none in the last 10 minutes.
+    pub duplicate_share: Option<DuplicateShareInfo>,
+}
+
+/// See [`NodeStatusInfo::duplicate_share`].
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DuplicateShareInfo {
+    /// Hex pubkey of the peer whose request showed it last.
+    pub peer: String,
+    /// Foreign nonce codes seen since the signer started.
+    pub codes: u64,
+    /// Unix seconds of the latest.
+    pub last_at: u64,
 }
 
 /// One relay the node uses, as shown by `/api/status`.

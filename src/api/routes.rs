@@ -431,6 +431,7 @@ async fn status(
             "legacyWarning": n.legacy.then_some(crate::frostr::node::legacy::MIGRATE_HINT),
             "peersOnline": n.peers.iter().filter(|x| x.online).count(),
             "peerCount": n.peers.len(),
+            "duplicateShare": n.duplicate_share,
         });
     }
     if p.is_some() {

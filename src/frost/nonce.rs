@@ -140,12 +140,22 @@ pub trait NonceLedger: Send + Sync {
         let _ = codes;
         Ok(())
     }
+
+    /// Whether this signer ever generated `code` (reserved or consumed it); `None` when the
+    /// ledger cannot tell. A peer naming a code we never generated is how a second signer
+    /// running with the same share shows itself (its nonces reach the peer under our key).
+    fn issued(&self, code: &[u8; 32]) -> Option<bool> {
+        let _ = code;
+        None
+    }
 }
 
 /// In-memory ledger (tests, benches, and the CLI's one-shot use).
 #[derive(Debug, Default)]
 pub struct MemoryNonceLedger {
     used: Mutex<HashSet<[u8; 32]>>,
+    /// Reserved codes, only for [`NonceLedger::issued`] (a reserved code is not consumed here).
+    reserved: Mutex<HashSet<[u8; 32]>>,
 }
 
 impl MemoryNonceLedger {
@@ -174,6 +184,20 @@ impl NonceLedger for MemoryNonceLedger {
         }
         Ok(())
     }
+
+    fn reserve(&self, codes: &[[u8; 32]]) -> Result<(), LedgerError> {
+        let mut g = self
+            .reserved
+            .lock()
+            .map_err(|_| LedgerError::Storage("ledger lock poisoned".into()))?;
+        g.extend(codes.iter().copied());
+        Ok(())
+    }
+
+    fn issued(&self, code: &[u8; 32]) -> Option<bool> {
+        let reserved = self.reserved.lock().ok()?.contains(code);
+        Some(reserved || self.used.lock().ok()?.contains(code))
+    }
 }
 
 impl<T: NonceLedger + ?Sized> NonceLedger for std::sync::Arc<T> {
@@ -182,5 +206,8 @@ impl<T: NonceLedger + ?Sized> NonceLedger for std::sync::Arc<T> {
     }
     fn reserve(&self, codes: &[[u8; 32]]) -> Result<(), LedgerError> {
         (**self).reserve(codes)
+    }
+    fn issued(&self, code: &[u8; 32]) -> Option<bool> {
+        (**self).issued(code)
     }
 }

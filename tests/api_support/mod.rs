@@ -277,6 +277,7 @@ impl SignerNode for MockNode {
                 })
                 .collect(),
             warnings: vec![],
+            duplicate_share: None,
         }
     }
     fn set_peer_policy(&self, _p: Vec<u8>, _s: bool, _r: bool) -> Result<(), NodeCallError> {

@@ -157,6 +157,8 @@ export function normaliseStatus(s) {
     running: !!pick(s.nodeActive, node.running, false),
     nodeKnown: !!s.node,
     legacy: !!pick(node.legacy, s.legacy, false),
+    // {peer, codes, lastAt}: peers asked to sign with nonces this signer never made.
+    duplicateShare: pick(node.duplicateShare, null),
     mode: own ? own.mode : pick(vault.mode, s.mode, null),
     threshold: pick(node.threshold, s.threshold, null),
     total: pick(node.total, null),

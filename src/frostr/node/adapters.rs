@@ -5,7 +5,9 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::api::node::{BoxFut, NodeCallError, NodeStatusInfo, PeerInfo, SignerNode};
+use crate::api::node::{
+    BoxFut, DuplicateShareInfo, NodeCallError, NodeStatusInfo, PeerInfo, SignerNode,
+};
 use crate::frost::{LedgerError, NonceLedger};
 use crate::store::{NonceLedgerStore, Store};
 
@@ -79,6 +81,12 @@ impl NonceLedger for StoreLedger {
         reserved.extend(codes.iter().copied());
         Ok(())
     }
+
+    /// Reserved codes are written to the store by `reserve`, so the store alone answers.
+    fn issued(&self, code: &[u8; 32]) -> Option<bool> {
+        let st: &dyn NonceLedgerStore = &self.store;
+        st.is_consumed(code).ok()
+    }
 }
 
 fn call_err(e: NodeError) -> NodeCallError {
@@ -141,6 +149,13 @@ impl SignerNode for NodeHandle {
                 st.threshold.saturating_sub(1)
             ));
         }
+        if let Some(d) = &st.duplicate_share {
+            warnings.push(format!(
+                "another signer may be running with this share: peer {} asked to sign with {} \
+                 nonce(s) this signer never generated; load each share in one signer only",
+                d.peer, d.codes
+            ));
+        }
         NodeStatusInfo {
             ready: st.ready,
             threshold_reachable: st.threshold_reachable,
@@ -165,6 +180,11 @@ impl SignerNode for NodeHandle {
                 })
                 .collect(),
             warnings,
+            duplicate_share: st.duplicate_share.map(|d| DuplicateShareInfo {
+                peer: d.peer,
+                codes: d.codes,
+                last_at: d.last_at,
+            }),
         }
     }
 

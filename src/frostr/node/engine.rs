@@ -20,9 +20,9 @@ use crate::frostr::next::wire::{
 };
 use crate::vault::secret::Secret32;
 
-use super::peers::{self, NodeStatus, PeerStatus};
+use super::peers::{self, DuplicateShare, NodeStatus, PeerStatus};
 use super::policy::{Method, Policy};
-use super::pool::{Code, PeerPool, PoolConfig};
+use super::pool::{Code, PeerPool, PoolConfig, PoolError};
 use super::replay::ReplayCache;
 
 /// Result cache windows (§4.3).
@@ -634,6 +634,8 @@ pub struct Engine {
     rejected: u64,
     /// Nonces already burned in the ledger, for peer pools and our own rounds.
     stock: Arc<NonceStock>,
+    /// Sign requests that named nonce codes we never generated (see [`DuplicateShare`]).
+    duplicate_share: Option<DuplicateShare>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -719,6 +721,7 @@ impl Engine {
             ledger,
             cfg,
             rejected: 0,
+            duplicate_share: None,
             stock: Arc::default(),
         })
     }
@@ -855,7 +858,46 @@ impl Engine {
             peers,
             legacy: false,
             relays_connected: 0,
+            duplicate_share: self
+                .duplicate_share
+                .clone()
+                .filter(|d| now.saturating_sub(d.last_at) <= peers::DUPLICATE_SHARE_WINDOW_SECS),
         }
+    }
+
+    /// After a sign request from `from` failed on an unknown code: counts the codes that this
+    /// signer never generated (the ledger has every code we ever advertised) and returns how
+    /// many. Codes we generated but no longer hold (a restart) do not count.
+    fn note_foreign_codes(&mut self, from: &[u8; 32], codes: &[Code], now: u64) -> u64 {
+        let pool = self.peers.get(from).map(|st| &st.pool);
+        let foreign = codes
+            .iter()
+            .filter(|c| !pool.is_some_and(|p| p.knows(c)))
+            .filter(|c| self.ledger.issued(c) == Some(false))
+            .count() as u64;
+        if foreign == 0 {
+            return 0;
+        }
+        let peer = hex::encode(from);
+        let prev = self.duplicate_share.as_ref().map_or(0, |d| d.codes);
+        // One log line per warning window, not per request.
+        let quiet = self
+            .duplicate_share
+            .as_ref()
+            .is_some_and(|d| now.saturating_sub(d.last_at) <= peers::DUPLICATE_SHARE_WINDOW_SECS);
+        if !quiet {
+            tracing::warn!(
+                peer = %peer,
+                "a peer asked to sign with a nonce this signer never generated: is the same share \
+                 loaded in another signer? (each share must run in exactly one)"
+            );
+        }
+        self.duplicate_share = Some(DuplicateShare {
+            peer,
+            codes: prev + foreign,
+            last_at: now,
+        });
+        foreign
     }
 
     // ---------------------------------------------------------------- ping
@@ -1263,10 +1305,16 @@ impl Engine {
         let claimed = match st.pool.claim(&codes, |_| false) {
             Ok(c) => c,
             Err(e) => {
-                return Err(Reject::NonceUnavailable {
-                    peer,
-                    reason: e.to_string(),
-                });
+                let foreign = matches!(e, PoolError::UnknownCode(_))
+                    && self.note_foreign_codes(from, &codes, now) > 0;
+                let reason = if foreign {
+                    format!(
+                        "{e}; this signer never generated it (is the same share loaded in another signer?)"
+                    )
+                } else {
+                    e.to_string()
+                };
+                return Err(Reject::NonceUnavailable { peer, reason });
             }
         };
         let mut items = Vec::with_capacity(claimed.len());

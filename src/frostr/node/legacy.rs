@@ -780,6 +780,7 @@ impl LegacyHandle {
                 })
                 .collect(),
             warnings,
+            duplicate_share: None,
         }
     }
 

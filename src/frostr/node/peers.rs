@@ -42,7 +42,26 @@ pub struct NodeStatus {
     pub peers: Vec<PeerStatus>,
     pub legacy: bool,
     pub relays_connected: usize,
+    /// Set while peers recently named nonce codes this signer never generated.
+    pub duplicate_share: Option<DuplicateShare>,
 }
+
+/// Peers asked us to sign with nonce codes this signer never generated: most likely a second
+/// signer runs with the same share (its nonce advertisements reach the peers under our key, and
+/// each request then fails on one of the two), or this box's data was reset while a peer still
+/// held nonces from before. Shown for [`DUPLICATE_SHARE_WINDOW_SECS`] after the last one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DuplicateShare {
+    /// The peer (x-only hex) of the latest such request.
+    pub peer: String,
+    /// Foreign codes seen since this signer started.
+    pub codes: u64,
+    /// Unix seconds of the latest.
+    pub last_at: u64,
+}
+
+/// How long a foreign nonce code keeps the duplicate-share warning up.
+pub const DUPLICATE_SHARE_WINDOW_SECS: u64 = 600;
 
 pub fn is_online(last_seen: Option<u64>, now: u64) -> bool {
     last_seen.is_some_and(|t| now.saturating_sub(t) <= PEER_ONLINE_GRACE_SECS)

@@ -273,6 +273,11 @@ impl<S> PeerPool<S> {
         }
     }
 
+    /// Whether `code` is one of ours for this peer (held or already used).
+    pub fn knows(&self, code: &Code) -> bool {
+        self.outgoing.contains_key(code) || self.spent.contains(code)
+    }
+
     /// Claims the secrets for `codes` atomically (§6.2 responder step 4): all or none. A claimed
     /// code leaves the outgoing pool and the observed set and is recorded as spent. `consumed`
     /// reports codes the durable ledger already holds (defence in depth across restarts).

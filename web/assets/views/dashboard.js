@@ -33,6 +33,12 @@ export async function render(root, ctx) {
         'This box runs a legacy 1.0 share. The old protocol can leak shares to the other devices in your group. ',
         h('a', { href: '#/keys' }, 'Migrate to the current generation'), ' — your npub stays the same.'));
     }
+    if (s && s.duplicateShare) {
+      top.append(h('div', { class: 'warning-loud', role: 'alert' },
+        'Another signer seems to be running with this same share: a device in your group asked this box to sign with ',
+        `${s.duplicateShare.codes} nonce(s) it never made, so signing fails at random. `,
+        'Run each share in exactly one signer (stop the other app or device holding this share).'));
+    }
     grid.textContent = '';
     const signer = h('section', { class: 'card', 'aria-labelledby': 'sig-h' }, h('h2', { id: 'sig-h' }, 'Signer'),
       h('p', { class: 'big-state' }, badge(st.text, st.kind)), h('p', {}, st.help));
