@@ -176,6 +176,92 @@ async fn serve_imports_bfprofile_and_signs_with_a_peer_reimport_keeps_one_node()
     peer.shutdown().await;
 }
 
+/// The box's share also loaded in a second signer (an in-process node here, as a browser
+/// extension or another box would be): a request of the group that names the other signer's
+/// nonce reaches the box too, and the box reports it in `/api/status` (`node.duplicateShare`) and
+/// in `/api/peers/self`'s warnings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_reports_a_second_signer_with_the_same_share() {
+    let ks = frost::keygen(2, 2).expect("keygen");
+    let group = GroupPackage::from_keys("twin", &ks.group);
+    // An open relay: the twin and the peer talk on it before the box serves their keyset.
+    let p = spawn(&[("RELAY_OPEN", "true")]);
+    let a = p.addr;
+    let cookie = admin_cookie(a).await;
+    let relay = format!("ws://{a}");
+    let node = |i: usize| {
+        Node::start(NodeConfig::new(
+            group.clone(),
+            ks.shares[i].secret.duplicate(),
+            vec![relay.clone()],
+            Arc::new(MemoryNonceLedger::new()),
+        ))
+    };
+    // The twin (share 0, like the box) and the peer (share 1) first, so the nonces the peer
+    // holds for share 0's key are the twin's: its next request names one the box never made.
+    let twin = node(0).await.expect("twin");
+    let peer = node(1).await.expect("peer");
+    for _ in 0..300 {
+        if peer.status().peers.iter().any(|x| x.incoming_nonces > 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        peer.status().peers.iter().any(|x| x.incoming_nonces > 0),
+        "the peer never got the twin's nonces: {:?}",
+        peer.status()
+    );
+
+    let profile = BfProfile::new(
+        "box",
+        ks.shares[0].secret.duplicate(),
+        vec![relay.clone()],
+        vec![],
+        group.clone(),
+    )
+    .expect("profile")
+    .encode(SHARE_PW)
+    .expect("encode");
+    let import = json!({"share_cred": profile, "share_password": SHARE_PW}).to_string();
+    let r = post(a, "/api/keyset", &[("Cookie", &cookie)], &import).await;
+    assert_eq!(r.status, 200, "import: {}", r.body);
+    let st = wait_status(a, &cookie, "node ready", |v| v["node"]["ready"] == true).await;
+    assert_eq!(st["node"]["duplicateShare"], Value::Null, "{st}");
+
+    let peer_hex = hex::encode(peer.pubkey());
+    let mut flagged = Value::Null;
+    for k in 0..10u8 {
+        // A round may fail here (the box refuses the twin's nonce): that is what is reported.
+        let _ = peer.sign([0x90 + k; 32]).await;
+        flagged =
+            get(a, "/api/status", &[("Cookie", &cookie)]).await.json()["node"]["duplicateShare"]
+                .clone();
+        if !flagged.is_null() {
+            break;
+        }
+    }
+    assert_eq!(flagged["peer"], json!(peer_hex), "status: {flagged}");
+    assert!(
+        flagged["codes"].as_u64().is_some_and(|n| n >= 1),
+        "{flagged}"
+    );
+    assert!(flagged["lastAt"].as_u64().is_some(), "{flagged}");
+    let me = get(a, "/api/peers/self", &[("Cookie", &cookie)])
+        .await
+        .json();
+    assert!(
+        me["warnings"].as_array().is_some_and(|w| w
+            .iter()
+            .any(|x| x.as_str().is_some_and(|s| s.contains("another signer")))),
+        "{me}"
+    );
+    let log = p.log.lock().map(|g| g.clone()).unwrap_or_default();
+    assert!(log.contains("never generated"), "no log line:\n{log}");
+    twin.shutdown().await;
+    peer.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn legacy_keyset_refused_without_switch_and_served_with_it() {
     use frostbox::frostr::legacy::keygen;

@@ -127,10 +127,7 @@ async fn serve(cfg: Config, store: Store) -> i32 {
 
     // The relay shares the port: `GET /` with a WebSocket upgrade (NIP-01) or
     // `Accept: application/nostr+json` (NIP-11); plain `GET /` is the UI's index page.
-    let relay = crate::relay::Relay::new(crate::relay::RelayConfig {
-        trust_forwarded_for: st.cfg.trust_proxy,
-        ..Default::default()
-    });
+    let relay = crate::relay::Relay::new(st.cfg.relay.clone());
     relay.set_index_handler(crate::api::ui::index_response);
     let liveness = crate::health::Liveness::new();
 

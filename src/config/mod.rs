@@ -60,6 +60,8 @@ pub struct Config {
     /// Mark cookies `Secure` and send HSTS (`FROSTBOX_SECURE_COOKIES=true`, or TLS in front).
     pub secure_cookies: bool,
     pub vault_mode: VaultMode,
+    /// The embedded relay's access policy and limits (`RELAY_*`, see [`parse_relay_env`]).
+    pub relay: crate::relay::RelayConfig,
 }
 
 impl Default for Config {
@@ -87,6 +89,7 @@ impl Default for Config {
             sign_timeout_ms: 30_000,
             secure_cookies: false,
             vault_mode: VaultMode::Unattended,
+            relay: crate::relay::RelayConfig::default(),
         }
     }
 }
@@ -126,6 +129,101 @@ pub fn parse_bool(var: &'static str, v: &str) -> Result<bool, Error> {
             reason: format!("expected true/false, got {v:?}"),
         }),
     }
+}
+
+/// The embedded relay's settings (issue 3: restricted by default, `RELAY_OPEN=true` makes it
+/// public; an operator allowlist; every limit configurable, defaults near strfry's).
+pub fn parse_relay_env(
+    get: &dyn Fn(&str) -> Option<String>,
+    r: &mut crate::relay::RelayConfig,
+) -> Result<(), Error> {
+    if let Some(v) = get("RELAY_OPEN") {
+        r.open = parse_bool("RELAY_OPEN", &v)?;
+    }
+    if let Some(v) = get("RELAY_ALLOWLIST") {
+        r.allowlist = v
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                crate::nostr::nip19::decode_pubkey(s).map_err(|e| Error::Invalid {
+                    var: "RELAY_ALLOWLIST",
+                    reason: format!("{s:?} is not an npub or 64-hex pubkey: {e}"),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    let usize_var = |var: &'static str, lo: usize, hi: usize, field: &mut usize| {
+        if let Some(v) = get(var) {
+            *field = parse_num(var, &v, lo, hi)?;
+        }
+        Ok::<(), Error>(())
+    };
+    usize_var(
+        "RELAY_MAX_FRAME_BYTES",
+        1024,
+        16 << 20,
+        &mut r.max_frame_bytes,
+    )?;
+    usize_var(
+        "RELAY_MAX_EVENT_BYTES",
+        1024,
+        16 << 20,
+        &mut r.max_event_bytes,
+    )?;
+    usize_var("RELAY_MAX_EVENT_TAGS", 1, 100_000, &mut r.max_event_tags)?;
+    usize_var(
+        "RELAY_MAX_SUBS_PER_CONN",
+        1,
+        10_000,
+        &mut r.max_subs_per_conn,
+    )?;
+    usize_var(
+        "RELAY_MAX_FILTERS_PER_REQ",
+        1,
+        1_000,
+        &mut r.max_filters_per_req,
+    )?;
+    usize_var("RELAY_MAX_SUB_ID_LEN", 1, 1_024, &mut r.max_sub_id_len)?;
+    usize_var("RELAY_MAX_LIMIT", 1, 100_000, &mut r.max_limit)?;
+    usize_var("RELAY_MAX_CONNS", 1, 1_000_000, &mut r.max_conns)?;
+    usize_var(
+        "RELAY_MAX_CONNS_PER_IP",
+        1,
+        1_000_000,
+        &mut r.max_conns_per_ip,
+    )?;
+    usize_var(
+        "RELAY_MAX_STORED_EVENTS",
+        0,
+        100_000_000,
+        &mut r.max_stored_events,
+    )?;
+    usize_var(
+        "RELAY_MAX_STORED_BYTES",
+        0,
+        usize::MAX,
+        &mut r.max_stored_bytes,
+    )?;
+    usize_var("RELAY_OUTBOUND_QUEUE", 16, 1_000_000, &mut r.outbound_queue)?;
+    if r.max_event_bytes > r.max_frame_bytes {
+        return Err(Error::Invalid {
+            var: "RELAY_MAX_EVENT_BYTES",
+            reason: format!(
+                "{} exceeds RELAY_MAX_FRAME_BYTES ({}): no event that size could arrive",
+                r.max_event_bytes, r.max_frame_bytes
+            ),
+        });
+    }
+    if let Some(v) = get("RELAY_RATE_PER_SEC") {
+        r.rate_per_sec = parse_num("RELAY_RATE_PER_SEC", &v, 0.1f64, 1_000_000.0)?;
+    }
+    if let Some(v) = get("RELAY_RATE_BURST") {
+        r.rate_burst = parse_num("RELAY_RATE_BURST", &v, 1.0f64, 1_000_000.0)?;
+    }
+    if let Some(v) = get("RELAY_TTL_SECS") {
+        r.ttl = std::time::Duration::from_secs(parse_num("RELAY_TTL_SECS", &v, 1u64, 7 * 86_400)?);
+    }
+    Ok(())
 }
 
 fn parse_num<T>(var: &'static str, v: &str, lo: T, hi: T) -> Result<T, Error>
@@ -348,6 +446,8 @@ impl Config {
                 }
             };
         }
+        parse_relay_env(&nonempty, &mut c.relay)?;
+        c.relay.trust_forwarded_for = c.trust_proxy;
         Ok(c)
     }
 
@@ -377,6 +477,50 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn relay_settings_from_env() {
+        let d = cfg(&[]).expect("defaults");
+        assert!(!d.relay.open, "restricted by default");
+        assert!(d.relay.allowlist.is_empty());
+        let pk = [0x11u8; 32];
+        let npub = crate::nostr::nip19::encode_npub(&[0x22; 32]);
+        let c = cfg(&[
+            ("RELAY_OPEN", "true"),
+            ("RELAY_ALLOWLIST", &format!("{}, {npub}", hex::encode(pk))),
+            ("RELAY_MAX_FRAME_BYTES", "262144"),
+            ("RELAY_MAX_EVENT_BYTES", "131072"),
+            ("RELAY_MAX_CONNS_PER_IP", "4"),
+            ("RELAY_RATE_PER_SEC", "12.5"),
+            ("RELAY_TTL_SECS", "60"),
+            ("TRUST_PROXY", "true"),
+        ])
+        .expect("relay env");
+        assert!(c.relay.open);
+        assert_eq!(c.relay.allowlist, vec![pk, [0x22; 32]]);
+        assert_eq!(
+            (c.relay.max_frame_bytes, c.relay.max_event_bytes),
+            (262_144, 131_072)
+        );
+        assert_eq!(c.relay.max_conns_per_ip, 4);
+        assert_eq!(c.relay.rate_per_sec, 12.5);
+        assert_eq!(c.relay.ttl, std::time::Duration::from_secs(60));
+        assert!(c.relay.trust_forwarded_for);
+        for (k, v, why) in [
+            ("RELAY_OPEN", "maybe", "expected true/false"),
+            ("RELAY_ALLOWLIST", "npub1nope", "not an npub"),
+            ("RELAY_MAX_CONNS", "0", "between"),
+            (
+                "RELAY_MAX_EVENT_BYTES",
+                "200000",
+                "exceeds RELAY_MAX_FRAME_BYTES",
+            ),
+            ("RELAY_TTL_SECS", "-5", "expected a number"),
+        ] {
+            let e = cfg(&[(k, v)]).expect_err(k).to_string();
+            assert!(e.starts_with(k) && e.contains(why), "{k}={v}: {e}");
+        }
     }
 
     #[test]
