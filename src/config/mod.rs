@@ -117,6 +117,23 @@ pub const ENV_VARS: &[&str] = &[
     "SIGN_TIMEOUT_MS",
     "FROSTBOX_SECURE_COOKIES",
     "FROSTBOX_VAULT_MODE",
+    "RELAY_OPEN",
+    "RELAY_ALLOWLIST",
+    "RELAY_MAX_FRAME_BYTES",
+    "RELAY_MAX_EVENT_BYTES",
+    "RELAY_MAX_EVENT_TAGS",
+    "RELAY_MAX_SUBS_PER_CONN",
+    "RELAY_MAX_FILTERS_PER_REQ",
+    "RELAY_MAX_SUB_ID_LEN",
+    "RELAY_MAX_LIMIT",
+    "RELAY_MAX_CONNS",
+    "RELAY_MAX_CONNS_PER_IP",
+    "RELAY_RATE_PER_SEC",
+    "RELAY_RATE_BURST",
+    "RELAY_MAX_STORED_EVENTS",
+    "RELAY_MAX_STORED_BYTES",
+    "RELAY_TTL_SECS",
+    "RELAY_OUTBOUND_QUEUE",
 ];
 
 /// `true`/`1`/`yes`/`on` (any case) → true; `false`/`0`/`no`/`off`/empty → false.
@@ -477,6 +494,14 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn every_env_var_is_documented_in_the_readme() {
+        let readme = include_str!("../../README.md");
+        for v in ENV_VARS {
+            assert!(readme.contains(&format!("`{v}`")), "{v} is not in README.md");
+        }
     }
 
     #[test]
