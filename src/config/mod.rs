@@ -500,7 +500,10 @@ mod tests {
     fn every_env_var_is_documented_in_the_readme() {
         let readme = include_str!("../../README.md");
         for v in ENV_VARS {
-            assert!(readme.contains(&format!("`{v}`")), "{v} is not in README.md");
+            assert!(
+                readme.contains(&format!("`{v}`")),
+                "{v} is not in README.md"
+            );
         }
     }
 
