@@ -624,14 +624,9 @@ async fn a_second_signer_with_the_same_share_is_reported() {
         cfg.label = label.to_string();
         Node::start_with(cfg, factory)
     };
-    let p = start(
-        &ks.shares[0].secret,
-        Arc::new(MemoryNonceLedger::new()),
-        "p",
-    )
-    .await
-    .expect("p");
-    let x_ledger: Arc<dyn frost::NonceLedger> = Arc::new(MemoryNonceLedger::new());
+    let fresh = || -> Arc<dyn frost::NonceLedger> { Arc::new(MemoryNonceLedger::new()) };
+    let p = start(&ks.shares[0].secret, fresh(), "p").await.expect("p");
+    let x_ledger = fresh();
     let x = start(&ks.shares[1].secret, x_ledger.clone(), "x")
         .await
         .expect("x");
@@ -665,13 +660,9 @@ async fn a_second_signer_with_the_same_share_is_reported() {
     );
 
     // The twin: same share, its own ledger.
-    let y = start(
-        &ks.shares[1].secret,
-        Arc::new(MemoryNonceLedger::new()),
-        "y",
-    )
-    .await
-    .expect("twin");
+    let y = start(&ks.shares[1].secret, fresh(), "y")
+        .await
+        .expect("twin");
     let p_hex = hex::encode(p.pubkey());
     let mut seen = None;
     for k in 0..40u8 {

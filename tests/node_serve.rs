@@ -182,25 +182,24 @@ async fn serve_imports_bfprofile_and_signs_with_a_peer_reimport_keeps_one_node()
 /// in `/api/peers/self`'s warnings.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_reports_a_second_signer_with_the_same_share() {
-    let ks = frost::keygen(2, 2).expect("keygen");
-    let group = GroupPackage::from_keys("twin", &ks.group);
+    // 2-of-3; share 2 never comes online, so the peer's co-signer is always share 0's key.
+    let g = Group::new("twin");
     // An open relay: the twin and the peer talk on it before the box serves their keyset.
     let p = spawn(&[("RELAY_OPEN", "true")]);
     let a = p.addr;
     let cookie = admin_cookie(a).await;
     let relay = format!("ws://{a}");
-    let node = |i: usize| {
-        Node::start(NodeConfig::new(
-            group.clone(),
-            ks.shares[i].secret.duplicate(),
-            vec![relay.clone()],
-            Arc::new(MemoryNonceLedger::new()),
-        ))
-    };
     // The twin (share 0, like the box) and the peer (share 1) first, so the nonces the peer
     // holds for share 0's key are the twin's: its next request names one the box never made.
-    let twin = node(0).await.expect("twin");
-    let peer = node(1).await.expect("peer");
+    let twin = Node::start(NodeConfig::new(
+        g.pkg.clone(),
+        g.shares[0].secret.duplicate(),
+        vec![relay.clone()],
+        Arc::new(MemoryNonceLedger::new()),
+    ))
+    .await
+    .expect("twin");
+    let peer = g.cosigner(&relay).await;
     for _ in 0..300 {
         if peer.status().peers.iter().any(|x| x.incoming_nonces > 0) {
             break;
@@ -213,18 +212,15 @@ async fn status_reports_a_second_signer_with_the_same_share() {
         peer.status()
     );
 
-    let profile = BfProfile::new(
-        "box",
-        ks.shares[0].secret.duplicate(),
-        vec![relay.clone()],
-        vec![],
-        group.clone(),
+    let import =
+        json!({"share_cred": g.profile(&relay), "share_password": api_support::groups::SHARE_PW});
+    let r = post(
+        a,
+        "/api/keyset",
+        &[("Cookie", &cookie)],
+        &import.to_string(),
     )
-    .expect("profile")
-    .encode(SHARE_PW)
-    .expect("encode");
-    let import = json!({"share_cred": profile, "share_password": SHARE_PW}).to_string();
-    let r = post(a, "/api/keyset", &[("Cookie", &cookie)], &import).await;
+    .await;
     assert_eq!(r.status, 200, "import: {}", r.body);
     let st = wait_status(a, &cookie, "node ready", |v| v["node"]["ready"] == true).await;
     assert_eq!(st["node"]["duplicateShare"], Value::Null, "{st}");
