@@ -74,6 +74,8 @@ test('add a second keyset on the Keysets page; server messages inline; fields cl
   await nav().getByRole('link', { name: 'Keys & recovery', exact: true }).click();
   await page.getByRole('link', { name: 'Add another keyset' }).click();
   await page.getByRole('heading', { name: 'Keysets', level: 1 }).waitFor();
+  // The list is fetched after the heading is drawn: wait for it before counting its rows.
+  await page.getByTestId('keyset-row').first().waitFor();
   assert.equal(await page.getByTestId('keyset-row').count(), 1);
   const form = page.getByRole('form', { name: 'Add another keyset' });
 
