@@ -8,10 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source ci/lib.sh
-if [ -f "$PREP_DIR/release-build.pid" ]; then
-  pid=$(cat "$PREP_DIR/release-build.pid")
-  while [ ! -f "$PREP_DIR/release-build.rc" ] && kill -0 "$pid" 2>/dev/null; do sleep 2; done
-fi
+prep_await release-build
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}"
 t0=$(date +%s)
 env -u RUSTC_WORKSPACE_WRAPPER bash scripts/build-release.sh armv7

@@ -69,19 +69,26 @@ prep_start() { # name command... (PREP_NICE=n: niceness, default 19)
   mkdir -p "$PREP_DIR"
   rm -f "$PREP_DIR/$name.rc"
   # setsid: the job is its own process group, so renice -g and kill -- -pgid reach all of it
-  PREP_NICE=${PREP_NICE:-19} setsid bash -c 'nice -n "$PREP_NICE" "$@" >"$0.log" 2>&1; echo $? >"$0.rc"' \
+  # The log's last line is the job's CPU time (user, system; `times`), summed up by ci/test-all.
+  PREP_NICE=${PREP_NICE:-19} setsid bash -c 'nice -n "$PREP_NICE" "$@" >"$0.log" 2>&1; rc=$?
+    echo "CPU $(times | tail -1)" >>"$0.log"; echo $rc >"$0.rc"' \
     "$PREP_DIR/$name" "$@" </dev/null >/dev/null 2>&1 &
   echo $! >"$PREP_DIR/$name.pid"
   echo "prep $name started (pid $!): $*"
 }
+prep_await() { # name; blocks until the job has ended (or was never started), at its own priority
+  local f=$PREP_DIR/$1 pid
+  [ -f "$f.pid" ] || return 0
+  pid=$(cat "$f.pid")
+  while [ ! -f "$f.rc" ] && kill -0 "$pid" 2>/dev/null; do sleep 1; done
+}
 prep_wait() { # name; 0 when the job finished ok, 1 when it failed or was never started
-  local f=$PREP_DIR/$1 t0 pid
+  local f=$PREP_DIR/$1 t0
   [ -f "$f.pid" ] || return 1
-  pid=$(cat "$f.pid"); t0=$(date +%s)
-  if [ ! -f "$f.rc" ]; then
-    renice -n 0 -g "$pid" >/dev/null 2>&1 || true
-    while [ ! -f "$f.rc" ] && kill -0 "$pid" 2>/dev/null; do sleep 1; done
-  fi
+  t0=$(date +%s)
+  # a step now needs it: it stops being a background job
+  [ -f "$f.rc" ] || renice -n 0 -g "$(cat "$f.pid")" >/dev/null 2>&1 || true
+  prep_await "$1"
   if [ "$(cat "$f.rc" 2>/dev/null)" = 0 ]; then
     echo "prep $1: ready (waited $(( $(date +%s) - t0 )) s)"; return 0
   fi

@@ -4,10 +4,9 @@
 #   release-build  step 70's static musl binaries (ci/release-build.sh; nice 15: needed first)
 #   armv7-build    step 85's armv7 binary (ci/armv7-build.sh, after release-build; nice 17:
 #                  needed before the fuzz build; FROSTBOX_CI_ARMV7=0 skips it)
-#   fuzz-build     step 90's libFuzzer targets (ci/fuzz-build.sh; nice 19). The fuzz step runs
-#                  last: its build has the idle CPU of steps 20-80 to itself once the release
-#                  build is done (as step 50 it waited ~250-370 s for it, as step 79 ~105 s;
-#                  the browser tests of step 80 leave a core mostly idle)
+#   fuzz-build     step 90's libFuzzer targets (ci/fuzz-build.sh; nice 19): waits for step 00's
+#                  test build, whose compiled dependencies it reuses, then builds frostbox
+#                  instrumented and the targets in target/fuzz/
 #   nspawn-rootfs  step 72's Debian root (ci/nspawn-rootfs.sh, mmdebstrap; root only)
 #   os-stage1      step 78's Debian package stage of the Pi image (image/os/build.sh
 #                  --stage1-only: mmdebstrap of arm64 under qemu-user; root only)

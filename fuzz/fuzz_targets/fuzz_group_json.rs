@@ -8,7 +8,10 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(g) = GroupPackage::from_json(s) {
             let _ = g.group_id();
             // a valid package re-encodes and re-parses to itself
-            assert_eq!(GroupPackage::from_json(&g.to_json()).ok().as_ref(), Some(&g));
+            assert_eq!(
+                GroupPackage::from_json(&g.to_json()).ok().as_ref(),
+                Some(&g)
+            );
         }
         let _ = SharePackage::from_json(s);
     }

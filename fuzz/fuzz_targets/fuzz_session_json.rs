@@ -17,7 +17,9 @@ fn group() -> &'static GroupKeys {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(s) = std::str::from_utf8(data) else { return };
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(p) = SignSessionPackage::from_json(s) {
         let _ = p.validate(group());
         let _ = p.rounds();

@@ -5,7 +5,9 @@ use frostbox::nostr::Event;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(s) = std::str::from_utf8(data) else { return };
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(ev) = Event::from_json(s) {
         let _ = ev.verify();
         let again = Event::from_json(&ev.to_json()).expect("our own JSON parses");

@@ -4,7 +4,9 @@ use frostbox::nostr::{Event, Filter};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(s) = std::str::from_utf8(data) else { return };
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(f) = Filter::from_json(s) {
         let again = Filter::from_json(&f.to_json()).expect("our own JSON parses");
         assert_eq!(again, f);

@@ -11,7 +11,8 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(s) = std::str::from_utf8(data) {
         let _ = nip44::decrypt(&conv, s);
         if !s.is_empty() && s.len() <= 65535 {
-            let ct = nip44::encrypt_with_nonce(&conv, s, &[3u8; 32], nip44::B64::Unpadded).expect("valid plaintext encrypts");
+            let ct = nip44::encrypt_with_nonce(&conv, s, &[3u8; 32], nip44::B64::Unpadded)
+                .expect("valid plaintext encrypts");
             assert_eq!(nip44::decrypt(&conv, &ct).expect("roundtrip"), s);
         }
     }

@@ -858,10 +858,7 @@ impl Engine {
             peers,
             legacy: false,
             relays_connected: 0,
-            duplicate_share: self
-                .duplicate_share
-                .clone()
-                .filter(|d| now.saturating_sub(d.last_at) <= peers::DUPLICATE_SHARE_WINDOW_SECS),
+            duplicate_share: self.duplicate_share.clone().filter(|d| d.is_recent(now)),
         }
     }
 
@@ -884,7 +881,7 @@ impl Engine {
         let quiet = self
             .duplicate_share
             .as_ref()
-            .is_some_and(|d| now.saturating_sub(d.last_at) <= peers::DUPLICATE_SHARE_WINDOW_SECS);
+            .is_some_and(|d| d.is_recent(now));
         if !quiet {
             tracing::warn!(
                 peer = %peer,

@@ -60,6 +60,13 @@ pub struct DuplicateShare {
     pub last_at: u64,
 }
 
+impl DuplicateShare {
+    /// Still worth a warning at `now`: the latest foreign code is inside the window.
+    pub fn is_recent(&self, now: u64) -> bool {
+        now.saturating_sub(self.last_at) <= DUPLICATE_SHARE_WINDOW_SECS
+    }
+}
+
 /// How long a foreign nonce code keeps the duplicate-share warning up.
 pub const DUPLICATE_SHARE_WINDOW_SECS: u64 = 600;
 
