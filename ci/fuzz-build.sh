@@ -16,6 +16,8 @@ cd "$(dirname "$0")/.."
 source ci/lib.sh
 t0=$(date +%s)
 prep_await test-build
+echo "waited $(( $(date +%s) - t0 )) s for the test build"
+t0=$(date +%s)
 dir=target/fuzz
 if [ ! -d "$dir/debug" ] && [ -d target/debug/deps ]; then
   mkdir -p "$dir/debug"

@@ -71,7 +71,7 @@ prep_start() { # name command... (PREP_NICE=n: niceness, default 19)
   # setsid: the job is its own process group, so renice -g and kill -- -pgid reach all of it
   # The log's last line is the job's CPU time (user, system; `times`), summed up by ci/test-all.
   PREP_NICE=${PREP_NICE:-19} setsid bash -c 'nice -n "$PREP_NICE" "$@" >"$0.log" 2>&1; rc=$?
-    echo "CPU $(times | tail -1)" >>"$0.log"; echo $rc >"$0.rc"' \
+    times >"$0.times"; echo "CPU $(tail -1 "$0.times")" >>"$0.log"; echo $rc >"$0.rc"' \
     "$PREP_DIR/$name" "$@" </dev/null >/dev/null 2>&1 &
   echo $! >"$PREP_DIR/$name.pid"
   echo "prep $name started (pid $!): $*"

@@ -5,7 +5,7 @@
 // in the browser on the page the app's NIP-46 auth_url opens.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, watchedPage, shot, ADMIN_SECRET, createAdmin } from './harness.mjs';
+import { startServer, launchBrowser, watchedPage, shot, createAdmin, adminApi } from './harness.mjs';
 import { verifySchnorr, eventId } from './schnorr.mjs';
 import { nostrTools, within } from './nip46-client.mjs';
 
@@ -74,11 +74,7 @@ test('node becomes ready with a second local node', async (t) => {
   if (!share2) { t.skip('no keyset was created'); return; }
   // A second Frostbox process with its own data directory, talking through A's embedded relay.
   b = await startServer({ RELAYS: `ws://127.0.0.1:${a.port}` });
-  const r = await fetch(`${b.url}/api/keyset`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_SECRET}` },
-    body: JSON.stringify({ share_cred: share2, share_password: PKG_PW, mode: 'unattended' }),
-  });
+  const r = await adminApi(b, 'POST', 'api/keyset', { share_cred: share2, share_password: PKG_PW, mode: 'unattended' });
   assert.equal(r.status, 200, await r.text());
   secondNode = true;
   await page.goto(`${a.url}/#/dashboard`);
@@ -91,7 +87,7 @@ test('node becomes ready with a second local node', async (t) => {
   await relays.getByText('connected', { exact: true }).first().waitFor();
   await shot(page, '22-dashboard-ready');
   // The second node sees the same group and is ready too.
-  const st = await (await fetch(`${b.url}/api/status`, { headers: { authorization: `Bearer ${ADMIN_SECRET}` } })).json();
+  const st = await (await adminApi(b, 'GET', 'api/status')).json();
   assert.equal(st.nodeActive, true, JSON.stringify(st));
   const stA = await page.evaluate(async () => (await fetch('api/status')).json());
   assert.equal(st.node.groupPubkey, stA.node.groupPubkey);

@@ -155,6 +155,15 @@ export async function watchedPage(context, origin) {
   return { page, seen };
 }
 
+/** A call to `srv`'s API as the operator (the admin secret as bearer token), as scripts and the
+ * other boxes in a test use it. */
+export function adminApi(srv, method, p, body) {
+  return fetch(`${srv.url}/${p.replace(/^\//, '')}`, {
+    method, headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_SECRET}` },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+}
+
 // First run through the UI: the admin secret as setup code, then the admin account.
 export async function createAdmin(page, url, password) {
   await page.goto(`${url}/`);

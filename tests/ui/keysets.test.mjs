@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { startServer, launchBrowser, watchedPage, shot, repo, ADMIN_SECRET, createAdmin } from './harness.mjs';
+import { startServer, launchBrowser, watchedPage, shot, repo, createAdmin, adminApi as admin } from './harness.mjs';
 import { verifySchnorr, eventId } from './schnorr.mjs';
 
 const PASS = 'Correct-Horse-42-battery';
@@ -31,10 +31,6 @@ function keygen(name, relay) {
   return { npub: j.group_npub, pk: j.group_package.group_pk, shares: j.shares.map((s) => s.bfprofile) };
 }
 
-const admin = (srv, method, p, body) => fetch(`${srv.url}/${p}`, {
-  method, headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_SECRET}` },
-  body: body ? JSON.stringify(body) : undefined,
-});
 const switcher = () => page.getByLabel('Keyset', { exact: true });
 const nav = () => page.getByRole('navigation', { name: 'Main' });
 const stored = () => page.evaluate(() => localStorage.getItem('frostbox.keyset'));

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { startServer, launchBrowser, watchedPage, shot, repo, ADMIN_SECRET, createAdmin } from './harness.mjs';
+import { startServer, launchBrowser, watchedPage, shot, repo, createAdmin, adminApi as admin } from './harness.mjs';
 import { verifySchnorr } from './schnorr.mjs';
 
 const PASS = 'Correct-Horse-42-battery';
@@ -16,10 +16,6 @@ const ALERT = /Another signer seems to be running with this same share/;
 const bin = process.env.FROSTBOX_BIN || path.join(repo, 'target', 'debug', 'frostbox');
 let box; let twin; let peer; let context; let page; let seen; let g;
 
-const admin = (srv, method, p, body) => fetch(`${srv.url}/${p}`, {
-  method, headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_SECRET}` },
-  body: body ? JSON.stringify(body) : undefined,
-});
 const importShare = async (srv, share) => {
   const r = await admin(srv, 'POST', 'api/keyset', { share_cred: share, share_password: PKG_PW, mode: 'unattended' });
   const body = await r.text();
