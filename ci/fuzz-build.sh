@@ -8,7 +8,7 @@
 # This job waits for that build (step 00's test-build job), seeds target/fuzz/ with a copy of its
 # artifacts and builds there: only frostbox (feature `fuzzing`, instrumented) and the targets are
 # compiled, plus the few crates whose features libfuzzer-sys's build changes (cc "parallel":
-# ring, secp256k1-sys and what links them). ≈ 130 CPU-s instead of 396 for its own opt-level-1
+# ring, secp256k1-sys and what links them). ≈ 236 CPU-s instead of 396 for its own opt-level-1
 # dependency tree. Its own target dir because steps 20-80 keep using target/debug (cargo's lock).
 # Step 05 starts it in the background; step 90 runs it again, which is a no-op when that finished.
 set -euo pipefail

@@ -1,7 +1,7 @@
 // Test harness: starts the real `frostbox serve` on a free loopback port with a temporary data
 // directory, and launches Debian's Chromium through playwright-core with a fresh profile.
 // FROSTBOX_UI_URL=http://127.0.0.1:PORT runs the tests against an instance that is already up.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -43,12 +43,26 @@ async function waitHttp(url, ms, proc) {
   throw new Error(`${url} did not answer in ${ms} ms (last: ${last})`);
 }
 
+/** The frostbox binary under test (CI: step 20's, see ci/lib.sh test_profile_bin). */
+export const frostboxBin = process.env.FROSTBOX_BIN || path.join(repo, 'target', 'debug', 'frostbox');
+
+/** A fresh `threshold`-of-`count` group from `frostbox keygen`; its shares (bfprofile, sealed
+ * with `password`) name `relay`. Returns { npub, pk (x-only hex), shares }. */
+export function keygen({ name, relay, password, threshold = 2, count = 2 }) {
+  const out = execFileSync(frostboxBin, ['keygen', '-t', String(threshold), '-n', String(count), '--profile', '--json', '--name', name, '--relay', relay], {
+    env: { PATH: process.env.PATH, FROSTBOX_PASSWORD: password }, encoding: 'utf8',
+  });
+  const j = JSON.parse(out);
+  if (j.shares.length !== count) throw new Error(`keygen made ${j.shares.length} shares, not ${count}`);
+  return { npub: j.group_npub, pk: j.group_package.group_pk, shares: j.shares.map((s) => s.bfprofile) };
+}
+
 /** Starts frostbox serve; returns { url, log(), stop() }. */
 export async function startServer(extraEnv = {}) {
   if (process.env.FROSTBOX_UI_URL) {
     return { url: process.env.FROSTBOX_UI_URL.replace(/\/$/, ''), log: () => '', stop: async () => {}, external: true };
   }
-  const bin = process.env.FROSTBOX_BIN || path.join(repo, 'target', 'debug', 'frostbox');
+  const bin = frostboxBin;
   if (!fs.existsSync(bin)) throw new Error(`no frostbox binary at ${bin}: run cargo build first`);
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'frostbox-ui-'));
   const port = await freePort();

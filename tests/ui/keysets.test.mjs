@@ -8,28 +8,15 @@
 // falls back with a notice; deleting b (typed confirmation) hides the switcher again. Groups come from `frostbox keygen --profile --json`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { startServer, launchBrowser, watchedPage, shot, repo, createAdmin, adminApi as admin } from './harness.mjs';
+import { startServer, launchBrowser, watchedPage, shot, createAdmin, adminApi as admin, keygen } from './harness.mjs';
 import { verifySchnorr, eventId } from './schnorr.mjs';
 
 const PASS = 'Correct-Horse-42-battery';
 const PKG_PW = 'keyset-package-pw-5531';
 const LOCK = 'keyset-c-unlock-pw-77';
-const bin = process.env.FROSTBOX_BIN || path.join(repo, 'target', 'debug', 'frostbox');
 let a; let b; let context; let page; let seen;
 let g1; let g2; let g3; // groups: default, b, c
 let added = false; let cosigner = false;
-
-/** A fresh 2-of-2 group whose shares (bfprofile) name `relay`. */
-function keygen(name, relay) {
-  const out = execFileSync(bin, ['keygen', '-t', '2', '-n', '2', '--profile', '--json', '--name', name, '--relay', relay], {
-    env: { PATH: process.env.PATH, FROSTBOX_PASSWORD: PKG_PW }, encoding: 'utf8',
-  });
-  const j = JSON.parse(out);
-  assert.equal(j.shares.length, 2);
-  return { npub: j.group_npub, pk: j.group_package.group_pk, shares: j.shares.map((s) => s.bfprofile) };
-}
 
 const switcher = () => page.getByLabel('Keyset', { exact: true });
 const nav = () => page.getByRole('navigation', { name: 'Main' });
@@ -38,7 +25,8 @@ const stored = () => page.evaluate(() => localStorage.getItem('frostbox.keyset')
 before(async () => {
   a = await startServer();
   const relay = `ws://127.0.0.1:${a.port}`;
-  g1 = keygen('personal', relay); g2 = keygen('work', relay); g3 = keygen('podcast', relay);
+  const group = (name) => keygen({ name, relay, password: PKG_PW }); // 2-of-2
+  g1 = group('personal'); g2 = group('work'); g3 = group('podcast');
   context = await launchBrowser();
   ({ page, seen } = await watchedPage(context, a.url));
   page.setDefaultTimeout(15000);

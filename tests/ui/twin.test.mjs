@@ -5,15 +5,12 @@
 // raise its duplicate-share alert, and stays free of it before that happens.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { startServer, launchBrowser, watchedPage, shot, repo, createAdmin, adminApi as admin } from './harness.mjs';
+import { startServer, launchBrowser, watchedPage, shot, createAdmin, adminApi as admin, keygen } from './harness.mjs';
 import { verifySchnorr } from './schnorr.mjs';
 
 const PASS = 'Correct-Horse-42-battery';
 const PKG_PW = 'twin-package-pw-3307';
 const ALERT = /Another signer seems to be running with this same share/;
-const bin = process.env.FROSTBOX_BIN || path.join(repo, 'target', 'debug', 'frostbox');
 let box; let twin; let peer; let context; let page; let seen; let g;
 
 const importShare = async (srv, share) => {
@@ -28,11 +25,7 @@ before(async () => {
   box = await startServer({ RELAY_OPEN: 'true' });
   if (box.external) return;
   const relay = `ws://127.0.0.1:${box.port}`;
-  const out = execFileSync(bin, ['keygen', '-t', '2', '-n', '3', '--profile', '--json', '--name', 'twin', '--relay', relay], {
-    env: { PATH: process.env.PATH, FROSTBOX_PASSWORD: PKG_PW }, encoding: 'utf8',
-  });
-  const j = JSON.parse(out);
-  g = { pk: j.group_package.group_pk, shares: j.shares.map((s) => s.bfprofile) };
+  g = keygen({ name: 'twin', relay, password: PKG_PW, threshold: 2, count: 3 });
   twin = await startServer({ RELAYS: relay });
   peer = await startServer({ RELAYS: relay });
   context = await launchBrowser();
