@@ -76,12 +76,35 @@ fn bench_sign(c: &mut Criterion) {
                     .expect("ok")
             })
         });
+        // A responder-side view: the round's binding factors, R and challenge derived here.
+        let commits: Vec<(u16, frost::PublicNonce)> = round
+            .members()
+            .iter()
+            .map(|i| (*i, *round.commitment(*i).expect("member")))
+            .collect();
         c.bench_function(&format!("aggregate/{k}-of-{n}"), |b| {
+            b.iter_batched(
+                || SignRound::new(&s.msg, &commits).expect("round"),
+                |r| black_box(frost::aggregate(&s.ks.group, &r, black_box(&parts)).expect("agg")),
+                BatchSize::SmallInput,
+            )
+        });
+        // The coordinator's case: its own partial signature already derived them on `round`.
+        c.bench_function(&format!("aggregate_after_own_sign/{k}-of-{n}"), |b| {
             b.iter(|| {
                 black_box(frost::aggregate(&s.ks.group, &round, black_box(&parts)).expect("agg"))
             })
         });
     }
+}
+
+/// One nonce pair with its public commitments: what a node spends per signature to refill the
+/// pools its peers draw from.
+fn bench_nonce(c: &mut Criterion) {
+    let s = setup(2, 3);
+    c.bench_function("nonce/generate", |b| {
+        b.iter(|| black_box(SigningNonce::generate(&s.ks.shares[0].secret).expect("nonce")))
+    });
 }
 
 fn bench_ecdh(c: &mut Criterion) {
@@ -152,5 +175,5 @@ fn bench_decode(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_sign, bench_ecdh, bench_decode);
+criterion_group!(benches, bench_sign, bench_nonce, bench_ecdh, bench_decode);
 criterion_main!(benches);

@@ -692,3 +692,60 @@ async fn a_second_signer_with_the_same_share_is_reported() {
         n.shutdown().await;
     }
 }
+
+/// A co-signer answers with `replenish` (up to 70 nonces, ≈ 15 KB) while its view of the
+/// initiator's holdings is below `min_threshold`, and that view changes only when a ping arrives
+/// (FROSTR-NEXT §6.1). It pings the initiator as soon as it had to replenish, so the view is
+/// fresh again long before the supervisor's next tick (here: an hour away).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cosigner_refreshes_its_view_after_replenishing() {
+    let ks = frost::keygen(2, 2).expect("keygen");
+    let group = GroupPackage::from_keys("bus", &ks.group);
+    let bus = LocalBus::new();
+    let mut nodes = Vec::new();
+    for s in &ks.shares {
+        let (mut cfg, factory) = bus_node(&group, &s.secret, &bus);
+        cfg.supervisor = SupervisorConfig {
+            tick: Duration::from_secs(3600),
+            ..fast_supervisor()
+        };
+        cfg.label = format!("r{}", s.idx);
+        nodes.push(Node::start_with(cfg, factory).await.expect("start"));
+    }
+    wait_ready(&nodes).await;
+    let view = |n: &NodeHandle| {
+        n.status()
+            .peers
+            .first()
+            .map(|p| (p.should_send_nonces, p.outgoing_spent))
+            .expect("one peer")
+    };
+    assert_eq!(
+        view(&nodes[1]),
+        (false, 0),
+        "fresh after the start-up pings"
+    );
+    // 70 nonces were advertised at start-up; after 51 signatures fewer than 20 of those the
+    // initiator was last seen holding are unspent, so answer 51 carries `replenish`.
+    for k in 0..60u8 {
+        let msg = [k; 32];
+        let sig = nodes[0].sign(msg).await.expect("sign");
+        assert!(frost::verify_bip340(&group.group_pk, &msg, &sig));
+    }
+    let mut last = view(&nodes[1]);
+    for _ in 0..100 {
+        if !last.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        last = view(&nodes[1]);
+    }
+    assert_eq!(
+        last,
+        (false, 60),
+        "co-signer still thinks the initiator is short of its nonces"
+    );
+    for n in &nodes {
+        n.shutdown().await;
+    }
+}

@@ -3,7 +3,9 @@
 //! signatures (sign, verify, aggregate) and threshold ECDH.
 //!
 //! The ciphersuite is the official `frost-secp256k1-tr` 3 crate (ZF "TR" suite, byte-compatible
-//! with bifrost-rs, §7.2); nothing of it is re-implemented here. This module adds the FROSTR
+//! with bifrost-rs, §7.2); nothing of it is re-implemented here. Signing calls frost-core's own
+//! round-2 functions (`internals`) so that a round's binding factors, `R` and challenge are
+//! derived once, not once per call (`sign`). This module adds the FROSTR
 //! conventions around it: `u16` member indices, x-only even-y group keys, 33-byte member keys,
 //! nonces addressed by a 32-byte `code` and consumed exactly once.
 

@@ -9,7 +9,7 @@ use tokio::sync::{Notify, oneshot};
 
 use crate::frost::NonceLedger;
 use crate::frostr::next::group::GroupPackage;
-use crate::frostr::next::wire::Envelope;
+use crate::frostr::next::wire::{Envelope, Payload};
 use crate::nostr::Event;
 use crate::vault::secret::Secret32;
 
@@ -165,6 +165,9 @@ struct Inner {
     stop: Notify,
     stopped: AtomicBool,
     activity: super::activity::ActivityHub,
+    /// Peers with an early inventory ping in flight (see [`Inner::refresh_observation`]). Apart
+    /// from the supervisor's probe batch, which waits out the ping timeout of any absent member.
+    refreshing: Mutex<std::collections::HashSet<[u8; 32]>>,
 }
 
 /// Cheap, cloneable handle to a running node. Used by the API, the NIP-46 signer and the CLI.
@@ -270,6 +273,7 @@ impl Node {
             stop: Notify::new(),
             stopped: AtomicBool::new(false),
             activity: Default::default(),
+            refreshing: Mutex::default(),
         });
         // Subscribe before returning so that nothing addressed to us is missed.
         let rx = inner
@@ -384,6 +388,7 @@ impl Inner {
                 };
                 let out = me.after_handled(probe, h, refused);
                 if !out.is_empty() {
+                    me.refresh_observation(&out);
                     me.send_reply(out).await;
                 }
             });
@@ -391,8 +396,34 @@ impl Inner {
         }
         let out = self.after_handled(probe, h, refused);
         if !out.is_empty() {
+            self.refresh_observation(&out);
             let me = self.clone();
             tokio::spawn(async move { me.send_reply(out).await });
+        }
+    }
+
+    /// A sign response of ours carries `replenish` only while our view of the initiator's
+    /// holdings (its `held_peer_nonce_codes`) has fallen below `min_threshold` (FROSTR-NEXT
+    /// §6.1), and that view changes only when a ping arrives. Waiting for the supervisor's tick
+    /// would resend up to 70 nonces (≈ 15 KB, sealed, signed, verified and parsed at both ends)
+    /// with every signature until then; one ping now refreshes the view, so the next ~50 answers
+    /// carry none. One such ping per peer is in flight at a time.
+    fn refresh_observation(self: &Arc<Self>, out: &[Outgoing]) {
+        for o in out {
+            if !matches!(&o.envelope.payload, Payload::SignResponse(p) if p.replenish.is_some()) {
+                continue;
+            }
+            let peer = o.to;
+            if !lock(&self.refreshing).insert(peer) {
+                continue;
+            }
+            let me = self.clone();
+            tokio::spawn(async move {
+                if me.ping_many(vec![peer]).await == 0 {
+                    tracing::debug!(node = %me.label, "inventory ping to {} unanswered", hex::encode(peer));
+                }
+                lock(&me.refreshing).remove(&peer);
+            });
         }
     }
 
