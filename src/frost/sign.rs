@@ -166,7 +166,9 @@ impl ShareSigner {
             group.threshold(),
         )
         .into_even_y(None);
-        let neg = -scalar_from_bytes(share.secret.expose()).ok_or(Error::BadSecret)?;
+        let neg = zeroize::Zeroizing::new(
+            -scalar_from_bytes(share.secret.expose()).ok_or(Error::BadSecret)?,
+        );
         let neg_bytes = zeroize::Zeroizing::new(scalar_to_bytes(&neg));
         let negated = frost::keys::KeyPackage::new(
             id,
