@@ -156,16 +156,19 @@ impl ShareSigner {
             .verifying_shares()
             .get(&id)
             .ok_or(Error::NotAMember(share.idx))?;
-        // `into_even_y` is what the suite's `pre_sign` applies on every call; FROSTR group keys
-        // are lifted from x-only keys, so it is a no-op, done once here to mirror it exactly.
         let key_package = frost::keys::KeyPackage::new(
             id,
             signing_share,
             vs,
             *group.package.verifying_key(),
             group.threshold(),
-        )
-        .into_even_y(None);
+        );
+        // The suite's `pre_sign` re-parities the key package on every call (`into_even_y`);
+        // FROSTR group keys are lifted from x-only keys, so it never changes anything. Checked
+        // once here: were it to negate the share, `negated` below would be the wrong one.
+        if !key_package.has_even_y() {
+            return Err(Error::BadPoint("group key has odd y"));
+        }
         let neg = zeroize::Zeroizing::new(
             -scalar_from_bytes(share.secret.expose()).ok_or(Error::BadSecret)?,
         );
@@ -178,9 +181,6 @@ impl ShareSigner {
             *key_package.verifying_key(),
             *key_package.min_signers(),
         );
-        if !key_package.has_even_y() {
-            return Err(Error::BadPoint("group key has odd y"));
-        }
         Ok(Self {
             idx: share.idx,
             key_package,
@@ -215,7 +215,8 @@ impl ShareSigner {
 
     /// `frost::round2::sign` with the round's derived values shared (see [`SignRound`]) and
     /// the odd-`R` case done on the negated share (see [`ShareSigner::negated`]); equal to it
-    /// byte for byte (tested).
+    /// byte for byte (tested). The caller ([`ShareSigner::sign`]) has checked that `nonces`
+    /// belong to this member's commitment in `round`, as frost's `sign` does.
     fn compute(
         &self,
         round: &SignRound,
@@ -228,9 +229,6 @@ impl ShareSigner {
                 need: usize::from(*self.key_package.min_signers()),
                 got: round.package.signing_commitments().len(),
             });
-        }
-        if round.package.signing_commitment(&id) != Some(*nonces.commitments()) {
-            return Err(Error::WrongNonce);
         }
         let ctx = round.context(self.key_package.verifying_key())?;
         let rho = ctx

@@ -370,43 +370,40 @@ impl Inner {
             eng.handle_answering_deferred(&from, env, self.now())
         };
         self.maybe_refill();
-        if let Some(job) = h.deferred.take() {
-            if matches!(job, Deferred::Aggregate(_)) {
-                // Aggregating our own round reuses what our partial signature derived (≈ 30 µs,
-                // BENCHMARKS.md): cheaper here than a task and a thread wake-up. Never under the
-                // engine lock.
+        let (h, refused) = match h.deferred.take() {
+            // Aggregating our own round reuses what our partial signature derived (≈ 30 µs,
+            // BENCHMARKS.md): cheaper here than a task and a thread wake-up. Never under the
+            // engine lock.
+            Some(job @ Deferred::Aggregate(_)) => {
                 let computed = job.run();
-                let (h, refused) = lock(&self.engine).finish(computed);
-                let out = self.after_handled(probe, h, refused);
-                if !out.is_empty() {
-                    let me = self.clone();
-                    tokio::spawn(async move { me.send_reply(out).await });
-                }
-                return;
+                lock(&self.engine).finish(computed)
             }
             // A co-signer's partial signatures run on their own task, without the engine lock:
             // the receive loop goes on with the next event and several rounds use several cores.
-            let me = self.clone();
-            tokio::spawn(async move {
-                let computed = job.run();
-                let (h, refused) = match computed {
-                    Computed::Reply { result: Ok(o), .. } => (
-                        Handled {
-                            outgoing: vec![o],
-                            ..Handled::default()
-                        },
-                        None,
-                    ),
-                    c => lock(&me.engine).finish(c),
-                };
-                let out = me.after_handled(probe, h, refused);
-                if !out.is_empty() {
-                    me.refresh_observation(&out);
-                    me.send_reply(out).await;
-                }
-            });
-            return;
-        }
+            Some(job) => {
+                let me = self.clone();
+                tokio::spawn(async move {
+                    let computed = job.run();
+                    let (h, refused) = match computed {
+                        Computed::Reply { result: Ok(o), .. } => (
+                            Handled {
+                                outgoing: vec![o],
+                                ..Handled::default()
+                            },
+                            None,
+                        ),
+                        c => lock(&me.engine).finish(c),
+                    };
+                    let out = me.after_handled(probe, h, refused);
+                    if !out.is_empty() {
+                        me.refresh_observation(&out);
+                        me.send_reply(out).await;
+                    }
+                });
+                return;
+            }
+            None => (h, refused),
+        };
         let out = self.after_handled(probe, h, refused);
         if !out.is_empty() {
             self.refresh_observation(&out);
