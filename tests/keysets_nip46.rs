@@ -233,19 +233,6 @@ async fn legacy_signs(c: &mut Client, id: &str, group_pk: &[u8; 32]) {
     assert!(keys::verify_bip340(group_pk, &ev.id, &ev.sig));
 }
 
-/// The log of `p` once it contains `what` (the legacy bunker's start is logged as legacy).
-async fn wait_log(p: &Served, what: &str) -> String {
-    let mut log = String::new();
-    for _ in 0..100 {
-        log = p.0.log.lock().map(|g| g.clone()).unwrap_or_default();
-        if log.contains(what) {
-            return log;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the log lacks {what:?}:\n{log}");
-}
-
 /// The status of a bunker carries the legacy warning exactly when its keyset is legacy.
 fn assert_legacy_status(st: &Value, legacy: bool) {
     assert_eq!(st["legacy"], legacy, "{st}");
@@ -295,7 +282,9 @@ async fn each_keyset_has_its_own_bunker() {
     assert_legacy_status(&st[1], false);
     assert_legacy_status(&st[2], true);
     lists_running_bunkers(a, &[("a", ta), ("b", tb), ("l", tl)]).await;
-    let log = wait_log(&p, "nip46: bunker started for legacy FROSTR 1.0.x keyset l").await;
+    let log =
+        p.0.wait_log("nip46: bunker started for legacy FROSTR 1.0.x keyset l")
+            .await;
     assert!(!log.contains("legacy FROSTR 1.0.x keyset a"), "{log}");
     // The header selects like the query; unknown keyset → 404 JSON; no default keyset → 409.
     let r = req(

@@ -252,8 +252,7 @@ async fn status_reports_a_second_signer_with_the_same_share() {
             .any(|x| x.as_str().is_some_and(|s| s.contains("another signer")))),
         "{me}"
     );
-    let log = p.log.lock().map(|g| g.clone()).unwrap_or_default();
-    assert!(log.contains("never generated"), "no log line:\n{log}");
+    p.wait_log("never generated").await;
     twin.shutdown().await;
     peer.shutdown().await;
 }

@@ -115,6 +115,20 @@ impl Proc {
     pub fn log_text(&self) -> String {
         self.log.lock().map(|g| g.clone()).unwrap_or_default()
     }
+
+    /// The log once it contains `what` (≤ 5 s): a line the process has written may still be on
+    /// its way through the reader thread when the effect it logs is already visible over HTTP.
+    pub async fn wait_log(&self, what: &str) -> String {
+        let mut log = String::new();
+        for _ in 0..100 {
+            log = self.log_text();
+            if log.contains(what) {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the log lacks {what:?}:\n{log}");
+    }
 }
 
 /// SIGTERM, then waits (≤ 10 s) for the exit; returns the exit code and how long it took.
