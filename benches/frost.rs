@@ -105,6 +105,12 @@ fn bench_nonce(c: &mut Criterion) {
     c.bench_function("nonce/generate", |b| {
         b.iter(|| black_box(SigningNonce::generate(&s.ks.shares[0].secret).expect("nonce")))
     });
+    // How the node refills its stock (`NONCE_BATCH` = 32): divide by 32 for the cost per nonce.
+    c.bench_function("nonce/generate_batch_32", |b| {
+        b.iter(|| {
+            black_box(SigningNonce::generate_batch(&s.ks.shares[0].secret, 32).expect("nonces"))
+        })
+    });
 }
 
 fn bench_ecdh(c: &mut Criterion) {

@@ -99,6 +99,13 @@ impl GroupKeys {
     pub fn group_pk(&self) -> &[u8; 32] {
         &self.group_pk
     }
+    /// The group key as frost serializes it (`02‖x`: lifted with even y), which the binding
+    /// factors hash.
+    pub(crate) fn group_key33(&self) -> [u8; 33] {
+        let mut b = [2u8; 33];
+        b[1..].copy_from_slice(&self.group_pk);
+        b
+    }
     pub fn threshold(&self) -> u16 {
         self.threshold
     }

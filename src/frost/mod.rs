@@ -3,11 +3,15 @@
 //! signatures (sign, verify, aggregate) and threshold ECDH.
 //!
 //! The ciphersuite is the official `frost-secp256k1-tr` 3 crate (ZF "TR" suite, byte-compatible
-//! with bifrost-rs, §7.2); nothing of it is re-implemented here. Signing calls frost-core's own
-//! round-2 functions (`internals`) so that a round's binding factors, `R` and challenge are
-//! derived once, not once per call (`sign`). This module adds the FROSTR
-//! conventions around it: `u16` member indices, x-only even-y group keys, 33-byte member keys,
-//! nonces addressed by a 32-byte `code` and consumed exactly once.
+//! with bifrost-rs, §7.2): its hashes (`H1`–`H5`), nonce generation, Lagrange coefficients,
+//! key packages, share verification and cheater detection are used as they are. The signing hot
+//! path (`sign`, `nonce`) assembles RFC 9591's round-2 formulas from those parts instead of
+//! calling `round2::sign`: the inputs are hashed from the wire bytes (no re-encoding of parsed
+//! points), `R = Σ Dᵢ + ρᵢ·Eᵢ` is computed by libsecp256k1, nonce commitments come from k256's
+//! precomputed generator tables, and a round's values are derived once. It stays equal to
+//! `frost::round2::sign` / `frost::aggregate` byte for byte (tested over random groups). This
+//! module adds the FROSTR conventions around it: `u16` member indices, x-only even-y group keys,
+//! 33-byte member keys, nonces addressed by a 32-byte `code` and consumed exactly once.
 
 pub mod ecdh;
 pub mod keys;
@@ -24,6 +28,7 @@ pub use keys::{
 pub use nonce::{LedgerError, MemoryNonceLedger, NonceLedger, PublicNonce, SigningNonce};
 pub use sign::{ShareSigner, SignRound, aggregate, verify_bip340, verify_partial};
 
+use k256::elliptic_curve::ops::MulByGenerator as _;
 use k256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
 use k256::{AffinePoint, EncodedPoint, ProjectivePoint, Scalar};
 
@@ -120,7 +125,7 @@ pub(crate) fn point_to_compressed(p: &ProjectivePoint) -> Option<[u8; 33]> {
 /// `secret·G` compressed (33 bytes).
 pub fn pubkey33(secret: &crate::vault::secret::Secret32) -> Result<[u8; 33]> {
     let s = nonzero_scalar(secret.expose()).ok_or(Error::BadSecret)?;
-    point_to_compressed(&(ProjectivePoint::GENERATOR * s)).ok_or(Error::BadSecret)
+    point_to_compressed(&ProjectivePoint::mul_by_generator(&s)).ok_or(Error::BadSecret)
 }
 
 /// x-only public key of a secret (the Nostr identity of a share, or an npub).

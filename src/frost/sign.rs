@@ -1,12 +1,13 @@
 //! Partial signatures: sign, verify (naming the bad signer), aggregate, BIP-340 verify (§7).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 
 use frost_core::Ciphersuite as _;
 use frost_secp256k1_tr as frost;
 use frost_secp256k1_tr::keys::EvenY as _;
-use k256::elliptic_curve::point::AffineCoordinates as _;
+use k256::Scalar;
+use zeroize::Zeroizing;
 
 use super::keys::{GroupKeys, KeyShare, identifier};
 use super::nonce::{NonceLedger, PublicNonce, SigningNonce};
@@ -20,20 +21,28 @@ pub struct SignRound {
     msg: [u8; 32],
     members: Vec<u16>,
     commitments: Vec<PublicNonce>,
-    pub(crate) package: frost::SigningPackage,
+    /// Each member's `[D, E]`, parsed (and so validated) once by libsecp256k1, which computes
+    /// the group commitment from them.
+    points: Vec<[secp256k1::PublicKey; 2]>,
+    /// Frost's form of the round, built only when frost's own checks run: `verify_partial`
+    /// and the aggregation's cheater detection.
+    package: OnceLock<frost::SigningPackage>,
     /// Derived on first use and kept: the coordinator's own partial signature and its
-    /// aggregation need the same values, and `frost::round2::sign` + `frost::aggregate` would
-    /// each derive them again.
+    /// aggregation need the same values.
     context: OnceLock<Arc<RoundContext>>,
 }
 
-/// What every signer of a round derives from the signing package, with frost's own functions
-/// (`internals`): the binding factors, the group commitment `R` and the challenge.
+/// What every signer of a round derives from it (RFC 9591 §5.2, TR suite): the binding
+/// factors, the group commitment `R` and the challenge. The hashes are the suite's own
+/// (`H1`, `H2`, `H4`, `H5`); the inputs are taken from the wire bytes instead of re-encoding
+/// parsed points, and `R` is computed by libsecp256k1 (variable time: all of it is public).
+/// Equal to frost's `round2::sign` / `aggregate` byte for byte (tested).
 struct RoundContext {
-    /// Group key the values were derived for (a round belongs to one group; checked on use).
-    verifying_key: frost::VerifyingKey,
-    binding: frost_core::BindingFactorList<Suite>,
-    challenge: frost_core::Challenge<Suite>,
+    /// Compressed group key the values were derived for (a round belongs to one group).
+    group_key: [u8; 33],
+    /// `ρᵢ` per member, in the order of [`SignRound::members`].
+    binding: Vec<Scalar>,
+    challenge: Scalar,
     /// BIP-340 parity of `R`: when odd, every signer negates its nonces.
     r_even: bool,
     /// x(R), the first half of the aggregate signature.
@@ -47,19 +56,61 @@ impl std::fmt::Debug for RoundContext {
 }
 
 impl RoundContext {
-    /// Mirrors the derivation in `frost_core::round2::sign` / `aggregate` for this suite
-    /// (`pre_sign` / `pre_aggregate` only re-parity the key, which is even for every FROSTR group).
-    fn derive(package: &frost::SigningPackage, vk: &frost::VerifyingKey) -> Result<Self> {
-        let binding = frost_core::compute_binding_factor_list(package, vk, &[])?;
-        let r = frost_core::compute_group_commitment(package, &binding)?.to_element();
-        let challenge = Suite::challenge(&r, vk, package.message())?;
-        let affine = r.to_affine();
+    fn derive(round: &SignRound, group_key: &[u8; 33]) -> Result<Self> {
+        // encode_group_commitment_list: identifier ‖ D ‖ E per member, ascending.
+        let ids = round
+            .members
+            .iter()
+            .map(|m| identifier(*m).map(|id| id.serialize()))
+            .collect::<Result<Vec<_>>>()?;
+        let mut encoded = Vec::with_capacity(round.members.len() * (32 + 33 + 33));
+        for (id, pn) in ids.iter().zip(&round.commitments) {
+            encoded.extend_from_slice(id);
+            encoded.extend_from_slice(&pn.hidden);
+            encoded.extend_from_slice(&pn.binder);
+        }
+        // compute_binding_factors: ρᵢ = H1(PK ‖ H4(msg) ‖ H5(commitments) ‖ idᵢ).
+        let mut preimage = Vec::with_capacity(33 + 32 + 32 + 32);
+        preimage.extend_from_slice(group_key);
+        preimage.extend_from_slice(Suite::H4(&round.msg).as_ref());
+        preimage.extend_from_slice(Suite::H5(&encoded).as_ref());
+        let prefix = preimage.len();
+        let binding: Vec<Scalar> = ids
+            .iter()
+            .map(|id| {
+                preimage.truncate(prefix);
+                preimage.extend_from_slice(id);
+                Suite::H1(&preimage)
+            })
+            .collect();
+        // compute_group_commitment: R = Σ Dᵢ + ρᵢ·Eᵢ.
+        let mut terms = Vec::with_capacity(2 * binding.len());
+        for ([d, e], rho) in round.points.iter().zip(&binding) {
+            let rho = secp256k1::Scalar::from_be_bytes(scalar_to_bytes(rho))
+                .map_err(|_| Error::BadScalar("binding factor"))?;
+            terms.push(*d);
+            terms.push(
+                e.mul_tweak(&rho)
+                    .map_err(|_| Error::BadScalar("binding factor"))?,
+            );
+        }
+        let terms: Vec<&secp256k1::PublicKey> = terms.iter().collect();
+        let r = secp256k1::PublicKey::combine_keys(&terms)
+            .map_err(|_| Error::BadPoint("group commitment is the identity"))?
+            .serialize();
+        let mut r_x = [0u8; 32];
+        r_x.copy_from_slice(&r[1..]);
+        // The suite's challenge: H2(x(R) ‖ x(PK) ‖ msg), BIP-340's.
+        let mut c = Vec::with_capacity(96);
+        c.extend_from_slice(&r_x);
+        c.extend_from_slice(&group_key[1..]);
+        c.extend_from_slice(&round.msg);
         Ok(Self {
-            verifying_key: *vk,
+            group_key: *group_key,
             binding,
-            challenge,
-            r_even: !bool::from(affine.y_is_odd()),
-            r_x: affine.x().into(),
+            challenge: Suite::H2(&c),
+            r_even: r[0] == 2,
+            r_x,
         })
     }
 }
@@ -70,38 +121,59 @@ impl SignRound {
         if commitments.is_empty() {
             return Err(Error::NotEnoughShares { need: 1, got: 0 });
         }
-        let mut map = BTreeMap::new();
         let mut members = Vec::with_capacity(commitments.len());
         let mut pubs = Vec::with_capacity(commitments.len());
+        let mut points = Vec::with_capacity(commitments.len());
         for (k, (idx, pn)) in commitments.iter().enumerate() {
             if k > 0 && commitments[k - 1].0 >= *idx {
                 return Err(Error::MembersNotSorted);
             }
-            map.insert(identifier(*idx)?, pn.to_frost()?);
+            identifier(*idx)?;
+            let parse = |b: &[u8; 33], what| {
+                secp256k1::PublicKey::from_byte_array_compressed(*b)
+                    .map_err(|_| Error::BadPoint(what))
+            };
+            points.push([
+                parse(&pn.hidden, "hiding commitment")?,
+                parse(&pn.binder, "binding commitment")?,
+            ]);
             members.push(*idx);
             pubs.push(*pn);
         }
-        let package = frost::SigningPackage::new(map, msg);
         Ok(Self {
             msg: *msg,
             members,
             commitments: pubs,
-            package,
+            points,
+            package: OnceLock::new(),
             context: OnceLock::new(),
         })
     }
 
-    /// The round's derived values for group key `vk` (even y), computed once.
-    fn context(&self, vk: &frost::VerifyingKey) -> Result<Arc<RoundContext>> {
+    /// The round's derived values for the (even-y, compressed) group key, computed once.
+    fn context(&self, group_key: &[u8; 33]) -> Result<Arc<RoundContext>> {
         if let Some(c) = self.context.get()
-            && c.verifying_key == *vk
+            && c.group_key == *group_key
         {
             return Ok(Arc::clone(c));
         }
-        let c = Arc::new(RoundContext::derive(&self.package, vk)?);
+        let c = Arc::new(RoundContext::derive(self, group_key)?);
         // A concurrent first use may have stored its (identical) context already.
         let _ = self.context.set(c.clone());
         Ok(c)
+    }
+
+    /// Frost's signing package for this round, built on first use.
+    pub(crate) fn package(&self) -> Result<&frost::SigningPackage> {
+        if let Some(p) = self.package.get() {
+            return Ok(p);
+        }
+        let mut map = BTreeMap::new();
+        for (idx, pn) in self.members.iter().zip(&self.commitments) {
+            map.insert(identifier(*idx)?, pn.to_frost()?);
+        }
+        let p = frost::SigningPackage::new(map, &self.msg);
+        Ok(self.package.get_or_init(|| p))
     }
 
     pub fn message(&self) -> &[u8; 32] {
@@ -119,15 +191,14 @@ impl SignRound {
     }
 }
 
-/// A share prepared for signing (the frost key packages are built once).
+/// A share prepared for signing.
 pub struct ShareSigner {
     idx: u16,
-    key_package: frost::keys::KeyPackage,
-    /// The same share negated: signing with it and negating the result equals signing with
-    /// negated nonces, which BIP-340 asks for when `R` has odd y. (frost-secp256k1-tr negates
-    /// the nonces instead and, through `SigningNonces::from_nonces`, recomputes their two
-    /// commitments, two scalar multiplications per odd round that nothing reads.)
-    negated: frost::keys::KeyPackage,
+    id: frost::Identifier,
+    secret: Zeroizing<Scalar>,
+    /// Compressed group key (`02‖x`).
+    group_key: [u8; 33],
+    threshold: u16,
 }
 
 impl std::fmt::Debug for ShareSigner {
@@ -148,43 +219,19 @@ impl ShareSigner {
                 share.idx
             )));
         }
-        let id = identifier(share.idx)?;
-        let signing_share = frost::keys::SigningShare::deserialize(share.secret.expose())
-            .map_err(|_| Error::BadSecret)?;
-        let vs = *group
-            .package
-            .verifying_shares()
-            .get(&id)
-            .ok_or(Error::NotAMember(share.idx))?;
-        let key_package = frost::keys::KeyPackage::new(
-            id,
-            signing_share,
-            vs,
-            *group.package.verifying_key(),
-            group.threshold(),
-        );
-        // The suite's `pre_sign` re-parities the key package on every call (`into_even_y`);
-        // FROSTR group keys are lifted from x-only keys, so it never changes anything. Checked
-        // once here: were it to negate the share, `negated` below would be the wrong one.
-        if !key_package.has_even_y() {
+        // The suite re-parities the key on every signature (`pre_sign`); FROSTR group keys are
+        // lifted from x-only keys, so it never changes anything and is checked once here.
+        if !group.package.has_even_y() {
             return Err(Error::BadPoint("group key has odd y"));
         }
-        let neg = zeroize::Zeroizing::new(
-            -scalar_from_bytes(share.secret.expose()).ok_or(Error::BadSecret)?,
-        );
-        let neg_bytes = zeroize::Zeroizing::new(scalar_to_bytes(&neg));
-        let negated = frost::keys::KeyPackage::new(
-            id,
-            frost::keys::SigningShare::deserialize(neg_bytes.as_slice())
-                .map_err(|_| Error::BadSecret)?,
-            *key_package.verifying_share(),
-            *key_package.verifying_key(),
-            *key_package.min_signers(),
-        );
         Ok(Self {
             idx: share.idx,
-            key_package,
-            negated,
+            id: identifier(share.idx)?,
+            secret: Zeroizing::new(
+                scalar_from_bytes(share.secret.expose()).ok_or(Error::BadSecret)?,
+            ),
+            group_key: group.group_key33(),
+            threshold: group.threshold(),
         })
     }
 
@@ -207,66 +254,75 @@ impl ShareSigner {
         if *mine != nonce.public() {
             return Err(Error::WrongNonce);
         }
-        let z = self.compute(round, &nonce.inner)?;
+        let z = self.compute(round, &nonce)?;
         ledger.record_consumed(nonce.code())?;
         drop(nonce);
         Ok(z)
     }
 
-    /// `frost::round2::sign` with the round's derived values shared (see [`SignRound`]) and
-    /// the odd-`R` case done on the negated share (see [`ShareSigner::negated`]); equal to it
-    /// byte for byte (tested). The caller ([`ShareSigner::sign`]) has checked that `nonces`
-    /// belong to this member's commitment in `round`, as frost's `sign` does.
-    fn compute(
-        &self,
-        round: &SignRound,
-        nonces: &frost::round1::SigningNonces,
-    ) -> Result<[u8; 32]> {
-        let id = *self.key_package.identifier();
-        if round.package.signing_commitments().len() < usize::from(*self.key_package.min_signers())
-        {
+    /// RFC 9591 `sign` for the TR suite: `z = ±(d + ρ·e) + λ·s·c`, the nonce term negated when
+    /// `R` has odd y (BIP-340). Equal to `frost::round2::sign` byte for byte (tested). The caller
+    /// ([`ShareSigner::sign`]) has checked that `nonce` is this member's commitment in `round`.
+    fn compute(&self, round: &SignRound, nonce: &SigningNonce) -> Result<[u8; 32]> {
+        let got = round.members.len();
+        if got < usize::from(self.threshold) {
             return Err(Error::NotEnoughShares {
-                need: usize::from(*self.key_package.min_signers()),
-                got: round.package.signing_commitments().len(),
+                need: usize::from(self.threshold),
+                got,
             });
         }
-        let ctx = round.context(self.key_package.verifying_key())?;
+        let pos = round
+            .members
+            .binary_search(&self.idx)
+            .map_err(|_| Error::MissingCommitment(self.idx))?;
+        let ctx = round.context(&self.group_key)?;
+        let ids = round
+            .members
+            .iter()
+            .map(|m| identifier(*m))
+            .collect::<Result<BTreeSet<_>>>()?;
+        let lambda = frost_core::compute_lagrange_coefficient(&ids, None, self.id)?;
+        let [d, e] = nonce.secrets();
         let rho = ctx
             .binding
-            .get(&id)
-            .ok_or(Error::NotAMember(self.idx))?
-            .clone();
-        let lambda = frost_core::derive_interpolating_value(&id, &round.package)?;
-        let kp = if ctx.r_even {
-            &self.key_package
-        } else {
-            &self.negated
-        };
-        let share =
-            frost_core::round2::compute_signature_share(nonces, rho, lambda, kp, ctx.challenge);
-        let z = share_bytes(&share)?;
-        if ctx.r_even {
-            return Ok(z);
-        }
-        let z = scalar_from_bytes(&z).ok_or(Error::BadScalar("signature share"))?;
-        Ok(scalar_to_bytes(&-z))
+            .get(pos)
+            .ok_or(Error::MissingCommitment(self.idx))?;
+        let r_term = Zeroizing::new(*d + rho * e);
+        let r_term = Zeroizing::new(if ctx.r_even { *r_term } else { -*r_term });
+        let key_term = Zeroizing::new(lambda * *self.secret * ctx.challenge);
+        Ok(scalar_to_bytes(&(*r_term + *key_term)))
     }
 
     /// Plain `frost::round2::sign`, the reference [`ShareSigner::compute`] is tested against.
     #[cfg(test)]
     fn compute_reference(
         &self,
+        group: &GroupKeys,
         round: &SignRound,
-        nonces: &frost::round1::SigningNonces,
+        nonce: &SigningNonce,
     ) -> Result<[u8; 32]> {
+        let vs = *group
+            .package
+            .verifying_shares()
+            .get(&self.id)
+            .ok_or(Error::NotAMember(self.idx))?;
+        let kp = frost::keys::KeyPackage::new(
+            self.id,
+            frost::keys::SigningShare::deserialize(&scalar_to_bytes(&self.secret))
+                .map_err(|_| Error::BadSecret)?,
+            vs,
+            *group.package.verifying_key(),
+            self.threshold,
+        );
         share_bytes(&frost::round2::sign(
-            &round.package,
-            nonces,
-            &self.key_package,
+            round.package()?,
+            &nonce.to_frost(),
+            &kp,
         )?)
     }
 }
 
+#[cfg(test)]
 fn share_bytes(s: &frost::round2::SignatureShare) -> Result<[u8; 32]> {
     s.serialize()
         .as_slice()
@@ -295,7 +351,7 @@ pub fn verify_partial(group: &GroupKeys, round: &SignRound, idx: u16, z: &[u8; 3
         id,
         vs,
         &share,
-        &round.package,
+        round.package()?,
         group.package.verifying_key(),
     )
     .map_err(|_| Error::BadPartialSignature(idx))
@@ -333,7 +389,7 @@ pub fn aggregate(
     // signature under the group key is the only outcome that matters, so it is checked once,
     // with libsecp256k1. Only when it fails does frost's own aggregation run, to name the
     // member whose share is bad (its cheater detection).
-    let ctx = round.context(group.package.verifying_key())?;
+    let ctx = round.context(&group.group_key33())?;
     let mut z = k256::Scalar::ZERO;
     for (_, zi) in partials {
         z += scalar_from_bytes(zi).ok_or(Error::BadScalar("signature share"))?;
@@ -344,7 +400,7 @@ pub fn aggregate(
     if verify_bip340(group.group_pk(), round.message(), &out) {
         return Ok(out);
     }
-    let sig = match frost::aggregate(&round.package, &shares, &group.package) {
+    let sig = match frost::aggregate(round.package()?, &shares, &group.package) {
         Ok(s) => s,
         Err(frost_core::Error::InvalidSignatureShare { culprits }) => {
             let idx = culprits
@@ -418,9 +474,9 @@ mod tests {
                 let mut parts = Vec::new();
                 for (i, nonce) in members.iter().zip(&nonces) {
                     let signer = &signers[usize::from(*i) - 1];
-                    let z = signer.compute(&round, &nonce.inner).expect("fast");
+                    let z = signer.compute(&round, nonce).expect("fast");
                     let want = signer
-                        .compute_reference(&reference_round, &nonce.inner)
+                        .compute_reference(&ks.group, &reference_round, nonce)
                         .expect("frost");
                     assert_eq!(z, want, "member {i} of {t}-of-{n}");
                     parts.push((*i, z));
@@ -437,10 +493,14 @@ mod tests {
                     .map(|(i, z)| Ok((identifier(*i)?, parse_share(*i, z)?)))
                     .collect::<Result<BTreeMap<_, _>>>()
                     .expect("shares");
-                let want = frost::aggregate(&reference_round.package, &shares, &ks.group.package)
-                    .expect("frost aggregate")
-                    .serialize()
-                    .expect("serialize");
+                let want = frost::aggregate(
+                    reference_round.package().expect("package"),
+                    &shares,
+                    &ks.group.package,
+                )
+                .expect("frost aggregate")
+                .serialize()
+                .expect("serialize");
                 assert_eq!(sig.as_slice(), want.as_slice());
                 assert!(verify_bip340(ks.group.group_pk(), &msg, &sig));
             }
@@ -464,11 +524,11 @@ mod tests {
             let round = SignRound::new(&rand::random(), &commits).expect("round");
             let z1 = ShareSigner::new(&ks.shares[0], &ks.group)
                 .expect("signer")
-                .compute(&round, &nonces[0].inner)
+                .compute(&round, &nonces[0])
                 .expect("z1");
             let mut z3 = ShareSigner::new(&ks.shares[2], &ks.group)
                 .expect("signer")
-                .compute(&round, &nonces[1].inner)
+                .compute(&round, &nonces[1])
                 .expect("z3");
             z3[31] ^= 1;
             assert_eq!(
