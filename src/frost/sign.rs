@@ -509,6 +509,47 @@ mod tests {
         assert!(odd > 0 && even > 0, "odd {odd} even {even}");
     }
 
+    /// Commitments are parsed by libsecp256k1 now; a round must accept exactly what frost's
+    /// decoder accepts: random bytes, bad prefixes, x ≥ p, and x with no point on the curve.
+    #[test]
+    fn round_accepts_exactly_the_commitments_frost_accepts() {
+        let ks = keygen(2, 3).expect("keygen");
+        let good = SigningNonce::generate(&ks.shares[0].secret)
+            .expect("nonce")
+            .public();
+        let mut candidates: Vec<[u8; 33]> = (0..200)
+            .map(|k| {
+                let mut b: [u8; 33] = std::array::from_fn(|_| rand::random());
+                b[0] = [2, 3, 4, 0][k % 4];
+                b
+            })
+            .collect();
+        let mut over_p = [0xffu8; 33];
+        over_p[0] = 2;
+        candidates.push(over_p);
+        candidates.push([0u8; 33]);
+        candidates.push(good.hidden);
+        let (mut ok, mut bad) = (0, 0);
+        for c in candidates {
+            for pn in [
+                PublicNonce {
+                    hidden: c,
+                    binder: good.binder,
+                },
+                PublicNonce {
+                    hidden: good.hidden,
+                    binder: c,
+                },
+            ] {
+                let ours = SignRound::new(&[1; 32], &[(1, pn)]);
+                assert_eq!(ours.is_ok(), pn.to_frost().is_ok(), "{}", hex::encode(c));
+                if ours.is_ok() { ok += 1 } else { bad += 1 }
+            }
+        }
+        // About half of random x are on the curve; prefixes 04/00 never parse.
+        assert!(ok > 50 && bad > 200, "ok {ok} bad {bad}");
+    }
+
     /// A bad share still fails the aggregation and names its member (frost's cheater detection
     /// runs when the fast check fails), whichever parity `R` has.
     #[test]
