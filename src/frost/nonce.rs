@@ -93,34 +93,38 @@ fn with_commitments(pairs: Vec<([u8; 32], Zeroizing<[Scalar; 2]>)>) -> Result<Ve
         .collect()
 }
 
+/// [`with_commitments`] for one nonce.
+fn with_commitment(code: [u8; 32], secrets: Zeroizing<[Scalar; 2]>) -> Result<SigningNonce> {
+    with_commitments(vec![(code, secrets)])?
+        .pop()
+        .ok_or(Error::Frost("empty nonce batch".into()))
+}
+
+fn random_code() -> [u8; 32] {
+    let mut code = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut code);
+    code
+}
+
 impl SigningNonce {
     /// Fresh nonce for the holder of `share` (frost's nonce generation: fresh randomness, the
     /// share only adds entropy) with a random `code`.
     pub fn generate(share: &Secret32) -> Result<Self> {
-        Self::generate_batch(share, 1)?
-            .pop()
-            .ok_or(Error::Frost("empty nonce batch".into()))
+        Self::generate_with_code(share, random_code())
     }
 
     /// `n` fresh nonces with random codes, cheaper per nonce than `n` calls of
     /// [`SigningNonce::generate`] (one field inversion for all commitments).
     pub fn generate_batch(share: &Secret32, n: usize) -> Result<Vec<Self>> {
-        let mut rng = rand::rngs::OsRng;
         let pairs = (0..n)
-            .map(|_| {
-                let mut code = [0u8; 32];
-                rng.fill_bytes(&mut code);
-                Ok((code, fresh_secrets(share)?))
-            })
+            .map(|_| Ok((random_code(), fresh_secrets(share)?)))
             .collect::<Result<Vec<_>>>()?;
         with_commitments(pairs)
     }
 
     /// Fresh nonce with a caller-chosen `code` (the caller guarantees uniqueness).
     pub fn generate_with_code(share: &Secret32, code: [u8; 32]) -> Result<Self> {
-        with_commitments(vec![(code, fresh_secrets(share)?)])?
-            .pop()
-            .ok_or(Error::Frost("empty nonce batch".into()))
+        with_commitment(code, fresh_secrets(share)?)
     }
 
     /// Rebuilds a nonce from its two secret scalars (fixed-nonce test vectors, or restoring from
@@ -131,9 +135,7 @@ impl SigningNonce {
             nonzero(hiding, "hiding nonce")?,
             nonzero(binding, "binding nonce")?,
         ]);
-        with_commitments(vec![(code, secrets)])?
-            .pop()
-            .ok_or(Error::Frost("empty nonce batch".into()))
+        with_commitment(code, secrets)
     }
 
     pub fn code(&self) -> &[u8; 32] {

@@ -1,6 +1,6 @@
 //! Partial signatures: sign, verify (naming the bad signer), aggregate, BIP-340 verify (§7).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use frost_core::Ciphersuite as _;
@@ -9,7 +9,7 @@ use frost_secp256k1_tr::keys::EvenY as _;
 use k256::Scalar;
 use zeroize::Zeroizing;
 
-use super::keys::{GroupKeys, KeyShare, identifier};
+use super::keys::{GroupKeys, KeyShare, identifier, lagrange};
 use super::nonce::{NonceLedger, PublicNonce, SigningNonce};
 use super::{Error, Result, scalar_from_bytes, scalar_to_bytes};
 
@@ -194,7 +194,6 @@ impl SignRound {
 /// A share prepared for signing.
 pub struct ShareSigner {
     idx: u16,
-    id: frost::Identifier,
     secret: Zeroizing<Scalar>,
     /// Compressed group key (`02‖x`).
     group_key: [u8; 33],
@@ -226,7 +225,6 @@ impl ShareSigner {
         }
         Ok(Self {
             idx: share.idx,
-            id: identifier(share.idx)?,
             secret: Zeroizing::new(
                 scalar_from_bytes(share.secret.expose()).ok_or(Error::BadSecret)?,
             ),
@@ -261,7 +259,8 @@ impl ShareSigner {
     }
 
     /// RFC 9591 `sign` for the TR suite: `z = ±(d + ρ·e) + λ·s·c`, the nonce term negated when
-    /// `R` has odd y (BIP-340). Equal to `frost::round2::sign` byte for byte (tested). The caller
+    /// `R` has odd y (BIP-340), `λ` from [`lagrange`] (checked against bifrost-rs's values by the
+    /// vector tests). Equal to `frost::round2::sign` byte for byte (tested). The caller
     /// ([`ShareSigner::sign`]) has checked that `nonce` is this member's commitment in `round`.
     fn compute(&self, round: &SignRound, nonce: &SigningNonce) -> Result<[u8; 32]> {
         let got = round.members.len();
@@ -276,12 +275,7 @@ impl ShareSigner {
             .binary_search(&self.idx)
             .map_err(|_| Error::MissingCommitment(self.idx))?;
         let ctx = round.context(&self.group_key)?;
-        let ids = round
-            .members
-            .iter()
-            .map(|m| identifier(*m))
-            .collect::<Result<BTreeSet<_>>>()?;
-        let lambda = frost_core::compute_lagrange_coefficient(&ids, None, self.id)?;
+        let lambda = lagrange(self.idx, &round.members)?;
         let [d, e] = nonce.secrets();
         let rho = ctx
             .binding
@@ -301,13 +295,14 @@ impl ShareSigner {
         round: &SignRound,
         nonce: &SigningNonce,
     ) -> Result<[u8; 32]> {
+        let id = identifier(self.idx)?;
         let vs = *group
             .package
             .verifying_shares()
-            .get(&self.id)
+            .get(&id)
             .ok_or(Error::NotAMember(self.idx))?;
         let kp = frost::keys::KeyPackage::new(
-            self.id,
+            id,
             frost::keys::SigningShare::deserialize(&scalar_to_bytes(&self.secret))
                 .map_err(|_| Error::BadSecret)?,
             vs,
