@@ -3,8 +3,9 @@
 //! signatures (sign, verify, aggregate) and threshold ECDH.
 //!
 //! The ciphersuite is the official `frost-secp256k1-tr` 3 crate (ZF "TR" suite, byte-compatible
-//! with bifrost-rs, §7.2): its hashes (`H1`–`H5`), nonce generation, Lagrange coefficients,
-//! key packages, share verification and cheater detection are used as they are. The signing hot
+//! with bifrost-rs, §7.2): its hashes (`H1`–`H5`), nonce generation, key packages, share
+//! verification and cheater detection are used as they are (Lagrange coefficients are
+//! `keys::lagrange`, checked against bifrost-rs's values and frost's). The signing hot
 //! path (`sign`, `nonce`) assembles RFC 9591's round-2 formulas from those parts instead of
 //! calling `round2::sign`: the inputs are hashed from the wire bytes (no re-encoding of parsed
 //! points), `R = Σ Dᵢ + ρᵢ·Eᵢ` is computed by libsecp256k1, nonce commitments come from k256's
